@@ -1,0 +1,37 @@
+# recarga — the two commands of the README (`make run`, `make test`) and what they share.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+.PHONY: setup run down test lint typecheck unit bench clean
+
+## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
+setup: $(STAMP)
+	@bash scripts/ensure-mosquitto.sh
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+## run: the whole local network (brokers, servers, dashboards) on this machine; Ctrl-C stops it.
+run: setup
+	$(PY) -m servers up
+
+down: setup
+	$(PY) -m servers down
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+## test: set-up, lint, type checks, then the whole suite.
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache run
