@@ -1,0 +1,161 @@
+"""The server's command line: `serve --company X`, `up`, `down`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="recarga company servers")
+
+
+@app.command()
+def serve(
+    company: Annotated[str, typer.Option(help="company id in the network file")],
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: the company's api_port)")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where the event log lives")] = None,
+    network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
+    no_mqtt: Annotated[bool, typer.Option("--no-mqtt", help="run without the MQTT gateway")] = False,
+) -> None:
+    """Serve one company: replay its log, then answer vehicles (MQTT) and peers (REST)."""
+    import uvicorn
+
+    from servers.api.app import create_app
+    from servers.bootstrap import build_server
+    from servers.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, object] = {"company": company}
+    for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file)):
+        if value is not None:
+            overrides[key] = value
+    if no_mqtt:
+        overrides["mqtt"] = False
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        network = settings.network()
+        server = build_server(settings)
+    except (ValidationError, ValueError, RuntimeError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    gateway_factory = None
+    if settings.mqtt:
+        from servers.adapters.gateway import MqttGateway
+
+        gateway_factory = MqttGateway.factory
+    uvicorn.run(create_app(server, gateway_factory), host=settings.host,
+                port=settings.port or network.company(company).api_port, log_level="warning")
+
+
+@app.command()
+def up(
+    run_dir: Annotated[Path, typer.Option(help="configs, credentials, logs and event logs go here")] = Path("run"),
+    dashboards: Annotated[bool, typer.Option(help="also start the Streamlit dashboards")] = True,
+    dashboard_port: Annotated[int, typer.Option(help="port of the dashboards")] = 8501,
+    network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
+) -> None:
+    """Start the whole network on this machine (a broker and a server per company, the dashboards)."""
+    import json
+    import os
+    import signal
+    import time
+
+    from servers.launcher import LocalNetwork
+
+    net = LocalNetwork(run_dir, network_file=network_file, dashboards=dashboards, dashboard_port=dashboard_port)
+    stopping = False
+
+    def on_signal(signum: int, _: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        net.start()
+    except (RuntimeError, OSError) as exc:
+        net.stop()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    (net.run_dir / "up.pid").write_text(str(os.getpid()))
+    pids = {cid: p.server.pid for cid, p in net.companies.items() if p.server is not None}
+    (net.run_dir / "pids.json").write_text(json.dumps(pids))
+    typer.echo("recarga is up:")
+    for line in net.addresses():
+        typer.echo("  " + line)
+    typer.echo(f"  clients' config: {net.clients_file}")
+    typer.echo("Ctrl-C (or `python -m servers down`) stops everything.")
+    try:
+        while not stopping:
+            for cid, p in net.companies.items():
+                if p.server is not None and p.server.poll() is not None:
+                    typer.echo(f"server {cid} exited ({p.server.returncode}); restarting it", err=True)
+                    net.start_server(cid, wait=False)
+            time.sleep(0.5)
+    finally:
+        typer.echo("stopping…")
+        net.stop()
+        (net.run_dir / "up.pid").unlink(missing_ok=True)
+
+
+@app.command()
+def down(
+    run_dir: Annotated[Path, typer.Option(help="the run directory of `up`")] = Path("run"),
+) -> None:
+    """Stop a network started by `up` (from another terminal)."""
+    import os
+    import signal
+
+    pid_file = run_dir / "up.pid"
+    if not pid_file.exists():
+        typer.echo("nothing is running here")
+        return
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"could not stop it: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("stopping the network")
+
+
+@app.command()
+def check(
+    logs: Annotated[list[Path], typer.Argument(help="every company's event log (run/data/*.db)")],
+    converged: Annotated[bool, typer.Option(help="also demand every decision reached every participant")] = False,
+) -> None:
+    """Check the network's invariants from the event logs alone; exit 1 listing each violation."""
+    from events.errors import EventLogError
+    from events.store import SqliteEventStore
+    from servers.invariants import check as check_logs
+
+    events = {}
+    try:
+        for path in logs:
+            with SqliteEventStore(path, create=False) as store:
+                report = store.verify()
+                if not report.ok:
+                    typer.echo(f"{path}: damaged at seq {report.first_bad_seq}: {report.reason}", err=True)
+                    raise typer.Exit(1)
+                events[store.get_meta("company") or path.stem] = list(store.iter_all())
+    except EventLogError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    violations = check_logs(events, converged=converged)
+    for v in violations:
+        typer.echo(str(v))
+    total = sum(len(e) for e in events.values())
+    typer.echo(f"{len(violations)} violation(s) in {total} events of {len(events)} log(s)")
+    raise typer.Exit(1 if violations else 0)
+
+
+def main() -> None:
+    """Entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

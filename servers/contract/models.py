@@ -1,0 +1,132 @@
+"""The shared message models: what clients and peers send and get back, over REST and MQTT.
+
+Clients (the vehicle simulator, the dashboards) may import this module; it
+knows nothing of the server's internals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+Profile = Literal["economic", "normal", "aggressive"]
+
+
+class In(BaseModel):
+    """Base of every inbound message: unknown fields are refused, strings stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SignupIn(In):
+    """Open an account: the owner (as in the seed: CPF, name, e-mail, password) and the vehicle."""
+
+    name: str = Field(min_length=2, max_length=120, examples=["Maria da Silva"])
+    email: EmailStr = Field(examples=["maria@example.com"])
+    cpf: str = Field(min_length=11, max_length=14, examples=["529.982.247-25"])
+    password: str = Field(min_length=6, max_length=128, examples=["s3nha-forte"])
+    plate: str = Field(pattern=r"^[A-Z]{3}-?[0-9][A-Z0-9][0-9]{2}$", examples=["RCG1A23"])
+    model: str = Field(default="BYD Dolphin", min_length=1, max_length=80)
+    capacity_kwh: float = Field(default=44.9, gt=5, le=250)
+    consumption_kwh_per_km: float = Field(default=0.15, gt=0.05, le=0.6)
+    charge_kwh: float | None = Field(default=None, ge=0, description="current charge; full when omitted")
+    max_ac_kw: float = Field(default=11.0, gt=0, le=50)
+    max_dc_kw: float = Field(default=100.0, gt=0, le=400)
+    profile: Profile = "normal"
+    initial_credit: float = Field(default=0.0, ge=0, le=10_000, description="R$ credited at sign-up")
+
+    @field_validator("plate", mode="before")
+    @classmethod
+    def _upper_plate(cls, value: Any) -> Any:
+        return value.upper().replace(" ", "") if isinstance(value, str) else value
+
+
+class LoginIn(In):
+    """Log in by CPF or e-mail."""
+
+    login: str = Field(min_length=3, max_length=254, examples=["529.982.247-25"])
+    password: str = Field(min_length=1, max_length=128)
+
+
+class CreditIn(In):
+    """Add credit (R$)."""
+
+    amount: float = Field(gt=0, le=10_000, examples=[150.0])
+
+
+class TripIn(In):
+    """Ask for a trip: plan it and reserve every stop, all or none."""
+
+    origin: str = Field(min_length=1, max_length=64, examples=["salvador"])
+    destination: str = Field(min_length=1, max_length=64, examples=["fortaleza"])
+    departure: datetime | None = Field(default=None, description="UTC; now when omitted")
+    profile: Profile | None = None
+    charge_kwh: float | None = Field(default=None, ge=0, description="charge at departure; the account's when omitted")
+    avoid_stations: list[str] = Field(default_factory=list, max_length=50,
+                                      description="stations to plan around (e.g. to take an alternative)")
+
+
+class PlanIn(TripIn):
+    """A plan preview for a vehicle described inline (no account needed)."""
+
+    capacity_kwh: float = Field(default=60.0, gt=5, le=250)
+    consumption_kwh_per_km: float = Field(default=0.16, gt=0.05, le=0.6)
+    max_ac_kw: float = Field(default=11.0, gt=0, le=50)
+    max_dc_kw: float = Field(default=100.0, gt=0, le=400)
+    alternatives: int = Field(default=1, ge=1, le=5)
+
+
+class CancelIn(In):
+    """Cancel a confirmed trip."""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+
+
+class CheckInIn(In):
+    """A vehicle at a reserved point: start or finish charging there."""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+    stop: int = Field(ge=0, le=100)
+    action: Literal["start", "finish"]
+    energy_kwh: float | None = Field(default=None, ge=0, le=300)
+
+
+class StopIn(In):
+    """One stop a coordinator asks a participant to hold."""
+
+    stop: int = Field(ge=0, le=100)
+    station_id: str = Field(min_length=1, max_length=64)
+    start: datetime
+    end: datetime
+    min_power_kw: float = Field(ge=0, le=1000)
+    energy_kwh: float = Field(ge=0, le=300)
+
+
+class PrepareIn(In):
+    """Peer phase one: hold these stops for this trip."""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+    coordinator: str = Field(min_length=1, max_length=64)
+    priority: datetime = Field(description="when the trip first asked for a hold; earlier keeps priority")
+    stops: list[StopIn] = Field(min_length=1, max_length=50)
+
+
+class DecisionIn(In):
+    """Peer phase two: apply the decision for this trip (commit, abort) or release it (cancel)."""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=200)
+
+
+class PeerCheckInIn(CheckInIn):
+    """A check-in forwarded by a vehicle's home company."""
+
+
+class ErrorOut(BaseModel):
+    """Every error: a stable code, a message for people, and optional details."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,153 @@
+"""Pure booking decisions: which point a stop gets, and why a stop is refused.
+
+No I/O here: functions read a `ServerState` and the network and return what
+to do; the service layer turns that into events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from servers.core.network import Network, Point, Station
+from servers.domain.state import ServerState, ts
+
+# Stable refusal codes a participant gives at prepare.
+POINT_TAKEN = "POINT_TAKEN"
+UNKNOWN_STATION = "UNKNOWN_STATION"
+NOT_OUR_STATION = "NOT_OUR_STATION"
+BAD_WINDOW = "BAD_WINDOW"
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """One stop a coordinator asks a participant to hold."""
+
+    stop: int
+    station_id: str
+    start: datetime
+    end: datetime
+    min_power_kw: float
+    energy_kwh: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A participant's no vote: the stop it could not hold, why, and what is free instead."""
+
+    code: str
+    reason: str
+    stop: int
+    station_id: str
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    """Half-open windows [start, end) overlap."""
+    return a_start < b_end and b_start < a_end
+
+
+def point_conflicts(state: ServerState, point_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The holds and reservations on `point_id` that overlap [start, end)."""
+    found = []
+    for hold in state.occupancy.get(point_id, {}).values():
+        if overlaps(start, end, ts(hold.start), ts(hold.end)):
+            part = state.participations.get(hold.trip_id)
+            found.append({"trip_id": hold.trip_id, "point_id": point_id, "start": hold.start,
+                          "end": hold.end, "status": hold.status,
+                          "priority": part.priority if part else ""})
+    return found
+
+
+def is_free(state: ServerState, point: Point, start: datetime, end: datetime) -> bool:
+    """In service and with no overlapping hold or reservation."""
+    if state.point_status.get(point.id, "AVAILABLE") != "AVAILABLE":
+        return False
+    return not point_conflicts(state, point.id, start, end)
+
+
+def free_points(state: ServerState, station: Station, start: datetime, end: datetime) -> list[Point]:
+    """The points of `station` free for the whole window."""
+    return [p for p in station.points if is_free(state, p, start, end)]
+
+
+def choose_point(candidates: list[Point], min_power_kw: float) -> Point | None:
+    """The slowest point that is fast enough, so faster points stay free for those who need them."""
+    fast_enough = [p for p in candidates if p.power_kw >= min_power_kw]
+    if not fast_enough:
+        return None
+    return min(fast_enough, key=lambda p: (p.power_kw, p.id))
+
+
+def alternatives_for(state: ServerState, network: Network, company_id: str, req: StopRequest,
+                     limit: int = 6) -> list[dict[str, Any]]:
+    """Free points of this company in the same window: the same station first, then nearest cities."""
+    here = network.station(req.station_id)
+    origin = network.city(here.city_id)
+
+    def distance(station: Station) -> float:
+        city = network.city(station.city_id)
+        return float((city.lat - origin.lat) ** 2 + (city.lon - origin.lon) ** 2)
+
+    found: list[dict[str, Any]] = []
+    for station in sorted(network.stations_of(company_id), key=lambda s: (s.id != here.id, distance(s))):
+        for point in free_points(state, station, req.start, req.end):
+            found.append({"station_id": station.id, "city_id": station.city_id, "point_id": point.id,
+                          "power_kw": point.power_kw, "connector": point.connector})
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def decide_prepare(state: ServerState, network: Network, company_id: str,
+                   stops: list[StopRequest]) -> list[dict[str, Any]] | Refusal:
+    """Pick a point for every stop, or refuse at the first stop that cannot be held.
+
+    Holds already placed win: a point held or reserved for an overlapping
+    window is never given again, so the trip that got there first keeps it.
+    """
+    picked: list[dict[str, Any]] = []
+    taken_here: list[tuple[str, datetime, datetime]] = []  # points this same request already took
+    for req in stops:
+        try:
+            station = network.station(req.station_id)
+        except KeyError:
+            return Refusal(UNKNOWN_STATION, f"unknown station {req.station_id!r}", req.stop, req.station_id)
+        if station.company_id != company_id:
+            return Refusal(NOT_OUR_STATION, f"station {req.station_id!r} is not {company_id}'s",
+                           req.stop, req.station_id)
+        if not req.start < req.end:
+            return Refusal(BAD_WINDOW, "the window ends before it starts", req.stop, req.station_id)
+        candidates = [p for p in free_points(state, station, req.start, req.end)
+                      if not any(pid == p.id and overlaps(req.start, req.end, s, e)
+                                 for pid, s, e in taken_here)]
+        point = choose_point(candidates, req.min_power_kw)
+        if point is None:
+            conflicts = [c for p in station.points
+                         for c in point_conflicts(state, p.id, req.start, req.end)]
+            name = network.city(station.city_id).name
+            return Refusal(
+                POINT_TAKEN,
+                f"no point of at least {req.min_power_kw:g} kW free at {station.name} ({name}) "
+                f"from {req.start:%H:%M} to {req.end:%H:%M} UTC",
+                req.stop, req.station_id, conflicts=conflicts,
+                alternatives=alternatives_for(state, network, company_id, req))
+        taken_here.append((point.id, req.start, req.end))
+        picked.append({"stop": req.stop, "station_id": station.id, "point_id": point.id,
+                       "power_kw": point.power_kw, "start": req.start.isoformat(),
+                       "end": req.end.isoformat(), "energy_kwh": req.energy_kwh})
+    return picked
+
+
+def refund_cents(cost_cents: int, now: datetime, first_window: datetime | None) -> int:
+    """The refund policy: all of it up to 1 h before the first window, half after, none once it began."""
+    if first_window is None:
+        return cost_cents
+    seconds_left = (first_window - now).total_seconds()
+    if seconds_left >= 3600:
+        return cost_cents
+    if seconds_left > 0:
+        return cost_cents // 2
+    return 0

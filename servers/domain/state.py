@@ -1,0 +1,300 @@
+"""A company server's state and the fold that rebuilds it from the event log.
+
+The same events drive both roles a server plays: as **home company** it keeps
+accounts and coordinates trips (streams `account:…`, `trip:…`, `answer:…`);
+as **participant** it holds and reserves its own charging points (streams
+`hold:…`, `point:…`). `ServerFold` is what `python -m events state` uses
+(through the log's `fold` meta key) and what the server replays at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from events.model import RecordedEvent
+from servers.domain import event_types as T
+
+# Trip states at the coordinator.
+REQUESTED = "REQUESTED"
+COMMITTED = "COMMITTED"
+ABORTED = "ABORTED"
+CANCELLED = "CANCELLED"
+
+# Hold states at a participant.
+HELD = "HELD"
+CONFIRMED = "CONFIRMED"
+RELEASED = "RELEASED"
+REFUSED = "REFUSED"
+
+
+def ts(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp written by the server (always timezone-aware)."""
+    return datetime.fromisoformat(value)
+
+
+@dataclass
+class Account:
+    """A vehicle and its owner at their home company, with credit in cents."""
+
+    vehicle_id: str
+    owner: dict[str, Any]
+    vehicle: dict[str, Any]
+    password_hash: str
+    broker_password_hash: str
+    opened_at: str
+    balance_cents: int = 0
+    tokens: dict[str, str] = field(default_factory=dict)  # token hash -> expiry (ISO)
+    statement: list[dict[str, Any]] = field(default_factory=list)
+    trips: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Trip:
+    """A trip (one two-phase transaction) as its coordinator sees it."""
+
+    trip_id: str
+    vehicle_id: str
+    request_id: str
+    plan: dict[str, Any]
+    participants: list[str]
+    stops_by_company: dict[str, list[dict[str, Any]]]
+    cost_cents: int
+    cost_by_company_cents: dict[str, int]
+    requested_at: str
+    status: str = REQUESTED
+    votes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+    code: str = ""
+    decided_at: str = ""
+    acked: list[str] = field(default_factory=list)  # companies that applied the decision
+    refund_cents: int = 0
+
+
+@dataclass
+class Hold:
+    """One point held (then reserved) by a participant for one stop of a trip."""
+
+    trip_id: str
+    stop: int
+    station_id: str
+    point_id: str
+    start: str
+    end: str
+    energy_kwh: float
+    status: str
+    power_kw: float = 0.0
+    charged_kwh: float = 0.0
+    charging: str = ""  # "", "CHARGING", "FINISHED", "NO_SHOW"
+
+
+@dataclass
+class Participation:
+    """A participant's record of one trip: who coordinates it, its holds, its outcome."""
+
+    trip_id: str
+    coordinator: str
+    priority: str
+    deadline: str
+    status: str
+    holds: list[Hold] = field(default_factory=list)
+    reason: str = ""
+    refusal: dict[str, Any] = field(default_factory=dict)  # code, reason, stop, conflicts, alternatives
+
+
+@dataclass
+class ServerState:
+    """Everything one company server knows, rebuilt from its log."""
+
+    seq: int = 0
+    accounts: dict[str, Account] = field(default_factory=dict)
+    by_login: dict[str, str] = field(default_factory=dict)  # cpf or e-mail -> vehicle_id
+    by_token: dict[str, str] = field(default_factory=dict)  # token hash -> vehicle_id
+    trips: dict[str, Trip] = field(default_factory=dict)
+    participations: dict[str, Participation] = field(default_factory=dict)
+    # point_id -> trip_id -> hold; only HELD and CONFIRMED holds occupy a point.
+    occupancy: dict[str, dict[str, Hold]] = field(default_factory=dict)
+    point_status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # "vehicle/request" -> reply
+    refusals: int = 0  # prepare requests refused here, as participant
+    counts: dict[str, int] = field(default_factory=dict)  # events by type
+
+
+def _occupy(state: ServerState, hold: Hold) -> None:
+    state.occupancy.setdefault(hold.point_id, {})[hold.trip_id + "#" + str(hold.stop)] = hold
+
+
+def _vacate(state: ServerState, hold: Hold) -> None:
+    points = state.occupancy.get(hold.point_id)
+    if points is not None:
+        points.pop(hold.trip_id + "#" + str(hold.stop), None)
+        if not points:
+            del state.occupancy[hold.point_id]
+
+
+def _account(state: ServerState, event: RecordedEvent) -> Account:
+    return state.accounts[event.data["vehicle_id"]]
+
+
+def _entry(event: RecordedEvent, kind: str, amount_cents: int, balance: int, **extra: Any) -> dict[str, Any]:
+    return {"at": event.recorded_at.isoformat(), "kind": kind, "amount_cents": amount_cents,
+            "balance_cents": balance, **extra}
+
+
+def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
+    """Apply one event to the state (in place, for speed) and return it."""
+    d = event.data
+    t = event.type
+    state.seq = event.seq
+    state.counts[t] = state.counts.get(t, 0) + 1
+    if t == T.ACCOUNT_OPENED:
+        acc = Account(vehicle_id=d["vehicle_id"], owner=d["owner"], vehicle=d["vehicle"],
+                      password_hash=d["password_hash"], broker_password_hash=d["broker_password_hash"],
+                      opened_at=event.recorded_at.isoformat())
+        state.accounts[acc.vehicle_id] = acc
+        state.by_login[d["owner"]["cpf"]] = acc.vehicle_id
+        state.by_login[d["owner"]["email"].lower()] = acc.vehicle_id
+    elif t == T.TOKEN_ISSUED:
+        _account(state, event).tokens[d["token_hash"]] = d["expires_at"]
+        state.by_token[d["token_hash"]] = d["vehicle_id"]
+    elif t == T.TOKEN_REVOKED:
+        _account(state, event).tokens.pop(d["token_hash"], None)
+        state.by_token.pop(d["token_hash"], None)
+    elif t == T.BROKER_CREDENTIALS_ISSUED:
+        _account(state, event).broker_password_hash = d["broker_password_hash"]
+    elif t == T.CREDIT_ADDED:
+        acc = _account(state, event)
+        acc.balance_cents += d["amount_cents"]
+        acc.statement.append(_entry(event, "credit", d["amount_cents"], acc.balance_cents))
+    elif t == T.TRIP_DEBITED:
+        acc = _account(state, event)
+        acc.balance_cents -= d["amount_cents"]
+        acc.statement.append(_entry(event, "debit", -d["amount_cents"], acc.balance_cents,
+                                    trip_id=d["trip_id"]))
+    elif t == T.TRIP_REFUNDED:
+        acc = _account(state, event)
+        acc.balance_cents += d["amount_cents"]
+        acc.statement.append(_entry(event, "refund", d["amount_cents"], acc.balance_cents,
+                                    trip_id=d["trip_id"]))
+    elif t == T.VEHICLE_UPDATED:
+        _account(state, event).vehicle.update(d["changes"])
+    elif t == T.TRIP_REQUESTED:
+        trip = Trip(trip_id=d["trip_id"], vehicle_id=d["vehicle_id"], request_id=d["request_id"],
+                    plan=d["plan"], participants=list(d["participants"]),
+                    stops_by_company=d["stops_by_company"], cost_cents=d["cost_cents"],
+                    cost_by_company_cents=d["cost_by_company_cents"],
+                    requested_at=event.recorded_at.isoformat())
+        state.trips[trip.trip_id] = trip
+        if trip.vehicle_id in state.accounts:
+            state.accounts[trip.vehicle_id].trips.append(trip.trip_id)
+    elif t == T.TRIP_VOTE_RECORDED:
+        state.trips[d["trip_id"]].votes[d["company"]] = d["vote"]
+    elif t == T.TRIP_COMMITTED:
+        trip = state.trips[d["trip_id"]]
+        trip.status, trip.decided_at = COMMITTED, event.recorded_at.isoformat()
+    elif t == T.TRIP_ABORTED:
+        trip = state.trips[d["trip_id"]]
+        trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
+        trip.reason, trip.code = d.get("reason", ""), d.get("code", "")
+        trip.acked = []
+    elif t == T.TRIP_CANCELLED:
+        trip = state.trips[d["trip_id"]]
+        trip.status, trip.refund_cents = CANCELLED, d["refund_cents"]
+        trip.reason, trip.code = d.get("reason", ""), "CANCELLED"
+        trip.acked = []
+    elif t == T.TRIP_PARTICIPANT_ACKED:
+        trip = state.trips[d["trip_id"]]
+        if d["company"] not in trip.acked:
+            trip.acked.append(d["company"])
+    elif t == T.REQUEST_ANSWERED:
+        state.answers[d["vehicle_id"] + "/" + d["request_id"]] = d["reply"]
+    elif t == T.HOLDS_PLACED:
+        part = Participation(trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"],
+                             deadline=d["deadline"], status=HELD)
+        for h in d["holds"]:
+            hold = Hold(trip_id=d["trip_id"], stop=h["stop"], station_id=h["station_id"],
+                        point_id=h["point_id"], start=h["start"], end=h["end"],
+                        energy_kwh=h["energy_kwh"], status=HELD, power_kw=h["power_kw"])
+            part.holds.append(hold)
+            _occupy(state, hold)
+        state.participations[part.trip_id] = part
+    elif t == T.PREPARE_REFUSED:
+        state.refusals += 1
+        state.participations[d["trip_id"]] = Participation(
+            trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"], deadline="",
+            status=REFUSED, reason=d["reason"],
+            refusal={k: d[k] for k in ("code", "reason", "stop", "station_id", "conflicts", "alternatives")})
+    elif t == T.HOLDS_CONFIRMED:
+        part = state.participations[d["trip_id"]]
+        part.status = CONFIRMED
+        for hold in part.holds:
+            hold.status = CONFIRMED
+    elif t == T.HOLDS_RELEASED:
+        part = state.participations[d["trip_id"]]
+        part.status, part.reason = RELEASED, d.get("reason", "")
+        for hold in part.holds:
+            hold.status = RELEASED
+            _vacate(state, hold)
+    elif t == T.HOLD_DEADLINE_EXTENDED:
+        state.participations[d["trip_id"]].deadline = d["deadline"]
+    elif t in (T.CHARGING_STARTED, T.CHARGING_FINISHED, T.NO_SHOW_RECORDED):
+        hold = state.participations[d["trip_id"]].holds[d["hold_index"]]
+        if t == T.CHARGING_STARTED:
+            hold.charging = "CHARGING"
+        elif t == T.CHARGING_FINISHED:
+            hold.charging, hold.charged_kwh = "FINISHED", d["energy_kwh"]
+            _vacate(state, hold)
+        else:
+            hold.charging = "NO_SHOW"
+            _vacate(state, hold)
+    elif t == T.POINT_STATUS_CHANGED:
+        if d["status"] == "AVAILABLE":
+            state.point_status.pop(d["point_id"], None)
+        else:
+            state.point_status[d["point_id"]] = d["status"]
+    return state
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+class ServerFold:
+    """The fold of a company server's log (the `Fold` protocol of `events.model`)."""
+
+    name = "servers.domain.state:FOLD"
+
+    def initial(self) -> ServerState:
+        return ServerState()
+
+    def evolve(self, state: ServerState, event: RecordedEvent) -> ServerState:
+        return evolve(state, event)
+
+    def to_json(self, state: ServerState) -> Any:
+        return _to_json(state)
+
+    def from_json(self, data: Any) -> ServerState:
+        state = ServerState(seq=data["seq"], by_login=dict(data["by_login"]), by_token=dict(data["by_token"]),
+                            point_status=dict(data["point_status"]), answers=dict(data["answers"]),
+                            refusals=data["refusals"], counts=dict(data["counts"]))
+        state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
+        state.trips = {k: Trip(**v) for k, v in data["trips"].items()}
+        for k, v in data["participations"].items():
+            holds = [Hold(**h) for h in v["holds"]]
+            part = Participation(**{**v, "holds": holds})
+            state.participations[k] = part
+            for hold in holds:
+                if hold.status in (HELD, CONFIRMED) and hold.charging not in ("FINISHED", "NO_SHOW"):
+                    _occupy(state, hold)
+        return state
+
+
+FOLD = ServerFold()

@@ -1,0 +1,140 @@
+"""The invariants of DESIGN.md, checked from the companies' event logs alone.
+
+    no two held or reserved holds ever overlap on one point;
+    every trip is confirmed at every company on it, or at none;
+    credit is debited exactly once for a confirmed trip and never otherwise.
+
+`check(logs)` replays every company's events and returns each violation with
+the events that break it. With `converged=True` it also demands that every
+decision has reached every participant (use it after recovery has settled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from events.model import RecordedEvent
+from servers.domain import event_types as T
+
+EventRef = tuple[str, int]  # (company, seq)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant and the events that show it."""
+
+    invariant: str
+    message: str
+    events: tuple[EventRef, ...] = ()
+
+    def __str__(self) -> str:
+        refs = ", ".join(f"{c}#{s}" for c, s in self.events)
+        return f"[{self.invariant}] {self.message}" + (f" (events {refs})" if refs else "")
+
+
+@dataclass
+class _Trip:
+    coordinator: str
+    participants: list[str]
+    cost_cents: int
+    requested: EventRef
+    decision: str = ""
+    decided: EventRef | None = None
+    cancelled: bool = False
+    debits: list[tuple[int, EventRef]] = field(default_factory=list)
+    refunds: list[tuple[int, EventRef]] = field(default_factory=list)
+
+
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = False) -> list[Violation]:
+    """Every invariant violated by these logs (company id -> its events in order)."""
+    violations: list[Violation] = []
+    trips: dict[str, _Trip] = {}
+    # participant state: (company, trip) -> last status and the events that set it
+    held: dict[tuple[str, str], tuple[str, EventRef]] = {}
+    for company, events in logs.items():
+        active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
+        hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)]
+        for e in events:
+            ref = (company, e.seq)
+            d = e.data
+            if e.type == T.HOLDS_PLACED:
+                keys = []
+                for h in d["holds"]:
+                    window = (datetime.fromisoformat(h["start"]), datetime.fromisoformat(h["end"]))
+                    for other_key, (s, en, other_ref) in active.get(h["point_id"], {}).items():
+                        if _overlap(window, (s, en)):
+                            violations.append(Violation(
+                                "no-overlap", f"point {h['point_id']} held for trip {d['trip_id']} over "
+                                f"{h['start']}–{h['end']} while {other_key} holds it", (other_ref, ref)))
+                    key = f"{d['trip_id']}#{h['stop']}"
+                    active.setdefault(h["point_id"], {})[key] = (*window, ref)
+                    keys.append((h["point_id"], key))
+                hold_points[d["trip_id"]] = keys
+                held[(company, d["trip_id"])] = ("HELD", ref)
+            elif e.type == T.HOLDS_CONFIRMED:
+                held[(company, d["trip_id"])] = ("CONFIRMED", ref)
+            elif e.type == T.HOLDS_RELEASED:
+                previous = held.get((company, d["trip_id"]), ("", ref))[0]
+                held[(company, d["trip_id"])] = ("RELEASED_AFTER_CONFIRM" if previous == "CONFIRMED"
+                                                 else "RELEASED", ref)
+                for point, key in hold_points.get(d["trip_id"], []):
+                    active.get(point, {}).pop(key, None)
+            elif e.type in (T.CHARGING_FINISHED, T.NO_SHOW_RECORDED):
+                for point, key in hold_points.get(d["trip_id"], []):
+                    if point == d["point_id"]:
+                        active.get(point, {}).pop(key, None)
+            elif e.type == T.TRIP_REQUESTED:
+                trips[d["trip_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref)
+            elif e.type in (T.TRIP_COMMITTED, T.TRIP_ABORTED):
+                trip = trips[d["trip_id"]]
+                if trip.decision:
+                    violations.append(Violation("one-decision", f"trip {d['trip_id']} decided twice",
+                                                (trip.decided or ref, ref)))
+                trip.decision, trip.decided = ("commit" if e.type == T.TRIP_COMMITTED else "abort"), ref
+            elif e.type == T.TRIP_CANCELLED:
+                trips[d["trip_id"]].cancelled = True
+            elif e.type == T.TRIP_DEBITED:
+                trips[d["trip_id"]].debits.append((d["amount_cents"], ref))
+            elif e.type == T.TRIP_REFUNDED:
+                trips[d["trip_id"]].refunds.append((d["amount_cents"], ref))
+    for trip_id, trip in trips.items():
+        violations.extend(_check_trip(trip_id, trip, held, converged))
+    return violations
+
+
+def _check_trip(trip_id: str, trip: _Trip, held: Mapping[tuple[str, str], tuple[str, EventRef]],
+                converged: bool) -> list[Violation]:
+    found: list[Violation] = []
+    statuses = {c: held.get((c, trip_id)) for c in trip.participants}
+    confirmed = {c: s[1] for c, s in statuses.items() if s and s[0] in ("CONFIRMED", "RELEASED_AFTER_CONFIRM")}
+    if trip.decision != "commit" and confirmed:
+        found.append(Violation("all-or-none", f"trip {trip_id} was not committed ({trip.decision or 'undecided'}) "
+                               f"but {', '.join(sorted(confirmed))} confirmed it",
+                               (trip.requested, *confirmed.values())))
+    if trip.decision == "commit":
+        if len(trip.debits) != 1 or trip.debits[0][0] != trip.cost_cents:
+            found.append(Violation("debit-once", f"committed trip {trip_id} (cost {trip.cost_cents}) has debits "
+                                   f"{[a for a, _ in trip.debits]}", tuple(r for _, r in trip.debits)))
+        if converged and not trip.cancelled:
+            missing = sorted(c for c in trip.participants if c not in confirmed)
+            if missing:
+                found.append(Violation("all-or-none", f"committed trip {trip_id} is not confirmed at "
+                                       f"{', '.join(missing)}", (trip.decided or trip.requested,)))
+    elif trip.debits:
+        found.append(Violation("debit-once", f"trip {trip_id} ({trip.decision or 'undecided'}) was debited",
+                               tuple(r for _, r in trip.debits)))
+    if trip.refunds and (not trip.cancelled or len(trip.refunds) > 1):
+        found.append(Violation("debit-once", f"trip {trip_id} refunded {len(trip.refunds)}× "
+                               f"(cancelled: {trip.cancelled})", tuple(r for _, r in trip.refunds)))
+    if converged and trip.decision != "commit":
+        still = sorted(c for c, s in statuses.items() if s and s[0] == "HELD")
+        if still:
+            found.append(Violation("all-or-none", f"trip {trip_id} ({trip.decision or 'undecided'}) still holds "
+                                   f"points at {', '.join(still)}", (trip.requested,)))
+    return found

@@ -1,0 +1,246 @@
+"""The whole network on one machine: a Mosquitto and a server per company, and the dashboards.
+
+`LocalNetwork` is used by `python -m servers up` (the README's `make run`)
+and by the integration tests (free ports, a temporary run directory). It
+writes generated configs and credentials into the run directory, including
+`clients.json`: what a third-party client needs to reach each company.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mosquitto import (
+    DASHBOARD_USER,
+    SERVICE_USER,
+    SIGNUP_USER,
+    AclFile,
+    BrokerProcess,
+    PasswordFile,
+    free_port,
+)
+from servers.core.network import Network, load_network
+from servers.peer_auth import pair_key
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNUP_PASSWORD = "signup"  # the shared sign-up login is public on purpose: it can only ask to sign up
+
+
+@dataclass
+class CompanyProcesses:
+    """One company's broker and server, and where they listen."""
+
+    company: str
+    api_port: int
+    broker_port: int
+    broker: BrokerProcess | None = None
+    server: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+
+@dataclass
+class LocalNetwork:
+    """Start, watch, stop, kill and restart the processes of a local network."""
+
+    run_dir: Path
+    network_file: Path | None = None
+    free_ports: bool = False
+    mqtt: bool = True
+    dashboards: bool = False
+    dashboard_port: int = 8501
+    env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
+    companies: dict[str, CompanyProcesses] = field(default_factory=dict)
+    dashboard: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir).resolve()
+        self.network: Network = load_network(self.network_file)
+        for c in self.network.companies:
+            api, broker = (free_port(), free_port()) if self.free_ports else (c.api_port, c.broker_port)
+            self.companies[c.id] = CompanyProcesses(c.id, api, broker)
+
+    # -- generated configuration ----------------------------------------------------------------
+    def _secret_file(self, name: str, make: Any) -> Any:
+        path = self.run_dir / name
+        if path.exists():
+            return json.loads(path.read_text())
+        value = make()
+        path.write_text(json.dumps(value, indent=2))
+        path.chmod(0o600)
+        return value
+
+    def prepare(self) -> None:
+        """Write peer secrets, broker logins, ACLs and the clients' file (kept across runs)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ids = [c.id for c in self.network.companies]
+        self.peer_secrets: dict[str, str] = self._secret_file(
+            "peer-secrets.json", lambda: {pair_key(a, b): secrets.token_hex(32)
+                                          for i, a in enumerate(ids) for b in ids[i + 1:]})
+        self.service_passwords: dict[str, dict[str, str]] = self._secret_file(
+            "service-logins.json", lambda: {c: {"server": secrets.token_urlsafe(18),
+                                                "dashboard": secrets.token_urlsafe(12)} for c in ids})
+        for cid, proc in self.companies.items():
+            broker_dir = self.run_dir / "brokers" / cid
+            broker_dir.mkdir(parents=True, exist_ok=True)
+            proc.broker = BrokerProcess(broker_dir, proc.broker_port)
+            logins = self.service_passwords[cid]
+            PasswordFile(proc.broker.password_file).set_many(
+                {SERVICE_USER: logins["server"], DASHBOARD_USER: logins["dashboard"], SIGNUP_USER: SIGNUP_PASSWORD})
+            AclFile(cid).write(proc.broker.acl_file)
+        self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
+
+    @property
+    def clients_file(self) -> Path:
+        """What clients (vehicle simulator, dashboards) read to find each company."""
+        return self.run_dir / "clients.json"
+
+    def clients_json(self) -> dict[str, Any]:
+        return {"companies": {cid: {
+            "api": p.api_url, "broker_host": "127.0.0.1", "broker_port": p.broker_port,
+            "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
+            "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
+            for cid, p in self.companies.items()}}
+
+    def server_env(self, cid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of one company's server process."""
+        proc = self.companies[cid]
+        assert proc.broker is not None
+        env = {
+            **os.environ, **self.env,
+            "RECARGA_COMPANY": cid, "RECARGA_PORT": str(proc.api_port),
+            "RECARGA_DATA_DIR": str(self.run_dir / "data"),
+            "RECARGA_PEERS": json.dumps({c: p.api_url for c, p in self.companies.items() if c != cid}),
+            "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
+            "RECARGA_MQTT": "true" if self.mqtt else "false",
+            "RECARGA_BROKER_PORT": str(proc.broker_port),
+            "RECARGA_BROKER_USERNAME": SERVICE_USER,
+            "RECARGA_BROKER_PASSWORD": self.service_passwords[cid]["server"],
+            "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),
+            "RECARGA_BROKER_PID_FILE": str(proc.broker.run_dir / "mosquitto.pid"),
+            "PYTHONUNBUFFERED": "1",
+            **(extra or {}),
+        }
+        if self.network_file is not None:
+            env["RECARGA_NETWORK_FILE"] = str(self.network_file)
+        return env
+
+    # -- processes ------------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> None:
+        """Start every broker, then every server, then the dashboards; wait until each is healthy."""
+        self.prepare()
+        if self.mqtt:
+            for cid in self.companies:
+                self.start_broker(cid)
+        for cid in self.companies:
+            self.start_server(cid, wait=False)
+        for cid in self.companies:
+            self.wait_healthy(cid, timeout)
+        if self.dashboards:
+            self.start_dashboards()
+
+    def start_broker(self, cid: str) -> None:
+        proc = self.companies[cid]
+        assert proc.broker is not None
+        proc.broker.start()
+        (proc.broker.run_dir / "mosquitto.pid").write_text(str(proc.broker.pid))
+
+    def start_server(self, cid: str, *, wait: bool = True, timeout: float = 30.0,
+                     extra_env: dict[str, str] | None = None) -> None:
+        proc = self.companies[cid]
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        proc.log_path = logs / f"{cid}.log"
+        with open(proc.log_path, "ab") as out:
+            proc.server = subprocess.Popen([sys.executable, "-m", "servers", "serve", "--company", cid],
+                                           cwd=ROOT, env=self.server_env(cid, extra_env), stdin=subprocess.DEVNULL,
+                                           stdout=out, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_healthy(cid, timeout)
+
+    def wait_healthy(self, cid: str, timeout: float = 30.0) -> None:
+        """Return when the server answers /api/v1/health; raise with its log tail otherwise."""
+        proc = self.companies[cid]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.server is not None and proc.server.poll() is not None:
+                break
+            try:
+                if httpx.get(proc.api_url + "/api/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        tail = proc.log_path.read_text()[-3000:] if proc.log_path and proc.log_path.exists() else ""
+        raise RuntimeError(f"server {cid} did not become healthy on {proc.api_url}:\n{tail}")
+
+    def start_dashboards(self) -> None:
+        app = ROOT / "dashboards" / "streamlit_app.py"
+        if not app.exists():
+            return
+        env = {**os.environ, "RECARGA_CLIENTS_FILE": str(self.clients_file)}
+        with open(self.run_dir / "logs" / "dashboards.log", "ab") as out:
+            self.dashboard = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                 "--server.address", "127.0.0.1", "--server.port", str(self.dashboard_port),
+                 "--browser.gatherUsageStats", "false"],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill_server(self, cid: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one server (SIGKILL by default) and reap it."""
+        proc = self.companies[cid].server
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop everything (servers first, so they can say offline)."""
+        procs = [p.server for p in self.companies.values()] + [self.dashboard]
+        for proc in procs:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+        for proc in procs:
+            if proc is not None:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for p in self.companies.values():
+            if p.broker is not None:
+                p.broker.stop()
+
+    def __enter__(self) -> LocalNetwork:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def addresses(self) -> list[str]:
+        """One line per address, for people."""
+        lines = []
+        for cid, p in self.companies.items():
+            name = self.network.company(cid).name
+            lines.append(f"{name:<10} server  {p.api_url}  (OpenAPI: {p.api_url}/docs)")
+            if self.mqtt:
+                lines.append(f"{name:<10} broker  mqtt://127.0.0.1:{p.broker_port}")
+        if self.dashboard is not None:
+            lines.append(f"dashboards        http://127.0.0.1:{self.dashboard_port}")
+        return lines

@@ -1,0 +1,213 @@
+"""Accounts at the home company: sign-up, login, tokens, credit and the statement."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from events.model import NewEvent, StreamAppend
+from mosquitto import hash_password as broker_password_hash
+from servers.contract.fake import cpf_is_valid
+from servers.contract.models import SignupIn
+from servers.domain import event_types as T
+from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
+from servers.domain.state import Account, ServerState, ts
+from servers.service.engine import Engine
+from servers.service.secrets import (
+    hash_password,
+    new_broker_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
+
+TOKEN_TTL = timedelta(hours=12)
+LOGIN_WINDOW_S = 300.0
+LOGIN_MAX_FAILURES = 5
+
+
+def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
+    """A single-event append to one stream."""
+    return StreamAppend(stream_id, (NewEvent(type_, data),))
+
+
+def account_stream(vehicle_id: str) -> str:
+    """The stream of one account's events."""
+    return f"account:{vehicle_id}"
+
+
+def digits(cpf: str) -> str:
+    """A CPF with its punctuation removed."""
+    return "".join(ch for ch in cpf if ch.isdigit())
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a successful sign-up or login hands the vehicle, once: its token and broker login."""
+
+    vehicle_id: str
+    token: str
+    expires_at: str
+    broker_username: str
+    broker_password: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vehicle_id": self.vehicle_id, "token": self.token, "expires_at": self.expires_at,
+                "broker": {"username": self.broker_username, "password": self.broker_password}}
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins for this identity; wait and retry."""
+
+    code = "TOO_MANY_ATTEMPTS"
+    status = 429
+
+
+class Accounts:
+    """Account commands and queries of one home company."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._failures: dict[str, list[float]] = {}
+        self._failures_lock = threading.Lock()
+
+    # -- commands -------------------------------------------------------------------------------
+    def signup(self, form: SignupIn) -> Session:
+        """Open an account, issue its first token and its broker credentials."""
+        cpf = digits(form.cpf)
+        if not cpf_is_valid(cpf):
+            raise DomainError(f"CPF {form.cpf} is not valid (check digits)", code="INVALID_CPF")
+        vehicle_id = "v" + uuid.uuid4().hex[:12]
+        password_hash = hash_password(form.password)  # slow on purpose: outside the engine's lock
+        broker_password = new_broker_password()
+        broker_hash = broker_password_hash(broker_password)
+        token = new_token()
+        now = self.engine.clock()
+        expires = (now + TOKEN_TTL).isoformat()
+        charge = form.capacity_kwh if form.charge_kwh is None else min(form.charge_kwh, form.capacity_kwh)
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
+            if cpf in state.by_login or form.email.lower() in state.by_login:
+                raise Conflict("an account with this CPF or e-mail already exists", code="ACCOUNT_EXISTS")
+            opened = NewEvent(T.ACCOUNT_OPENED, {
+                "vehicle_id": vehicle_id,
+                "owner": {"name": form.name, "email": form.email.lower(), "cpf": cpf},
+                "vehicle": {"plate": form.plate, "model": form.model, "capacity_kwh": form.capacity_kwh,
+                            "consumption_kwh_per_km": form.consumption_kwh_per_km, "charge_kwh": charge,
+                            "max_ac_kw": form.max_ac_kw, "max_dc_kw": form.max_dc_kw,
+                            "profile": form.profile},
+                "password_hash": password_hash, "broker_password_hash": broker_hash})
+            events = [opened, NewEvent(T.TOKEN_ISSUED, {"vehicle_id": vehicle_id,
+                                                        "token_hash": token_hash(token),
+                                                        "expires_at": expires})]
+            if form.initial_credit > 0:
+                events.append(NewEvent(T.CREDIT_ADDED, {"vehicle_id": vehicle_id,
+                                                        "amount_cents": round(form.initial_credit * 100),
+                                                        "request_id": "signup"}))
+            return [StreamAppend(account_stream(vehicle_id), tuple(events), 0)], None
+
+        self.engine.execute(decide)
+        return Session(vehicle_id, token, expires, vehicle_id, broker_password)
+
+    def login(self, login: str, password: str, *, reissue_broker: bool = True) -> Session:
+        """Log in by CPF or e-mail: a new token and, for a new device, new broker credentials."""
+        key = login.strip().lower()
+        key = digits(key) if "@" not in key else key
+        self._check_rate(key)
+        account = self.engine.read(lambda s: s.accounts.get(s.by_login.get(key, "")))
+        if account is None or not verify_password(password, account.password_hash):
+            self._record_failure(key)
+            raise Unauthorized("wrong login or password", code="BAD_CREDENTIALS")
+        with self._failures_lock:
+            self._failures.pop(key, None)
+        token = new_token()
+        expires = (self.engine.clock() + TOKEN_TTL).isoformat()
+        broker_password = new_broker_password()
+        events = [NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
+                                            "expires_at": expires})]
+        if reissue_broker:
+            events.append(NewEvent(T.BROKER_CREDENTIALS_ISSUED, {
+                "vehicle_id": account.vehicle_id,
+                "broker_password_hash": broker_password_hash(broker_password)}))
+        self.engine.execute(lambda s: ([StreamAppend(account_stream(account.vehicle_id), tuple(events))], None))
+        return Session(account.vehicle_id, token, expires, account.vehicle_id, broker_password)
+
+    def logout(self, token: str) -> None:
+        """Revoke a token."""
+        vehicle_id = self.authenticate(token)
+        self.engine.execute(lambda s: ([one(account_stream(vehicle_id), T.TOKEN_REVOKED,
+                                            {"vehicle_id": vehicle_id, "token_hash": token_hash(token)})],
+                                       None))
+
+    def add_credit(self, vehicle_id: str, amount: float, request_id: str) -> dict[str, Any]:
+        """Add credit once per request id; the answer to a repeated id is the first one."""
+        cents = round(amount * 100)
+        key = f"{vehicle_id}/{request_id}"
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            if key in state.answers:
+                return [], state.answers[key]
+            acc = _get(state, vehicle_id)
+            reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
+            return [StreamAppend(account_stream(vehicle_id), (
+                NewEvent(T.CREDIT_ADDED, {"vehicle_id": vehicle_id, "amount_cents": cents,
+                                          "request_id": request_id}),)),
+                    one(f"answer:{vehicle_id}", T.REQUEST_ANSWERED,
+                        {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply})], reply
+
+        return self.engine.execute(decide)
+
+    def update_vehicle(self, vehicle_id: str, changes: dict[str, Any]) -> None:
+        """Record a change of the vehicle's charge or driving profile."""
+        self.engine.execute(lambda s: ([one(account_stream(vehicle_id), T.VEHICLE_UPDATED,
+                                            {"vehicle_id": vehicle_id, "changes": changes})], None))
+
+    # -- queries --------------------------------------------------------------------------------
+    def authenticate(self, token: str) -> str:
+        """The vehicle id of a valid, unexpired token, or Unauthorized."""
+        digest = token_hash(token)
+        now = self.engine.clock()
+
+        def query(state: ServerState) -> str | None:
+            vehicle_id = state.by_token.get(digest)
+            if vehicle_id is None:
+                return None
+            return vehicle_id if ts(state.accounts[vehicle_id].tokens[digest]) > now else None
+
+        vehicle_id = self.engine.read(query)
+        if vehicle_id is None:
+            raise Unauthorized("missing, unknown or expired token", code="BAD_TOKEN")
+        return vehicle_id
+
+    def view(self, vehicle_id: str) -> dict[str, Any]:
+        """The account as its owner sees it: owner, vehicle, credit, statement (no secrets)."""
+        def query(state: ServerState) -> dict[str, Any]:
+            acc = _get(state, vehicle_id)
+            return {"vehicle_id": acc.vehicle_id, "owner": dict(acc.owner), "vehicle": dict(acc.vehicle),
+                    "balance": acc.balance_cents / 100, "statement": list(acc.statement),
+                    "trips": list(acc.trips), "opened_at": acc.opened_at}
+
+        return self.engine.read(query)
+
+    # -- login rate limit (in memory: a restart forgives, which is fine for a throttle) ----------------
+    def _check_rate(self, key: str) -> None:
+        with self._failures_lock:
+            recent = [t for t in self._failures.get(key, []) if time.monotonic() - t < LOGIN_WINDOW_S]
+            self._failures[key] = recent
+            if len(recent) >= LOGIN_MAX_FAILURES:
+                raise TooManyAttempts("too many failed logins; try again in a few minutes")
+
+    def _record_failure(self, key: str) -> None:
+        with self._failures_lock:
+            self._failures.setdefault(key, []).append(time.monotonic())
+
+
+def _get(state: ServerState, vehicle_id: str) -> Account:
+    acc = state.accounts.get(vehicle_id)
+    if acc is None:
+        raise NotFound(f"no account {vehicle_id!r} here", code="UNKNOWN_ACCOUNT")
+    return acc

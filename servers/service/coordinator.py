@@ -1,0 +1,402 @@
+"""The coordinator of a trip: plan, prepare at every company, decide, complete — all or none.
+
+Two-phase commit with presumed abort and cooperative termination
+(see docs/booking.md): the decision is appended before any participant is
+told; a trip with no decision is aborted when anyone asks about it or when
+the coordinator restarts; decided trips are driven to every participant
+until each has acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from events.model import NewEvent, StreamAppend
+from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
+from servers.core.network import Network
+from servers.core.planner import Exclusions, Plan, UnknownCity, Unreachable, plan_trip
+from servers.core.vehicles import DrivingProfile, Vehicle
+from servers.domain import booking
+from servers.domain import event_types as T
+from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, ts
+from servers.faults import fault
+from servers.service.accounts import account_stream
+from servers.service.engine import Engine
+from servers.service.peers import PeerRefused, Peers, PeerUnavailable
+
+log = logging.getLogger(__name__)
+
+COMMIT = "commit"
+ABORT = "abort"
+
+
+def trip_stream(trip_id: str) -> str:
+    """The stream of one trip at its coordinator."""
+    return f"trip:{trip_id}"
+
+
+def cents(reais: float) -> int:
+    """R$ to whole cents."""
+    return round(reais * 100)
+
+
+def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """The plan's stops grouped by the company that owns each station, as prepare requests."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for index, stop in enumerate(plan.stops):
+        grouped.setdefault(stop.company_id, []).append({
+            "stop": index, "station_id": stop.station_id, "start": stop.window_start.isoformat(),
+            "end": stop.window_end.isoformat(), "min_power_kw": stop.power_kw,
+            "energy_kwh": round(stop.energy_kwh, 3)})
+    return grouped
+
+
+class Coordinator:
+    """Books and cancels trips for the vehicles whose home company this is."""
+
+    def __init__(self, engine: Engine, network: Network, company_id: str, peers: Peers, *,
+                 max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20)) -> None:
+        self.engine = engine
+        self.network = network
+        self.company_id = company_id
+        self.peers = peers
+        self.max_attempts = max_attempts
+        self.stale_after = stale_after
+        self._inflight: set[str] = set()
+        self._inflight_lock = threading.Lock()
+        self._request_locks: dict[str, threading.Lock] = {}
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prepare")
+
+    def close(self) -> None:
+        """Stop the prepare pool."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- planning ---------------------------------------------------------------------------------
+    def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
+        """The vehicle as the planner needs it, from the account and the trip's overrides."""
+        acc = self.engine.read(lambda s: s.accounts.get(vehicle_id))
+        if acc is None:
+            raise NotFound(f"no account {vehicle_id!r} here", code="UNKNOWN_ACCOUNT")
+        v = acc.vehicle
+        charge = v["charge_kwh"] if trip.charge_kwh is None else min(trip.charge_kwh, v["capacity_kwh"])
+        return Vehicle(capacity_kwh=v["capacity_kwh"], consumption_kwh_per_km=v["consumption_kwh_per_km"],
+                       charge_kwh=charge, profile=DrivingProfile(trip.profile or v["profile"]),
+                       max_ac_kw=v["max_ac_kw"], max_dc_kw=v["max_dc_kw"])
+
+    def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1) -> list[Plan]:
+        """Plan with the planner, its refusals turned into domain errors with stable codes."""
+        departure = trip.departure or self.engine.clock()
+        try:
+            return plan_trip(self.network, trip.origin, trip.destination, departure, vehicle,
+                             exclude=exclude, k=k)
+        except UnknownCity as exc:
+            raise DomainError(str(exc), code="UNKNOWN_CITY") from exc
+        except Unreachable as exc:
+            raise DomainError(exc.reason, code=exc.code) from exc
+
+    # -- booking ----------------------------------------------------------------------------------
+    def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
+        """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer."""
+        key = f"{vehicle_id}/{request_id}"
+        with self._inflight_lock:
+            lock = self._request_locks.setdefault(key, threading.Lock())
+        with lock:
+            known = self.engine.read(lambda s: s.answers.get(key))
+            if known is not None:
+                return known
+            reply = self._book(vehicle_id, request_id, trip)
+            self.engine.execute(lambda s: ([StreamAppend(f"answer:{vehicle_id}", (NewEvent(
+                T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),))],
+                None))
+        with self._inflight_lock:
+            self._request_locks.pop(key, None)
+        return reply
+
+    def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
+        vehicle = self.vehicle_of(vehicle_id, trip)
+        exclude = Exclusions(stations=frozenset(trip.avoid_stations))
+        priority = self.engine.clock()
+        offered: list[dict[str, Any]] = []
+        last: dict[str, Any] = {}
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                plan = self.plan(trip, vehicle, exclude)[0]
+            except DomainError as exc:
+                if attempt == 1:
+                    return _refused(exc.code, exc.message, [], [])
+                break  # nothing else fits around what is taken: answer with the last refusal
+            balance = self.engine.read(lambda s: s.accounts[vehicle_id].balance_cents)
+            cost = sum(cents(c) for c in plan.cost_by_company.values())
+            if cost > balance:
+                return _refused(InsufficientCredit.code,
+                                f"the trip costs R$ {cost / 100:.2f} and the credit is R$ {balance / 100:.2f}",
+                                [], [], cost=cost / 100)
+            outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
+            if outcome["status"] == COMMITTED:
+                return self.itinerary(outcome["trip_id"])
+            last = outcome
+            offered.extend(outcome.get("alternatives", []))
+            exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
+        plans = self._alternative_plans(trip, vehicle, exclude)
+        return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
+                        offered, plans)
+
+    def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
+                 attempt: int) -> dict[str, Any]:
+        """One two-phase transaction for one plan."""
+        trip_id = "t" + uuid.uuid4().hex[:16]
+        grouped = stops_by_company(plan)
+        cost_by_company = {c: cents(v) for c, v in plan.cost_by_company.items()}
+        requested = NewEvent(T.TRIP_REQUESTED, {
+            "trip_id": trip_id, "vehicle_id": vehicle_id, "request_id": request_id, "attempt": attempt,
+            "priority": priority.isoformat(), "plan": plan.to_json(), "participants": sorted(grouped),
+            "stops_by_company": grouped, "cost_cents": sum(cost_by_company.values()),
+            "cost_by_company_cents": cost_by_company})
+        with self._inflight_lock:
+            self._inflight.add(trip_id)
+        try:
+            self.engine.execute(lambda s: ([StreamAppend(trip_stream(trip_id), (requested,), 0)], None))
+            votes = self._prepare_all(trip_id, priority, grouped)
+            fault("coordinator.before_decide")
+            status = self._decide(trip_id, votes)
+            fault("coordinator.after_decide")
+        finally:
+            with self._inflight_lock:
+                self._inflight.discard(trip_id)
+        self.complete(trip_id)
+        refusals = [v for v in votes.values() if v.get("vote") != "yes"]
+        first = refusals[0] if refusals else {}
+        return {"trip_id": trip_id, "status": status, "votes": votes,
+                "code": first.get("code", "ABORTED"), "reason": first.get("reason", ""),
+                "alternatives": [a for r in refusals for a in r.get("alternatives", [])]}
+
+    def _prepare_all(self, trip_id: str, priority: datetime,
+                     grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+        """Phase one: ask every participant at once; a silent one votes no."""
+        def ask(company: str) -> dict[str, Any]:
+            req = PrepareIn(trip_id=trip_id, coordinator=self.company_id, priority=priority,
+                            stops=[StopIn(**s) for s in grouped[company]])
+            try:
+                return self.peers.prepare(company, req)
+            except PeerUnavailable as exc:
+                return {"vote": "no", "code": "PEER_UNAVAILABLE",
+                        "reason": f"{self.network.company(company).name} did not answer: {exc}"}
+            except PeerRefused as exc:
+                return {"vote": "no", "code": exc.code, "reason": exc.message}
+
+        futures = {c: self._pool.submit(ask, c) for c in grouped}
+        return {c: f.result() for c, f in futures.items()}
+
+    def _decide(self, trip_id: str, votes: dict[str, dict[str, Any]]) -> str:
+        """The commit point: all yes and enough credit → commit and debit, in one append; else abort."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], str]:
+            trip = state.trips[trip_id]
+            if trip.status != REQUESTED:  # an outcome query already aborted it
+                return [], trip.status
+            recorded = [NewEvent(T.TRIP_VOTE_RECORDED, {"trip_id": trip_id, "company": c, "vote": v})
+                        for c, v in sorted(votes.items())]
+            acc = state.accounts[trip.vehicle_id]
+            no = [v for v in votes.values() if v.get("vote") != "yes"]
+            if not no and acc.balance_cents >= trip.cost_cents:
+                recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
+                debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
+                                                  "amount_cents": trip.cost_cents})
+                return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
+                        StreamAppend(account_stream(trip.vehicle_id), (debit,))], COMMITTED
+            code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
+                            else (InsufficientCredit.code, "not enough credit at decision time"))
+            recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
+            return [StreamAppend(trip_stream(trip_id), tuple(recorded))], ABORTED
+
+        return self.engine.execute(decide)
+
+    def complete(self, trip_id: str) -> bool:
+        """Phase two: tell every participant not yet acknowledged; True when all have."""
+        trip = self._trip(trip_id)
+        if trip.status == REQUESTED:
+            return False
+        done = True
+        for company in trip.participants:
+            if company in trip.acked:
+                continue
+            try:
+                if trip.status == COMMITTED:
+                    self.peers.commit(company, trip_id)
+                elif trip.status == ABORTED:
+                    self.peers.abort(company, trip_id, trip.reason or "aborted")
+                else:
+                    self.peers.release(company, trip_id, "cancelled by the driver")
+            except (PeerUnavailable, PeerRefused) as exc:
+                log.warning("trip %s: %s not told %s yet: %s", trip_id, company, trip.status, exc)
+                done = False
+                continue
+            self._record_ack(trip_id, company, trip.status)
+        return done
+
+    def _record_ack(self, trip_id: str, company: str, status: str) -> None:
+        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
+            if company in state.trips[trip_id].acked:
+                return [], None
+            event = NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": company, "status": status})
+            return [StreamAppend(trip_stream(trip_id), (event,))], None
+
+        self.engine.execute(decide)
+
+    # -- termination and recovery ----------------------------------------------------------------
+    def outcome(self, trip_id: str) -> str:
+        """A participant asks: commit or abort. An undecided trip is aborted, durably, first."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], str]:
+            trip = state.trips.get(trip_id)
+            if trip is None:
+                return [], ABORT  # presumed abort: no record means never committed
+            if trip.status == REQUESTED:
+                event = NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": "TIMEOUT",
+                                                  "reason": "a participant asked before the decision"})
+                return [StreamAppend(trip_stream(trip_id), (event,))], ABORT
+            return [], COMMIT if trip.status in (COMMITTED, CANCELLED) else ABORT
+
+        return self.engine.execute(decide)
+
+    def resume(self, now: datetime) -> int:
+        """Abort undecided trips nobody is working on; drive decided ones to every participant."""
+        with self._inflight_lock:
+            inflight = set(self._inflight)
+        todo = self.engine.read(lambda s: [t.trip_id for t in s.trips.values()
+                                           if t.trip_id not in inflight and _unfinished(t)])
+        for trip_id in todo:
+            trip = self._trip(trip_id)
+            if trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
+                self.outcome(trip_id)
+            self.complete(trip_id)
+        return len(todo)
+
+    # -- cancel -----------------------------------------------------------------------------------
+    def cancel(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
+        """Cancel a confirmed trip: refund by the policy and release every point, atomically."""
+        now = self.engine.clock()
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            trip = state.trips.get(trip_id)
+            if trip is None or trip.vehicle_id != vehicle_id:
+                raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
+            if trip.status == CANCELLED:
+                return [], {"trip_id": trip_id, "status": CANCELLED, "refund": trip.refund_cents / 100}
+            if trip.status != COMMITTED:
+                raise Conflict(f"trip {trip_id} is {trip.status}; only confirmed trips can be cancelled",
+                               code="NOT_CONFIRMED")
+            stops = trip.plan.get("stops", [])
+            first = ts(stops[0]["window_start"]) if stops else None
+            if first is not None and first <= now:
+                raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
+            refund = booking.refund_cents(trip.cost_cents, now, first)
+            appends = [StreamAppend(trip_stream(trip_id), (NewEvent(T.TRIP_CANCELLED, {
+                "trip_id": trip_id, "refund_cents": refund, "reason": "cancelled by the driver"}),))]
+            if refund:
+                appends.append(StreamAppend(account_stream(vehicle_id), (NewEvent(T.TRIP_REFUNDED, {
+                    "vehicle_id": vehicle_id, "trip_id": trip_id, "amount_cents": refund}),)))
+            return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
+
+        reply = self.engine.execute(decide)
+        self.complete(trip_id)
+        return reply
+
+    # -- while driving ----------------------------------------------------------------------------
+    def check_in(self, vehicle_id: str, req: CheckInIn) -> dict[str, Any]:
+        """Forward a vehicle's check-in to the company that owns the stop's station."""
+        trip = self._trip_of(vehicle_id, req.trip_id)
+        if trip.status != COMMITTED:
+            raise Conflict(f"trip {req.trip_id} is {trip.status}", code="NOT_CONFIRMED")
+        stops = trip.plan.get("stops", [])
+        if not 0 <= req.stop < len(stops):
+            raise NotFound(f"trip {req.trip_id} has no stop {req.stop}", code="UNKNOWN_STOP")
+        try:
+            return self.peers.check_in(stops[req.stop]["company_id"], req)
+        except PeerUnavailable as exc:
+            raise DomainError(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
+        except PeerRefused as exc:
+            raise DomainError(exc.message, code=exc.code) from exc
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _trip(self, trip_id: str) -> Trip:
+        return self.engine.read(lambda s: s.trips[trip_id])
+
+    def _trip_of(self, vehicle_id: str, trip_id: str) -> Trip:
+        trip = self.engine.read(lambda s: s.trips.get(trip_id))
+        if trip is None or trip.vehicle_id != vehicle_id:
+            raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
+        return trip
+
+    def itinerary(self, trip_id: str) -> dict[str, Any]:
+        """A trip as its driver sees it: the plan, each stop with its reserved point, cost, status."""
+        trip = self._trip(trip_id)
+        points = {h["stop"]: h for v in trip.votes.values() for h in v.get("holds", [])}
+        stops = []
+        for index, stop in enumerate(trip.plan.get("stops", [])):
+            held = points.get(index, {})
+            stops.append({**stop, "stop": index, "point_id": held.get("point_id"),
+                          "company_name": self.network.company(stop["company_id"]).name})
+        return {"status": "CONFIRMED" if trip.status == COMMITTED else trip.status, "trip_id": trip.trip_id,
+                "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
+                "cost": trip.cost_cents / 100,
+                "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
+                "requested_at": trip.requested_at, "decided_at": trip.decided_at,
+                "refund": trip.refund_cents / 100, "reason": trip.reason}
+
+    def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
+        """Every confirmed or cancelled trip of a vehicle, newest first."""
+        ids = self.engine.read(lambda s: [t for t in reversed(s.accounts[vehicle_id].trips)
+                                          if s.trips[t].status in (COMMITTED, CANCELLED)]
+                               if vehicle_id in s.accounts else [])
+        return [self.itinerary(t) for t in ids]
+
+    def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
+        try:
+            plans = self.plan(trip, vehicle, exclude, k=3)
+        except DomainError:
+            return []
+        return [_summary(p) for p in plans]
+
+
+def _unfinished(trip: Trip) -> bool:
+    return trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants)
+
+
+def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, dict[str, Any]],
+                     network: Network) -> Exclusions:
+    """Plan around what was refused: the taken points (slower free ones may still do), else the stop's
+    station in its window; every station of a company that did not answer."""
+    windows = list(exclude.windows)
+    stations = set(exclude.stations)
+    points = set(exclude.points)
+    for company, vote in votes.items():
+        if vote.get("vote") == "yes":
+            continue
+        taken = {c["point_id"] for c in vote.get("conflicts", [])}
+        if vote.get("code") == "PEER_UNAVAILABLE":
+            stations.update(s.id for s in network.stations_of(company))
+        elif taken:
+            points.update(taken)
+        elif "stop" in vote and 0 <= vote["stop"] < len(plan.stops):
+            stop = plan.stops[vote["stop"]]
+            windows.append((stop.station_id, stop.window_start, stop.window_end))
+    return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows))
+
+
+def _summary(plan: Plan) -> dict[str, Any]:
+    data = plan.to_json()
+    return {"path": data["path"], "stops": [{"station_id": s["station_id"], "company_id": s["company_id"],
+                                             "city_id": s["city_id"], "window_start": s["window_start"],
+                                             "window_end": s["window_end"]} for s in data["stops"]],
+            "total_minutes": data["total_minutes"], "cost_by_company": data["cost_by_company"]}
+
+
+def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],
+             **extra: Any) -> dict[str, Any]:
+    return {"status": "REFUSED", "code": code, "reason": reason,
+            "alternatives": {"points": points, "plans": plans}, **extra}

@@ -1,0 +1,68 @@
+"""The one writer of a company's log: decide under a lock, append, fold what was appended."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from events.fold import replay
+from events.model import RecordedEvent, StreamAppend
+from events.store import EventStore
+from servers.domain.state import FOLD, ServerState
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+Listener = Callable[[Sequence[RecordedEvent]], None]
+
+
+def utcnow() -> datetime:
+    """The network clock: UTC wall time."""
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Holds the folded state of one log; every change goes through `execute`.
+
+    One writer per log (this lock) keeps decisions and appends in one order,
+    so a decision never reads a state that an append has made stale.
+    """
+
+    def __init__(self, store: EventStore, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        if store.get_meta("fold") is None:
+            store.set_meta("fold", FOLD.name)
+        self.state: ServerState
+        self.state, _ = replay(store, FOLD)
+        log.info("replayed %d events", self.state.seq)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every batch of events appended from now on (after the lock is released)."""
+        self._listeners.append(listener)
+
+    def execute(self, decide: Callable[[ServerState], tuple[Sequence[StreamAppend], R]]) -> R:
+        """Run `decide` on the current state; append its events in one transaction; fold them."""
+        with self._lock:
+            appends, result = decide(self.state)
+            recorded: list[RecordedEvent] = []
+            if appends:
+                recorded = self.store.append_streams(appends)
+                for event in recorded:
+                    FOLD.evolve(self.state, event)
+        if recorded:
+            for listener in self._listeners:
+                try:
+                    listener(recorded)
+                except Exception:  # a broken listener (e.g. MQTT down) must not undo a committed decision
+                    log.exception("event listener failed")
+        return result
+
+    def read(self, query: Callable[[ServerState], R]) -> R:
+        """Run a read-only query against a consistent state."""
+        with self._lock:
+            return query(self.state)

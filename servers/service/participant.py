@@ -1,0 +1,211 @@
+"""The participant side of a trip: hold points at prepare, confirm or release at the decision.
+
+Every call is idempotent: a repeated prepare gets the first vote, a repeated
+commit or abort changes nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from events.model import NewEvent, StreamAppend
+from servers.contract.models import CheckInIn, PrepareIn
+from servers.core.network import Network
+from servers.domain import booking
+from servers.domain import event_types as T
+from servers.domain.errors import Conflict, NotFound
+from servers.domain.state import CONFIRMED, HELD, REFUSED, RELEASED, Participation, ServerState, ts
+from servers.faults import fault
+from servers.service.engine import Engine
+
+YES = "yes"
+NO = "no"
+
+
+def hold_stream(trip_id: str) -> str:
+    """The stream of one trip's holds at this participant."""
+    return f"hold:{trip_id}"
+
+
+def vote_of(part: Participation) -> dict[str, Any]:
+    """The vote this participant gave (or would give again) for a trip it has a record of."""
+    if part.status == REFUSED:
+        return {"vote": NO, "trip_id": part.trip_id, **part.refusal}
+    return {"vote": YES, "trip_id": part.trip_id,
+            "holds": [{"stop": h.stop, "station_id": h.station_id, "point_id": h.point_id, "power_kw": h.power_kw,
+                       "start": h.start, "end": h.end, "energy_kwh": h.energy_kwh} for h in part.holds]}
+
+
+class Participant:
+    """Holds and reservations of one company's own points."""
+
+    def __init__(self, engine: Engine, network: Network, company_id: str,
+                 hold_timeout: timedelta = timedelta(seconds=30)) -> None:
+        self.engine = engine
+        self.network = network
+        self.company_id = company_id
+        self.hold_timeout = hold_timeout
+
+    def prepare(self, req: PrepareIn) -> dict[str, Any]:
+        """Vote on a trip: hold a point for each stop (yes) or refuse with a reason and alternatives (no)."""
+        stops = [booking.StopRequest(s.stop, s.station_id, s.start, s.end, s.min_power_kw, s.energy_kwh)
+                 for s in req.stops]
+        deadline = (self.engine.clock() + self.hold_timeout).isoformat()
+        common = {"trip_id": req.trip_id, "coordinator": req.coordinator, "priority": req.priority.isoformat()}
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            known = state.participations.get(req.trip_id)
+            if known is not None:
+                return [], vote_of(known)
+            decision = booking.decide_prepare(state, self.network, self.company_id, stops)
+            if isinstance(decision, booking.Refusal):
+                refusal = {"code": decision.code, "reason": decision.reason, "stop": decision.stop,
+                           "station_id": decision.station_id, "conflicts": decision.conflicts,
+                           "alternatives": decision.alternatives}
+                event = NewEvent(T.PREPARE_REFUSED, {**common, **refusal})
+                return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": NO, "trip_id": req.trip_id,
+                                                                                 **refusal}
+            event = NewEvent(T.HOLDS_PLACED, {**common, "deadline": deadline, "holds": decision})
+            return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": YES, "trip_id": req.trip_id,
+                                                                             "holds": decision}
+
+        vote = self.engine.execute(decide)
+        if vote["vote"] == YES:
+            fault("participant.after_vote")
+        return vote
+
+    def commit(self, trip_id: str) -> dict[str, Any]:
+        """Turn the trip's holds into reservations."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            part = _get(state, trip_id)
+            if part.status == CONFIRMED:
+                return [], {"trip_id": trip_id, "status": CONFIRMED}
+            if part.status != HELD:
+                raise Conflict(f"trip {trip_id} is {part.status} here; it cannot be committed",
+                               code="NOT_HELD")
+            return [_append(trip_id, T.HOLDS_CONFIRMED, {"trip_id": trip_id})], {"trip_id": trip_id,
+                                                                                "status": CONFIRMED}
+
+        return self.engine.execute(decide)
+
+    def abort(self, trip_id: str, reason: str = "aborted by coordinator") -> dict[str, Any]:
+        """Release the holds of an aborted trip (unknown or already released: nothing to do)."""
+        return self._release(trip_id, reason, allow_confirmed=False)
+
+    def release(self, trip_id: str, reason: str = "cancelled") -> dict[str, Any]:
+        """Release the reservations of a cancelled trip."""
+        return self._release(trip_id, reason, allow_confirmed=True)
+
+    def _release(self, trip_id: str, reason: str, *, allow_confirmed: bool) -> dict[str, Any]:
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            part = state.participations.get(trip_id)
+            if part is None or part.status in (RELEASED, REFUSED):
+                return [], {"trip_id": trip_id, "status": RELEASED}
+            if part.status == CONFIRMED and not allow_confirmed:
+                raise Conflict(f"trip {trip_id} was committed here; abort is not possible", code="COMMITTED")
+            return ([_append(trip_id, T.HOLDS_RELEASED, {"trip_id": trip_id, "reason": reason})],
+                    {"trip_id": trip_id, "status": RELEASED})
+
+        return self.engine.execute(decide)
+
+    def check_in(self, req: CheckInIn) -> dict[str, Any]:
+        """A vehicle starts or finishes charging at the point reserved for one of its stops."""
+        company = self.network.company(self.company_id)
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            part = _get(state, req.trip_id)
+            if part.status != CONFIRMED:
+                raise Conflict(f"trip {req.trip_id} has no reservation here", code="NOT_RESERVED")
+            index = next((i for i, h in enumerate(part.holds) if h.stop == req.stop), None)
+            if index is None:
+                raise NotFound(f"trip {req.trip_id} has no stop {req.stop} here", code="UNKNOWN_STOP")
+            hold = part.holds[index]
+            base = {"trip_id": req.trip_id, "hold_index": index, "point_id": hold.point_id,
+                    "station_id": hold.station_id}
+            if req.action == "start":
+                if hold.charging == "CHARGING":
+                    return [], {**base, "charging": "CHARGING"}
+                if hold.charging:
+                    raise Conflict(f"stop {req.stop} is already {hold.charging}", code="ALREADY_DONE")
+                return [_append(req.trip_id, T.CHARGING_STARTED, base)], {**base, "charging": "CHARGING"}
+            if hold.charging == "FINISHED":
+                return [], {**base, "charging": "FINISHED", "energy_kwh": hold.charged_kwh}
+            if hold.charging != "CHARGING":
+                raise Conflict(f"stop {req.stop} has not started charging", code="NOT_CHARGING")
+            energy = hold.energy_kwh if req.energy_kwh is None else req.energy_kwh
+            cost_cents = round(energy * company.price_per_kwh * 100)
+            data = {**base, "energy_kwh": energy, "cost_cents": cost_cents}
+            return [_append(req.trip_id, T.CHARGING_FINISHED, data)], {**data, "charging": "FINISHED"}
+
+        return self.engine.execute(decide)
+
+    def overdue(self, now: datetime) -> list[tuple[str, str]]:
+        """(trip, coordinator) of every hold still undecided past its deadline: ask their coordinators."""
+        return self.engine.read(lambda s: [(p.trip_id, p.coordinator) for p in s.participations.values()
+                                           if p.status == HELD and ts(p.deadline) <= now])
+
+    def extend(self, trip_id: str, now: datetime) -> None:
+        """Push an undecided hold's deadline while its coordinator cannot be reached (never drop it)."""
+        deadline = (now + self.hold_timeout).isoformat()
+        self.engine.execute(lambda s: ([_append(trip_id, T.HOLD_DEADLINE_EXTENDED,
+                                                {"trip_id": trip_id, "deadline": deadline})]
+                                       if s.participations[trip_id].status == HELD else [], None))
+
+    def record_no_shows(self, now: datetime) -> int:
+        """Free every reserved point whose window ended without the vehicle checking in."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], int]:
+            appends = []
+            for part in state.participations.values():
+                if part.status != CONFIRMED:
+                    continue
+                for i, hold in enumerate(part.holds):
+                    if not hold.charging and ts(hold.end) <= now:
+                        appends.append(_append(part.trip_id, T.NO_SHOW_RECORDED,
+                                               {"trip_id": part.trip_id, "hold_index": i,
+                                                "point_id": hold.point_id}))
+            return appends, len(appends)
+
+        return self.engine.execute(decide)
+
+    def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
+        """Put a point out of order or back in service."""
+        station = self.network.point_owner(point_id)
+        if station.company_id != self.company_id:
+            raise NotFound(f"point {point_id!r} is not ours", code="UNKNOWN_POINT")
+        self.engine.execute(lambda s: ([StreamAppend(f"point:{point_id}", (NewEvent(
+            T.POINT_STATUS_CHANGED, {"point_id": point_id, "status": status, "reason": reason}),))], None))
+
+    def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """Each point of a station: its status, whether it is free for the window, and its bookings."""
+        station = self.network.station(station_id)
+        if station.company_id != self.company_id:
+            raise NotFound(f"station {station_id!r} is not ours", code="UNKNOWN_STATION")
+
+        def query(state: ServerState) -> dict[str, Any]:
+            points = []
+            for p in station.points:
+                bookings = [{"trip_id": h.trip_id, "start": h.start, "end": h.end, "status": h.status,
+                             "charging": h.charging}
+                            for h in state.occupancy.get(p.id, {}).values()
+                            if booking.overlaps(start, end, ts(h.start), ts(h.end))]
+                status = state.point_status.get(p.id, "AVAILABLE")
+                points.append({"point_id": p.id, "power_kw": p.power_kw, "connector": p.connector,
+                               "status": status, "free": status == "AVAILABLE" and not bookings,
+                               "bookings": sorted(bookings, key=lambda b: b["start"])})
+            return {"station_id": station.id, "company_id": station.company_id, "city_id": station.city_id,
+                    "start": start.isoformat(), "end": end.isoformat(), "points": points,
+                    "free_points": sum(1 for p in points if p["free"])}
+
+        return self.engine.read(query)
+
+
+def _append(trip_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
+    return StreamAppend(hold_stream(trip_id), (NewEvent(type_, data),))
+
+
+def _get(state: ServerState, trip_id: str) -> Participation:
+    part = state.participations.get(trip_id)
+    if part is None:
+        raise NotFound(f"no hold for trip {trip_id!r} here", code="UNKNOWN_TRIP")
+    return part

@@ -1,0 +1,111 @@
+"""Read models for the public API: the network, figures, the redacted feed, the state at a point in time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from events.fold import replay
+from events.model import RecordedEvent
+from events.store import EventStore
+from servers.core.network import Network
+from servers.core.planner import Exclusions
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState, ts
+
+REDACTED = "…redacted…"
+
+
+def network_json(network: Network) -> dict[str, Any]:
+    """The network as clients draw it."""
+    return {
+        "cities": [{"id": c.id, "name": c.name, "state": c.state, "lat": c.lat, "lon": c.lon}
+                   for c in network.cities],
+        "roads": [{"id": r.id, "a": r.a, "b": r.b, "highway": r.highway, "km": r.km} for r in network.roads],
+        "companies": [{"id": c.id, "name": c.name, "state": c.state, "price_per_kwh": c.price_per_kwh,
+                       "color": c.color} for c in network.companies],
+        "stations": [{"id": s.id, "company_id": s.company_id, "city_id": s.city_id, "name": s.name,
+                      "points": [{"id": p.id, "power_kw": p.power_kw, "connector": p.connector}
+                                 for p in s.points]} for s in network.stations],
+    }
+
+
+def exclusions(avoid_stations: list[str]) -> Exclusions:
+    """Planner exclusions for stations a client asked to avoid."""
+    return Exclusions(stations=frozenset(avoid_stations))
+
+
+def refusal_error(reply: dict[str, Any]) -> dict[str, Any]:
+    """A refused booking in the API's error shape, alternatives in the details."""
+    details = {k: v for k, v in reply.items() if k not in ("code", "reason")}
+    return {"code": reply["code"], "message": reply["reason"], "details": details}
+
+
+def redact(value: Any) -> Any:
+    """Drop stored hashes of secrets from data shown to third parties."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if k.endswith("_hash") else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    """One event for the public feed."""
+    return {"seq": event.seq, "stream_id": event.stream_id, "version": event.version, "type": event.type,
+            "recorded_at": event.recorded_at.isoformat(), "data": redact(event.data), "hash": event.hash}
+
+
+def stats(state: ServerState, network: Network, company: str, now: datetime, _: str = COMMITTED) -> dict[str, Any]:
+    """Per-company figures for the dashboards."""
+    points = [p.id for s in network.stations_of(company) for p in s.points]
+    busy_now = sum(1 for pid in points for h in state.occupancy.get(pid, {}).values()
+                   if ts(h.start) <= now < ts(h.end))
+    trips = list(state.trips.values())
+    return {
+        "company": company, "seq": state.seq, "points": len(points), "busy_now": busy_now,
+        "out_of_order": sum(1 for pid in points if pid in state.point_status),
+        "occupancy_now": round(busy_now / len(points), 4) if points else 0.0,
+        "held": sum(1 for p in state.participations.values() if p.status == HELD),
+        "reserved": sum(1 for p in state.participations.values() if p.status == CONFIRMED),
+        "accounts": len(state.accounts),
+        "trips_confirmed": sum(1 for t in trips if t.status == COMMITTED),
+        "trips_aborted": sum(1 for t in trips if t.status == ABORTED),
+        "trips_cancelled": sum(1 for t in trips if t.status == CANCELLED),
+        "requests_refused": sum(1 for a in state.answers.values() if a.get("status") == "REFUSED"),
+        "prepares_refused": state.refusals,
+    }
+
+
+def state_at(store: EventStore, network: Network, company: str, at: int | None,
+             at_time: datetime | None) -> dict[str, Any]:
+    """Replay the log up to `at` (sequence) or `at_time` and summarise that state for people."""
+    state, seq = replay(store, FOLD, until_seq=at, until_time=at_time)
+    now = at_time or (state_time(store, seq) or datetime.fromtimestamp(0).astimezone())
+    holds = [{"trip_id": h.trip_id, "stop": h.stop, "station_id": h.station_id, "point_id": h.point_id,
+              "start": h.start, "end": h.end, "status": h.status, "charging": h.charging}
+             for part in state.participations.values() for h in part.holds if h.status in (HELD, CONFIRMED)]
+    trips = [{"trip_id": t.trip_id, "vehicle_id": t.vehicle_id, "status": t.status,
+              "participants": t.participants, "cost": t.cost_cents / 100, "requested_at": t.requested_at,
+              "origin": t.plan.get("origin"), "destination": t.plan.get("destination")}
+             for t in state.trips.values()]
+    accounts = [{"vehicle_id": a.vehicle_id, "name": a.owner.get("name"), "plate": a.vehicle.get("plate"),
+                 "balance": a.balance_cents / 100, "trips": len(a.trips)} for a in state.accounts.values()]
+    return {"seq": seq, "at_time": now.isoformat(), "stats": stats(state, network, company, now),
+            "holds": holds, "trips": trips, "accounts": accounts,
+            "point_status": dict(state.point_status), "counts": dict(state.counts)}
+
+
+def digest(state: ServerState) -> str:
+    """A fingerprint of a whole state: equal states, equal digests (replay vs. the running server)."""
+    blob = json.dumps(FOLD.to_json(state), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def state_time(store: EventStore, seq: int) -> datetime | None:
+    """When the event at `seq` was recorded."""
+    if seq <= 0:
+        return None
+    found = store.read_all(after=seq - 1, limit=1)
+    return found[0].recorded_at if found else None

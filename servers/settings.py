@@ -1,0 +1,71 @@
+"""A company server's settings: the network file, then environment (`RECARGA_…`), then flags; fails fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servers.core.network import Network, load_network
+
+
+class Settings(BaseSettings):
+    """Everything one server needs to run; addresses come from here, never from code."""
+
+    model_config = SettingsConfigDict(env_prefix="RECARGA_", extra="forbid")
+
+    company: str = Field(description="this server's company id in the network file")
+    network_file: Path | None = Field(default=None, description="the network description (default: packaged)")
+    data_dir: Path = Field(default=Path("run/data"), description="where the event log lives")
+    log_path: Path | None = Field(default=None, description="the event log file (default: DATA_DIR/COMPANY.db)")
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's api_port")
+    peers: dict[str, str] = Field(default_factory=dict,
+                                  description="company id -> base URL; default http://127.0.0.1:{api_port}")
+    peer_host: str = Field(default="127.0.0.1", description="host of peers not listed in `peers`")
+    peer_secrets_file: Path | None = Field(default=None, description="JSON {'a:b': secret} per company pair")
+    peer_secrets: dict[str, str] = Field(default_factory=dict)
+    peer_timeout_s: float = Field(default=5.0, gt=0)
+    hold_timeout_s: float = Field(default=30.0, gt=0, description="undecided hold: ask the coordinator after")
+    stale_trip_s: float = Field(default=20.0, gt=0, description="undecided trip nobody works on: abort after")
+    tick_s: float = Field(default=1.0, gt=0, description="period of the recovery loop")
+    mqtt: bool = Field(default=True, description="run the MQTT gateway")
+    broker_host: str = "127.0.0.1"
+    broker_port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's broker_port")
+    broker_username: str = "server"
+    broker_password: str = ""
+    broker_password_file: Path | None = Field(default=None, description="vehicle credentials are written here")
+    broker_pid_file: Path | None = Field(default=None, description="the broker to SIGHUP after a change")
+
+    @model_validator(mode="after")
+    def _load_secrets(self) -> Settings:
+        if self.peer_secrets_file is not None and not self.peer_secrets:
+            try:
+                self.peer_secrets = {str(k): str(v) for k, v in
+                                     json.loads(self.peer_secrets_file.read_text()).items()}
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read peer secrets from {self.peer_secrets_file}: {exc}") from exc
+        return self
+
+    def network(self) -> Network:
+        """The network, checked to contain this company."""
+        network = load_network(self.network_file)
+        try:
+            network.company(self.company)
+        except KeyError:
+            known = ", ".join(c.id for c in network.companies)
+            raise ValueError(f"unknown company {self.company!r}; the network has {known}") from None
+        return network
+
+    def resolved_log_path(self) -> Path:
+        """Where this company's log is."""
+        return self.log_path or self.data_dir / f"{self.company}.db"
+
+    def peer_addresses(self, network: Network) -> dict[str, str]:
+        """Base URL of every other company's server."""
+        return {c.id: self.peers.get(c.id, f"http://{self.peer_host}:{c.api_port}")
+                for c in network.companies if c.id != self.company}

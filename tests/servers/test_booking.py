@@ -1,0 +1,279 @@
+"""Booking across companies, in one process, on in-memory logs (the 2PC rules, without sockets)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import permutations
+
+import pytest
+
+from events.fold import replay
+from servers.contract.models import CheckInIn, PrepareIn, SignupIn, StopIn, TripIn
+from servers.core.network import Network, load_network
+from servers.core.planner import plan_trip
+from servers.core.vehicles import Vehicle
+from servers.domain.errors import Conflict
+from servers.domain.state import FOLD
+from servers.invariants import check
+from servers.service import views
+from servers.service.coordinator import stops_by_company
+from tests.servers.fakes import Clock, Node, build_node, build_nodes
+
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
+       "profile": "normal"}
+
+
+@pytest.fixture(scope="module")
+def network() -> Network:
+    return load_network()
+
+
+@pytest.fixture(scope="module")
+def cross_trip(network: Network) -> tuple[str, str]:
+    """A city pair whose best plan stops at stations of three companies (or as many as the data allows)."""
+    car = Vehicle(capacity_kwh=60.0, consumption_kwh_per_km=0.16, charge_kwh=54.0, max_ac_kw=11.0, max_dc_kw=100.0)
+    best: tuple[int, tuple[str, str]] = (0, ("", ""))
+    ids = [c.id for c in network.cities]
+    for origin, destination in permutations(["salvador", "recife", "fortaleza", "petrolina", "juazeiro-do-norte",
+                                             "feira-de-santana", "caruaru", "sobral"], 2):
+        if origin not in ids or destination not in ids:
+            continue
+        try:
+            plan = plan_trip(network, origin, destination, START, car)[0]
+        except Exception:
+            continue
+        companies = len({s.company_id for s in plan.stops})
+        if companies > best[0]:
+            best = (companies, (origin, destination))
+    assert best[0] >= 2, "the network data should have a trip across at least two companies"
+    return best[1]
+
+
+def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
+    from servers.contract.fake import fake_vehicle_form
+
+    form = fake_vehicle_form(1000 + n + hash(node.company) % 1000)
+    form.update(CAR, charge_kwh=54.0, initial_credit=credit)
+    allowed = set(SignupIn.model_fields)
+    return node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id
+
+
+def logs(nodes: dict[str, Node]) -> dict[str, list]:
+    return {c: list(n.store.iter_all()) for c, n in nodes.items()}
+
+
+def test_a_trip_across_companies_is_confirmed_at_every_company_and_debited_once(network, cross_trip):
+    clock = Clock(START)
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    origin, destination = cross_trip
+    reply = home.coordinator.book(vid, "r1", TripIn(origin=origin, destination=destination, departure=START))
+    assert reply["status"] == "CONFIRMED", reply
+    companies = {s["company_id"] for s in reply["stops"]}
+    assert len(companies) >= 2
+    for company in companies:
+        part = nodes[company].engine.state.participations[reply["trip_id"]]
+        assert part.status == "CONFIRMED"
+    account = home.accounts.view(vid)
+    assert account["balance"] == pytest.approx(2000.0 - reply["cost"])
+    assert [e["kind"] for e in account["statement"]] == ["credit", "debit"]
+    assert check(logs(nodes), converged=True) == []
+
+
+def test_a_repeated_request_id_returns_the_first_answer_and_books_once(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["ecocharge"]
+    vid = signup(home)
+    trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
+    first = home.coordinator.book(vid, "same", trip)
+    again = home.coordinator.book(vid, "same", trip)
+    assert again == first
+    assert len(home.engine.state.trips) == 1
+    assert len([e for e in home.accounts.view(vid)["statement"] if e["kind"] == "debit"]) == 1
+
+
+def test_not_enough_credit_is_refused_and_holds_nothing(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["eflux"]
+    vid = signup(home, credit=0.0)
+    reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    assert reply["status"] == "REFUSED" and reply["code"] == "INSUFFICIENT_CREDIT"
+    assert all(not n.engine.state.occupancy for n in nodes.values())
+
+
+def test_a_silent_company_aborts_the_trip_and_no_point_stays_held(network, cross_trip):
+    nodes, peers = build_nodes(network, Clock(START))
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
+    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    others = sorted({s.company_id for s in plan.stops} - {"voltpoint"})
+    peers.down = {others[0]}
+    reply = home.coordinator.book(vid, "r", trip)
+    if reply["status"] == "CONFIRMED":  # re-planned around the silent company
+        assert others[0] not in {s["company_id"] for s in reply["stops"]}
+    else:
+        assert reply["code"] in ("PEER_UNAVAILABLE", "NO_PLAN") or reply["code"].isupper()
+    peers.down = set()
+    home.coordinator.resume(START)  # the abort reaches the company that was down
+    assert check(logs(nodes), converged=True) == []
+    assert home.accounts.view(vid)["balance"] == pytest.approx(2000.0 - (reply.get("cost") or 0.0))
+
+
+def test_a_taken_point_is_refused_with_alternatives_and_the_coordinator_replans(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["voltpoint"]
+    trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
+    vehicles = [signup(home, n) for n in range(12)]
+    replies = [home.coordinator.book(v, "r", trip) for v in vehicles]
+    confirmed = [r for r in replies if r["status"] == "CONFIRMED"]
+    assert confirmed, "the first booking at least must succeed"
+    # Twelve identical trips at once exceed some station's points: later ones re-plan or are refused.
+    first_points = [tuple(s["point_id"] for s in r["stops"]) for r in confirmed]
+    assert len(set(first_points)) == len(first_points), "no two trips share a point in one window"
+    refused = [r for r in replies if r["status"] == "REFUSED"]
+    for r in refused:
+        assert r["reason"] and "alternatives" in r
+    assert check(logs(nodes), converged=True) == []
+
+
+def test_prepare_is_idempotent_and_never_double_books_a_point(network):
+    clock = Clock(START)
+    nodes, _ = build_nodes(network, clock)
+    node = nodes["voltpoint"]
+    station = network.stations_of("voltpoint")[0]
+    stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
+                  min_power_kw=0, energy_kwh=10)
+
+    def prepare(trip_id: str) -> dict:
+        return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="eflux", priority=START,
+                                                  stops=[stop]))
+
+    votes = [prepare(f"t{i}") for i in range(len(station.points))]
+    assert all(v["vote"] == "yes" for v in votes)
+    assert len({v["holds"][0]["point_id"] for v in votes}) == len(station.points)
+    assert prepare("t0") == votes[0]  # a retried prepare gets the first answer
+    refused = prepare("late")
+    assert refused["vote"] == "no" and refused["code"] == "POINT_TAKEN"
+    assert len(refused["conflicts"]) == len(station.points)
+    assert all(a["station_id"] != station.id for a in refused["alternatives"])
+    assert prepare("late") == refused
+    node.participant.abort("t0")
+    assert prepare("after-release")["vote"] == "yes"
+
+
+def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
+    nodes, _ = build_nodes(network, Clock(START))
+    node = nodes["ecocharge"]
+    station = network.stations_of("ecocharge")[0]
+    stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
+                  min_power_kw=0, energy_kwh=10)
+    node.participant.prepare(PrepareIn(trip_id="t", coordinator="voltpoint", priority=START, stops=[stop]))
+    node.participant.commit("t")
+    assert node.participant.commit("t")["status"] == "CONFIRMED"
+    with pytest.raises(Conflict):
+        node.participant.abort("t")
+    node.participant.release("t")
+    assert not node.engine.state.occupancy
+
+
+def test_an_undecided_hold_is_resolved_by_asking_the_coordinator(network, cross_trip):
+    clock = Clock(START)
+    nodes, peers = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    station = network.stations_of("ecocharge")[0]
+    stop = StopIn(stop=0, station_id=station.id, start=START + timedelta(hours=2),
+                  end=START + timedelta(hours=3), min_power_kw=0, energy_kwh=10)
+    # A hold for a trip its coordinator never recorded (as if it crashed before TripRequested).
+    nodes["ecocharge"].participant.prepare(PrepareIn(trip_id="ghost", coordinator="voltpoint", priority=START,
+                                                     stops=[stop]))
+    clock.advance(seconds=31)
+    overdue = nodes["ecocharge"].participant.overdue(clock.now)
+    assert overdue == [("ghost", "voltpoint")]
+    assert peers.outcome("voltpoint", "ghost") == "abort"
+    nodes["ecocharge"].participant.abort("ghost")
+    assert not nodes["ecocharge"].engine.state.occupancy
+    assert home.engine.state.trips == {}
+
+
+def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
+    clock = Clock(START)
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
+    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    # Simulate a coordinator that recorded the request, then stalled before deciding.
+    from events.model import NewEvent, StreamAppend
+    from servers.domain import event_types as T
+
+    grouped = stops_by_company(plan)
+    home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(T.TRIP_REQUESTED, {
+        "trip_id": "stalled", "vehicle_id": vid, "request_id": "x", "attempt": 1, "priority": START.isoformat(),
+        "plan": plan.to_json(), "participants": sorted(grouped), "stops_by_company": grouped,
+        "cost_cents": 100, "cost_by_company_cents": {}}),))], None))
+    assert home.coordinator.outcome("stalled") == "abort"
+    assert home.engine.state.trips["stalled"].status == "ABORTED"
+    assert home.coordinator.outcome("stalled") == "abort"
+    # The decision is in the log: a restarted coordinator still says abort.
+    restarted = build_node(network, "voltpoint", nodes["voltpoint"].coordinator.peers, clock, store=home.store)
+    assert restarted.coordinator.outcome("stalled") == "abort"
+
+
+def test_cancel_refunds_by_the_policy_and_releases_every_point(network, cross_trip):
+    clock = Clock(START - timedelta(hours=3))
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    assert reply["status"] == "CONFIRMED"
+    cancelled = home.coordinator.cancel(vid, reply["trip_id"])
+    assert cancelled["refund"] == pytest.approx(reply["cost"])
+    assert home.coordinator.cancel(vid, reply["trip_id"]) == cancelled  # idempotent
+    assert home.accounts.view(vid)["balance"] == pytest.approx(2000.0)
+    assert all(not n.engine.state.occupancy for n in nodes.values())
+    assert check(logs(nodes), converged=True) == []
+
+
+def test_cancel_less_than_an_hour_before_refunds_half(network, cross_trip):
+    clock = Clock(START - timedelta(minutes=90))
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    first_window = datetime.fromisoformat(reply["stops"][0]["window_start"])
+    clock.now = first_window - timedelta(minutes=30)
+    assert home.coordinator.cancel(vid, reply["trip_id"])["refund"] == pytest.approx(
+        (round(reply["cost"] * 100) // 2) / 100)
+
+
+def test_check_in_charges_at_the_reserved_point_and_no_shows_free_the_rest(network, cross_trip):
+    clock = Clock(START)
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    first = reply["stops"][0]
+    home.coordinator.check_in(vid, CheckInIn(trip_id=reply["trip_id"], stop=0, action="start"))
+    done = home.coordinator.check_in(vid, CheckInIn(trip_id=reply["trip_id"], stop=0, action="finish",
+                                                    energy_kwh=12.5))
+    assert done["charging"] == "FINISHED" and done["point_id"] == first["point_id"]
+    assert done["cost_cents"] == round(12.5 * network.company(first["company_id"]).price_per_kwh * 100)
+    clock.now = datetime.fromisoformat(reply["stops"][-1]["window_end"]) + timedelta(minutes=1)
+    freed = sum(n.participant.record_no_shows(clock.now) for n in nodes.values())
+    assert freed == len(reply["stops"]) - 1
+    assert all(not n.engine.state.occupancy for n in nodes.values())
+
+
+def test_replaying_the_log_gives_the_running_state(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["voltpoint"]
+    for n in range(3):
+        vid = signup(home, n)
+        home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    for node in nodes.values():
+        state, _ = replay(node.store, FOLD)
+        assert views.digest(state) == views.digest(node.engine.state)
+        assert views.digest(FOLD.from_json(FOLD.to_json(state))) == views.digest(state)

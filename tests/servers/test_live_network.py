@@ -1,0 +1,218 @@
+"""The three company servers as real processes on loopback ports, talking signed REST to each other."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from events.fold import replay
+from events.store import SqliteEventStore
+from servers.contract.fake import fake_vehicle_form
+from servers.domain.state import FOLD
+from servers.invariants import check
+from servers.launcher import LocalNetwork
+from servers.peer_auth import sign
+from servers.service import views
+
+pytestmark = pytest.mark.integration
+FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2",
+        "RECARGA_SYNCHRONOUS": "NORMAL"}
+CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
+       "max_dc_kw": 100.0, "profile": "normal"}
+
+
+def departure(hours: float = 6) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+class Api:
+    """A vehicle's view of one server's public API."""
+
+    def __init__(self, base: str, form_seed: int, credit: float = 3000.0) -> None:
+        self.http = httpx.Client(base_url=base, timeout=30)
+        form = {**fake_vehicle_form(form_seed), **CAR, "initial_credit": credit}
+        r = self.http.post("/api/v1/accounts", json={k: v for k, v in form.items() if k in SIGNUP_FIELDS})
+        assert r.status_code == 201, r.text
+        self.vehicle_id = r.json()["vehicle_id"]
+        self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
+
+    def book(self, origin: str, destination: str, when: str, key: str | None = None) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key else {}
+        return self.http.post("/api/v1/trips", json={"origin": origin, "destination": destination,
+                                                     "departure": when}, headers=headers)
+
+
+SIGNUP_FIELDS = {"name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
+                 "charge_kwh", "max_ac_kw", "max_dc_kw", "profile", "initial_credit"}
+
+
+def read_logs(net: LocalNetwork) -> dict[str, list]:
+    out = {}
+    for cid in net.companies:
+        with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
+            out[cid] = list(store.iter_all())
+    return out
+
+
+def settle(net: LocalNetwork, timeout: float = 20.0) -> list:
+    """Wait until the invariants hold with every decision delivered; return the last violations."""
+    deadline = time.monotonic() + timeout
+    while True:
+        violations = check(read_logs(net), converged=True)
+        if not violations or time.monotonic() > deadline:
+            return violations
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory):
+    network = LocalNetwork(tmp_path_factory.mktemp("net"), free_ports=True, mqtt=False, env=FAST)
+    network.start()
+    yield network
+    network.stop()
+
+
+@pytest.fixture(scope="module")
+def route(net: LocalNetwork) -> tuple[str, str]:
+    """A trip whose plan stops at stations of all three companies (VoltPoint → EcoCharge → E-Flux)."""
+    base = net.companies["voltpoint"].api_url
+    for origin, destination in [("salvador", "fortaleza"), ("feira-de-santana", "fortaleza"),
+                                ("salvador", "sobral"), ("vitoria-da-conquista", "fortaleza")]:
+        r = httpx.post(base + "/api/v1/plan", json={"origin": origin, "destination": destination, **CAR})
+        if r.status_code == 200 and len({s["company_id"] for s in r.json()["plans"][0]["stops"]}) == 3:
+            return origin, destination
+    pytest.fail("no trip in the network data stops at all three companies")
+
+
+@pytest.mark.parametrize("home", ["voltpoint", "ecocharge", "eflux"])
+def test_a_three_company_trip_booked_at_any_server_is_confirmed_everywhere(net, route, home):
+    api = Api(net.companies[home].api_url, form_seed=hash(home) % 10_000)
+    r = api.book(*route, departure(hours={"voltpoint": 10, "ecocharge": 14, "eflux": 18}[home]))
+    assert r.status_code == 201, r.text
+    trip = r.json()
+    assert trip["status"] == "CONFIRMED"
+    assert trip["stops"][0]["company_id"] == "voltpoint"
+    assert {s["company_id"] for s in trip["stops"]} == {"voltpoint", "ecocharge", "eflux"}
+    assert all(s["point_id"] for s in trip["stops"])
+    assert settle(net) == []
+    mine = api.http.get("/api/v1/reservations").json()
+    assert {m["point_id"] for m in mine} >= {s["point_id"] for s in trip["stops"]}
+
+
+def test_replaying_each_log_gives_the_running_servers_state(net, route):
+    Api(net.companies["eflux"].api_url, form_seed=77).book(*route, departure(hours=30))
+    for cid, proc in net.companies.items():
+        running = httpx.get(proc.api_url + "/api/v1/log/digest").json()
+        with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
+            state, seq = replay(store, FOLD, until_seq=running["seq"])
+        assert seq == running["seq"]
+        assert views.digest(state) == running["digest"], cid
+
+
+def test_two_hundred_concurrent_bookings_keep_every_invariant(net, route):
+    apis = [Api(net.companies[c].api_url, form_seed=500 + i)
+            for i, c in enumerate(["voltpoint", "ecocharge", "eflux"] * 10)]
+    when = departure(hours=50)  # everyone wants the same windows at the same few stations
+
+    def attempt(i: int) -> httpx.Response:
+        return apis[i % len(apis)].book(*route, when)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        responses = list(pool.map(attempt, range(200)))
+    assert all(r.status_code in (201, 409) for r in responses), [r.text for r in responses if r.status_code >= 500]
+    confirmed = [r.json() for r in responses if r.status_code == 201]
+    refused = [r.json() for r in responses if r.status_code == 409]
+    assert confirmed and refused
+    for body in refused:
+        assert body["code"] and body["message"]
+        assert "alternatives" in body["details"]
+    assert settle(net, timeout=40) == []
+    logs = read_logs(net)
+    debits = [e for e in logs["voltpoint"] + logs["ecocharge"] + logs["eflux"] if e.type == "TripDebited"]
+    assert {e.data["trip_id"] for e in debits} >= {c["trip_id"] for c in confirmed}
+
+
+def test_forged_replayed_and_stale_peer_requests_are_refused_and_change_nothing(net):
+    target = net.companies["ecocharge"]
+    secrets = json.loads((net.run_dir / "peer-secrets.json").read_text())
+    body = json.dumps({"trip_id": "forged", "coordinator": "voltpoint", "priority": departure(),
+                       "stops": [{"stop": 0, "station_id": "x", "start": departure(), "end": departure(1),
+                                  "min_power_kw": 0, "energy_kwh": 1}]}).encode()
+    head = httpx.get(target.api_url + "/api/v1/events?limit=1").json()["head"]
+
+    def post(headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(target.api_url + "/peer/v1/prepare", content=body,
+                          headers={"Content-Type": "application/json", **headers})
+
+    assert post({}).json()["code"] == "UNSIGNED"
+    forged = sign({"ecocharge:voltpoint": "not-the-secret"}, "voltpoint", "ecocharge", "POST", "/peer/v1/prepare", body)
+    assert post(forged).status_code == 401 and post(forged).json()["code"] == "BAD_SIGNATURE"
+    stale = sign(secrets, "voltpoint", "ecocharge", "POST", "/peer/v1/prepare", body, now=time.time() - 120)
+    assert post(stale).json()["code"] == "STALE_SIGNATURE"
+    good = sign(secrets, "voltpoint", "ecocharge", "POST", "/peer/v1/prepare", body)
+    first = post(good)
+    assert first.status_code == 200  # a real, signed prepare (refused: unknown station) is recorded
+    replayed = post(good)
+    assert replayed.status_code == 401 and replayed.json()["code"] == "REPLAYED"
+    after = httpx.get(target.api_url + "/api/v1/events?limit=1").json()["head"]
+    assert after == head + 1  # only the one signed request was recorded
+
+
+def test_bad_input_gets_a_stable_code_and_never_a_500(net):
+    base = net.companies["voltpoint"].api_url
+    cases = [
+        ("POST", "/api/v1/accounts", {"name": "x"}, 422, "VALIDATION_ERROR"),
+        ("POST", "/api/v1/plan", {"origin": "atlantida", "destination": "recife"}, 400, "UNKNOWN_CITY"),
+        ("GET", "/api/v1/me", None, 401, "BAD_TOKEN"),
+        ("POST", "/api/v1/sessions", {"login": "nobody@example.com", "password": "x"}, 401, "BAD_CREDENTIALS"),
+        ("GET", "/api/v1/stations/nope/availability", None, 404, "UNKNOWN_STATION"),
+    ]
+    for method, path, payload, status, code in cases:
+        r = httpx.request(method, base + path, json=payload)
+        assert (r.status_code, r.json()["code"]) == (status, code), (path, r.text)
+    bad_cpf = {**fake_vehicle_form(3), "cpf": "111.111.111-11"}
+    r = httpx.post(base + "/api/v1/accounts", json={k: v for k, v in bad_cpf.items() if k in SIGNUP_FIELDS})
+    assert (r.status_code, r.json()["code"]) == (400, "INVALID_CPF")
+
+
+def _net_for_crash(tmp_path: Path) -> LocalNetwork:
+    network = LocalNetwork(tmp_path, free_ports=True, mqtt=False, env=FAST)
+    network.start()
+    return network
+
+
+@pytest.mark.parametrize("fault,killed", [
+    ("coordinator.after_decide", "voltpoint"),
+    ("coordinator.before_decide", "voltpoint"),
+    ("participant.after_vote", "ecocharge"),
+])
+def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault, killed):
+    network = _net_for_crash(tmp_path)
+    try:
+        api = Api(network.companies["voltpoint"].api_url, form_seed=900)
+        network.kill_server(killed)
+        network.start_server(killed, extra_env={"RECARGA_FAULTS": fault})
+        with contextlib.suppress(httpx.HTTPError):  # the coordinator may die while we wait
+            api.book(*route, departure(hours=12), key="crash-1")
+        proc = network.companies[killed].server
+        assert proc is not None
+        proc.wait(timeout=30)
+        assert proc.returncode == -9  # it really was SIGKILLed at the fault point
+        network.start_server(killed)
+        assert settle(network, timeout=30) == []
+        logs = read_logs(network)
+        decided = [e for e in logs["voltpoint"] if e.type in ("TripCommitted", "TripAborted")]
+        assert decided, "the trip got a decision"
+        if fault == "coordinator.after_decide":
+            assert decided[0].type == "TripCommitted"
+            confirmed = {c for c, events in logs.items() if any(e.type == "HoldsConfirmed" for e in events)}
+            assert confirmed == {"voltpoint", "ecocharge", "eflux"}
+    finally:
+        network.stop()
