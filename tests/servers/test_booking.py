@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
 
@@ -53,7 +54,7 @@ def cross_trip(network: Network) -> tuple[str, str]:
 def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
     from servers.contract.fake import fake_vehicle_form
 
-    form = fake_vehicle_form(1000 + n + hash(node.company) % 1000)
+    form = fake_vehicle_form(1000 + n + zlib.crc32(node.company.encode()) % 1000)
     form.update(CAR, charge_kwh=54.0, initial_credit=credit)
     allowed = set(SignupIn.model_fields)
     return node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id

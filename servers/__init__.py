@@ -1,0 +1,1 @@
+"""recarga's servers: one company's booking server, its pure core, and the network data."""

@@ -1,0 +1,1 @@
+"""The pure core: the network data, vehicles and the trip planner (no sockets, no I/O at import)."""

@@ -1,0 +1,176 @@
+"""What the trip planner answers with: plans and their stops, exclusions, and its refusals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+# The window reserved at a stop starts this much before the planned arrival and ends this much after
+# the planned departure, so a car a little early or late still finds its point held.
+WINDOW_SLACK = timedelta(minutes=10)
+
+ExcludedWindow = tuple[str, datetime, datetime]
+
+
+class PlanningError(Exception):
+    """Base of the planner's refusals."""
+
+
+class UnknownCity(PlanningError):
+    """The origin or destination is not a city of the network."""
+
+    def __init__(self, city_id: str) -> None:
+        super().__init__(f"unknown city {city_id!r}")
+        self.city_id = city_id
+
+
+class Unreachable(PlanningError):
+    """No plan the car can drive exists; `code` is stable, `reason` says why in words."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """What the planner must not use: points, whole stations, and stations during time windows."""
+
+    points: frozenset[str] = frozenset()
+    stations: frozenset[str] = frozenset()
+    windows: tuple[ExcludedWindow, ...] = ()
+
+    def blocks(self, station_id: str, start: datetime, end: datetime) -> bool:
+        """Whether [start, end) overlaps an excluded window at this station."""
+        return any(sid == station_id and start < w_end and w_start < end
+                   for sid, w_start, w_end in self.windows)
+
+
+NO_EXCLUSIONS = Exclusions()
+
+
+def floor_minute(t: datetime) -> datetime:
+    """`t` rounded down to the whole minute."""
+    return t.replace(second=0, microsecond=0)
+
+
+def ceil_minute(t: datetime) -> datetime:
+    """`t` rounded up to the whole minute."""
+    down = floor_minute(t)
+    return down if down == t else down + timedelta(minutes=1)
+
+
+def stop_window(arrive_at: datetime, depart_at: datetime) -> tuple[datetime, datetime]:
+    """The window to reserve for a stop: the slack either side, widened to whole minutes."""
+    return floor_minute(arrive_at - WINDOW_SLACK), ceil_minute(depart_at + WINDOW_SLACK)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One charging stop: where, when, how much energy, at what power, and the window to reserve."""
+
+    station_id: str
+    company_id: str
+    city_id: str
+    power_kw: float
+    arrive_at: datetime
+    arrive_kwh: float
+    energy_kwh: float
+    charge_minutes: float
+    depart_at: datetime
+    window_start: datetime
+    window_end: datetime
+    cost: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times in ISO 8601)."""
+        return {"station_id": self.station_id, "company_id": self.company_id, "city_id": self.city_id,
+                "power_kw": self.power_kw, "arrive_at": self.arrive_at.isoformat(),
+                "arrive_kwh": self.arrive_kwh, "energy_kwh": self.energy_kwh,
+                "charge_minutes": self.charge_minutes, "depart_at": self.depart_at.isoformat(),
+                "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
+                "cost": self.cost}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stop:
+        """The inverse of `to_json`."""
+        return cls(station_id=data["station_id"], company_id=data["company_id"], city_id=data["city_id"],
+                   power_kw=float(data["power_kw"]), arrive_at=datetime.fromisoformat(data["arrive_at"]),
+                   arrive_kwh=float(data["arrive_kwh"]), energy_kwh=float(data["energy_kwh"]),
+                   charge_minutes=float(data["charge_minutes"]),
+                   depart_at=datetime.fromisoformat(data["depart_at"]),
+                   window_start=datetime.fromisoformat(data["window_start"]),
+                   window_end=datetime.fromisoformat(data["window_end"]), cost=float(data["cost"]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A drivable trip: the road taken, the charging stops, and what it costs in time and R$."""
+
+    origin: str
+    destination: str
+    departure: datetime
+    path: tuple[str, ...]
+    stops: tuple[Stop, ...]
+    arrival: datetime
+    distance_km: float
+    driving_minutes: float
+    charging_minutes: float
+    total_minutes: float
+    arrival_kwh: float
+    cost_by_company: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> float:
+        """The whole trip's charging cost in R$."""
+        return round(sum(self.cost_by_company.values()), 2)
+
+    @property
+    def station_ids(self) -> tuple[str, ...]:
+        """The stations stopped at, in order: what tells two plans apart."""
+        return tuple(s.station_id for s in self.stops)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times in ISO 8601)."""
+        return {"origin": self.origin, "destination": self.destination,
+                "departure": self.departure.isoformat(), "path": list(self.path),
+                "stops": [s.to_json() for s in self.stops], "arrival": self.arrival.isoformat(),
+                "distance_km": self.distance_km, "driving_minutes": self.driving_minutes,
+                "charging_minutes": self.charging_minutes, "total_minutes": self.total_minutes,
+                "arrival_kwh": self.arrival_kwh, "cost_by_company": dict(self.cost_by_company)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        """The inverse of `to_json`."""
+        return cls(origin=data["origin"], destination=data["destination"],
+                   departure=datetime.fromisoformat(data["departure"]), path=tuple(data["path"]),
+                   stops=tuple(Stop.from_json(s) for s in data["stops"]),
+                   arrival=datetime.fromisoformat(data["arrival"]), distance_km=float(data["distance_km"]),
+                   driving_minutes=float(data["driving_minutes"]),
+                   charging_minutes=float(data["charging_minutes"]),
+                   total_minutes=float(data["total_minutes"]), arrival_kwh=float(data["arrival_kwh"]),
+                   cost_by_company={k: float(v) for k, v in data["cost_by_company"].items()})
+
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        """A few lines a person can read: the road, each stop, the totals."""
+        n = names or {}
+
+        def name(city: str) -> str:
+            return n.get(city, city)
+
+        def hm(minutes: float) -> str:
+            whole = math.ceil(minutes - 1e-9)
+            return f"{whole // 60}h{whole % 60:02d}"
+
+        lines = [f"{name(self.origin)} → {name(self.destination)}: {self.distance_km:.0f} km, "
+                 f"{hm(self.total_minutes)} ({hm(self.driving_minutes)} driving, "
+                 f"{hm(self.charging_minutes)} charging), R$ {self.cost:.2f}"]
+        for s in self.stops:
+            lines.append(f"  {s.arrive_at:%H:%M} {name(s.city_id)} at {s.station_id}: arrive {s.arrive_kwh:.1f} kWh,"
+                         f" +{s.energy_kwh:.1f} kWh at {s.power_kw:g} kW in {s.charge_minutes:.0f} min,"
+                         f" leave {s.depart_at:%H:%M}; reserve {s.window_start:%H:%M}–{s.window_end:%H:%M}")
+        lines.append(f"  arrive {self.arrival:%d/%m %H:%M} with {self.arrival_kwh:.1f} kWh")
+        return "\n".join(lines)
