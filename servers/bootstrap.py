@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from events.snapshots import SnapshotStore
 from events.store import SqliteEventStore
 from servers.adapters.peer_client import HttpPeers
 from servers.core.network import Network
@@ -77,6 +78,7 @@ class Server:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.engine.snapshot_if_due()
         self.coordinator.close()
         self.peers.close()
         self.store.close()
@@ -93,7 +95,7 @@ def build_server(settings: Settings) -> Server:
         store.close()
         raise RuntimeError(f"the event log {path} is damaged at seq {report.first_bad_seq}: {report.reason}; "
                            "refusing to serve from it")
-    engine = Engine(store)
+    engine = Engine(store, snapshots=SnapshotStore(path.with_suffix(".snapshots.db")))
     if store.get_meta("company") is None:
         store.set_meta("company", settings.company)
     accounts = Accounts(engine)

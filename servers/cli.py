@@ -153,6 +153,17 @@ def check(
     raise typer.Exit(1 if violations else 0)
 
 
+@app.command("export-api")
+def export_api(
+    out: Annotated[Path, typer.Option(help="where to write openapi.json and the Postman file")] = Path("docs/api"),
+) -> None:
+    """Write the OpenAPI document and a Postman/Insomnia collection of the server API."""
+    from servers.api_export import export
+
+    for path in export(out):
+        typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     """Entry point."""
     try:

@@ -93,7 +93,8 @@ class LocalNetwork:
                                           for i, a in enumerate(ids) for b in ids[i + 1:]})
         self.service_passwords: dict[str, dict[str, str]] = self._secret_file(
             "service-logins.json", lambda: {c: {"server": secrets.token_urlsafe(18),
-                                                "dashboard": secrets.token_urlsafe(12)} for c in ids})
+                                                "dashboard": secrets.token_urlsafe(12),
+                                                "operator": secrets.token_urlsafe(18)} for c in ids})
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +129,7 @@ class LocalNetwork:
             "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
             "RECARGA_MQTT": "true" if self.mqtt else "false",
             "RECARGA_BROKER_PORT": str(proc.broker_port),
+            "RECARGA_OPERATOR_TOKEN": self.service_passwords[cid].get("operator", ""),
             "RECARGA_BROKER_USERNAME": SERVICE_USER,
             "RECARGA_BROKER_PASSWORD": self.service_passwords[cid]["server"],
             "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     peer_timeout_s: float = Field(default=5.0, gt=0)
     hold_timeout_s: float = Field(default=30.0, gt=0, description="undecided hold: ask the coordinator after")
     stale_trip_s: float = Field(default=20.0, gt=0, description="undecided trip nobody works on: abort after")
+    operator_token: str = Field(default="", description="the company operator's token; empty disables operator routes")
     tick_s: float = Field(default=1.0, gt=0, description="period of the recovery loop")
     mqtt: bool = Field(default=True, description="run the MQTT gateway")
     broker_host: str = "127.0.0.1"

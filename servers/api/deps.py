@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -37,3 +38,13 @@ async def current_peer(request: Request, server: ServerDep) -> str:
 
 
 PeerDep = Annotated[str, Depends(current_peer)]
+
+
+def current_operator(server: ServerDep, x_operator_token: Annotated[str | None, Header()] = None) -> None:
+    """Only the company's operator (X-Operator-Token) passes."""
+    expected = server.settings.operator_token
+    if not expected or not x_operator_token or not hmac.compare_digest(expected, x_operator_token):
+        raise Unauthorized("operator token missing or wrong", code="BAD_OPERATOR_TOKEN")
+
+
+OperatorDep = Annotated[None, Depends(current_operator)]

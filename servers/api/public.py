@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from servers.api.deps import ServerDep, VehicleDep
+from servers.api.deps import OperatorDep, ServerDep, VehicleDep
 from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import CheckInIn, CreditIn, LoginIn, PlanIn, SignupIn, TripIn
+from servers.contract.models import CheckInIn, CreditIn, LoginIn, PlanIn, PointStatusIn, SignupIn, TripIn
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain.errors import DomainError, NotFound
 from servers.domain.state import COMMITTED
@@ -46,6 +46,15 @@ def station_availability(station_id: str, server: ServerDep, start: datetime | N
         return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))
     except KeyError:
         raise NotFound(f"unknown station {station_id!r}", code="UNKNOWN_STATION") from None
+
+
+@router.put("/points/{point_id}/status", summary="Operator: put a point out of order or back in service")
+def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: ServerDep) -> dict[str, str]:
+    try:
+        server.participant.set_point_status(point_id, body.status, body.reason)
+    except KeyError:
+        raise NotFound(f"unknown point {point_id!r}", code="UNKNOWN_POINT") from None
+    return {"point_id": point_id, "status": body.status}
 
 
 @router.post("/plan", summary="Preview a plan for an inline vehicle (nothing is reserved)")

@@ -124,6 +124,13 @@ class PeerCheckInIn(CheckInIn):
     """A check-in forwarded by a vehicle's home company."""
 
 
+class PointStatusIn(In):
+    """An operator puts a point out of order or back in service (OCPI status names)."""
+
+    status: Literal["AVAILABLE", "OUT_OF_ORDER"]
+    reason: str = Field(default="", max_length=200)
+
+
 class ErrorOut(BaseModel):
     """Every error: a stable code, a message for people, and optional details."""
 

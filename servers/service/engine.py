@@ -8,13 +8,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from events.fold import replay
+from events.fold import replay, save_snapshot
 from events.model import RecordedEvent, StreamAppend
+from events.snapshots import SnapshotStore
 from events.store import EventStore
 from servers.domain.state import FOLD, ServerState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
 Listener = Callable[[Sequence[RecordedEvent]], None]
 
 
@@ -30,16 +32,33 @@ class Engine:
     so a decision never reads a state that an append has made stale.
     """
 
-    def __init__(self, store: EventStore, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, store: EventStore, clock: Callable[[], datetime] = utcnow,
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.store = store
+        self.snapshots = snapshots
+        self.snapshot_every = snapshot_every
         self.clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         if store.get_meta("fold") is None:
             store.set_meta("fold", FOLD.name)
         self.state: ServerState
-        self.state, _ = replay(store, FOLD)
-        log.info("replayed %d events", self.state.seq)
+        latest = snapshots.latest(FOLD.name) if snapshots is not None else None
+        self.state, _ = replay(store, FOLD, snapshots=snapshots, progress=_log_progress)
+        self._snapshot_seq = latest.seq if latest is not None else 0
+        log.info("replayed the log up to seq %d (from a snapshot at %d)", self.state.seq, self._snapshot_seq)
+        self.snapshot_if_due()
+
+    def snapshot_if_due(self) -> None:
+        """Store the state beside the log (a cache for a fast start) when enough events have been folded."""
+        if self.snapshots is None:
+            return
+        with self._lock:
+            if self.state.seq - self._snapshot_seq < self.snapshot_every:
+                return
+            save_snapshot(self.store, FOLD, self.snapshots, self.state, self.state.seq)
+            self._snapshot_seq = self.state.seq
+            log.info("snapshot saved at seq %d", self.state.seq)
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener` with every batch of events appended from now on (after the lock is released)."""
@@ -66,3 +85,7 @@ class Engine:
         """Run a read-only query against a consistent state."""
         with self._lock:
             return query(self.state)
+
+
+def _log_progress(done: int, target: int) -> None:
+    log.info("replaying: %d / %d events", done, target)

@@ -278,3 +278,21 @@ def test_replaying_the_log_gives_the_running_state(network, cross_trip):
         state, _ = replay(node.store, FOLD)
         assert views.digest(state) == views.digest(node.engine.state)
         assert views.digest(FOLD.from_json(FOLD.to_json(state))) == views.digest(state)
+
+
+def test_a_restart_from_a_snapshot_gives_the_same_state_as_a_replay_from_zero(network, cross_trip, tmp_path):
+    from events.snapshots import SnapshotStore
+    from servers.service.engine import Engine
+
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["voltpoint"]
+    for n in range(2):
+        home.coordinator.book(signup(home, n), "r", TripIn(origin=cross_trip[0], destination=cross_trip[1],
+                                                            departure=START))
+    snapshots = SnapshotStore(tmp_path / "snap.db")
+    first = Engine(home.store, snapshots=snapshots, snapshot_every=5)  # saves one: the log is longer than 5
+    assert snapshots.latest(FOLD.name) is not None
+    assert snapshots.latest(FOLD.name).seq == home.store.head()
+    again = Engine(home.store, snapshots=snapshots, snapshot_every=5)
+    from_zero, _ = replay(home.store, FOLD)
+    assert views.digest(again.state) == views.digest(from_zero) == views.digest(first.state)

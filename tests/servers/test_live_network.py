@@ -217,3 +217,21 @@ def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault
             assert confirmed == {"voltpoint", "ecocharge", "eflux"}
     finally:
         network.stop()
+
+
+def test_an_operator_puts_a_point_out_of_order_and_back_and_bookings_avoid_it(net):
+    proc = net.companies["voltpoint"]
+    token = json.loads((net.run_dir / "service-logins.json").read_text())["voltpoint"]["operator"]
+    station = httpx.get(proc.api_url + "/api/v1/stations").json()[0]
+    point = station["points"][0]["point_id"]
+    url = f"{proc.api_url}/api/v1/points/{point}/status"
+    refused = httpx.put(url, json={"status": "OUT_OF_ORDER"}, headers={"X-Operator-Token": "guess"})
+    assert (refused.status_code, refused.json()["code"]) == (401, "BAD_OPERATOR_TOKEN")
+    r = httpx.put(url, json={"status": "OUT_OF_ORDER", "reason": "cable cut"}, headers={"X-Operator-Token": token})
+    assert r.status_code == 200
+    now = httpx.get(f"{proc.api_url}/api/v1/stations/{station['station_id']}/availability").json()
+    mine = next(p for p in now["points"] if p["point_id"] == point)
+    assert mine["status"] == "OUT_OF_ORDER" and not mine["free"]
+    httpx.put(url, json={"status": "AVAILABLE"}, headers={"X-Operator-Token": token})
+    now = httpx.get(f"{proc.api_url}/api/v1/stations/{station['station_id']}/availability").json()
+    assert next(p for p in now["points"] if p["point_id"] == point)["status"] == "AVAILABLE"
