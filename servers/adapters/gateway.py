@@ -34,7 +34,7 @@ from servers.bootstrap import Server
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
 from servers.contract.models import CancelIn, CheckInIn, CreditIn, LoginIn, SignupIn, TripIn
-from servers.contract.mqtt import correlation_properties, new_client
+from servers.contract.mqtt import correlation_properties, new_client, session_properties
 from servers.core.vehicles import DrivingProfile
 from servers.domain import event_types as T
 from servers.domain.errors import DomainError, Unauthorized
@@ -43,6 +43,7 @@ from servers.service import views
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 64 * 1024
+SESSION_EXPIRY_S = 3600
 # Events that change what a station's availability looks like.
 _AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
                  T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
@@ -106,7 +107,9 @@ class MqttGateway:
         """Sync broker logins from the log, listen for new events, connect (paho retries in the background)."""
         self.sync_credentials()
         self.server.engine.subscribe(self._on_events)
-        self._client.connect_async(*self._address, keepalive=30)
+        # A fixed client id and a kept session: requests published while we reconnect wait for us.
+        self._client.connect_async(*self._address, keepalive=30, clean_start=False,
+                                   properties=session_properties(SESSION_EXPIRY_S))
         self._client.loop_start()
 
     def stop(self) -> None:

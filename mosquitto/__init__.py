@@ -1,0 +1,25 @@
+"""Broker tooling for recarga: Mosquitto password files, ACL, config, and a managed broker process."""
+
+from .acl import DASHBOARD_USER, RESERVED_USERNAMES, SERVICE_USER, SIGNUP_USER, AclFile
+from .config import MAX_PACKET_SIZE, render_config
+from .passwords import PasswordFile, hash_password, verify_password
+from .process import BrokerFailed, BrokerProcess, MosquittoNotFound, find_mosquitto, free_port, wait_for_port
+
+__all__ = [
+    "DASHBOARD_USER",
+    "MAX_PACKET_SIZE",
+    "RESERVED_USERNAMES",
+    "SERVICE_USER",
+    "SIGNUP_USER",
+    "AclFile",
+    "BrokerFailed",
+    "BrokerProcess",
+    "MosquittoNotFound",
+    "PasswordFile",
+    "find_mosquitto",
+    "free_port",
+    "hash_password",
+    "render_config",
+    "verify_password",
+    "wait_for_port",
+]

@@ -1,0 +1,244 @@
+"""Vehicles over MQTT against the real network: Mosquitto brokers with auth and ACL, servers with gateways."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.store import SqliteEventStore
+from servers.contract import topics
+from servers.contract.fake import fake_vehicle_form
+from servers.contract.mqtt import new_client
+from servers.launcher import LocalNetwork
+from vehicle_sim.client import VehicleClient, signup
+from vehicle_sim.errors import ConnectFailed, ReplyError
+
+pytestmark = pytest.mark.integration
+TOKEN = "__TOKEN__"
+CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
+       "max_dc_kw": 100.0, "profile": "normal"}
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory):
+    network = LocalNetwork(tmp_path_factory.mktemp("mqtt-net"), free_ports=True, mqtt=True,
+                           env={"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"})
+    network.start()
+    yield network
+    network.stop()
+
+
+def broker_of(net: LocalNetwork, company: str) -> tuple[str, int]:
+    return "127.0.0.1", net.companies[company].broker_port
+
+
+def new_vehicle(net: LocalNetwork, company: str, seed: int, credit: float = 3000.0) -> VehicleClient:
+    host, port = broker_of(net, company)
+    form = {**fake_vehicle_form(seed), **CAR, "initial_credit": credit}
+    session = signup(host, port, company, form)
+    car = VehicleClient(host, port, company, session["vehicle_id"], session["broker"]["username"],
+                        session["broker"]["password"], resend_interval=1.0)
+    car.connect(timeout=10)
+    car.token = session["token"]
+    car.broker_password = session["broker"]["password"]  # type: ignore[attr-defined]  # for raw clients
+    return car
+
+
+def log_types(net: LocalNetwork, company: str) -> list[str]:
+    with SqliteEventStore(net.run_dir / "data" / f"{company}.db", create=False) as store:
+        return [e.type for e in store.iter_all()]
+
+
+def test_a_vehicle_signs_up_books_and_sees_its_reservations_over_mqtt(net):
+    car = new_vehicle(net, "voltpoint", 11)
+    try:
+        account = car.request("account")
+        assert account["balance"] == 3000.0 and account["vehicle"]["capacity_kwh"] == 60.0
+        departure = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
+        rid = uuid.uuid4().hex
+        trip = car.request("book", 30, request_id=rid, origin="salvador", destination="fortaleza",
+                           departure=departure)
+        assert trip["status"] == "CONFIRMED"
+        assert {s["company_id"] for s in trip["stops"]} == {"voltpoint", "ecocharge", "eflux"}
+        again = car.request("book", 30, request_id=rid, origin="salvador", destination="fortaleza",
+                            departure=departure)
+        assert again == trip  # a repeated id gets the first answer
+        assert log_types(net, "voltpoint").count("TripCommitted") == 1
+        reservations = car.request("reservations")["reservations"]
+        assert [r["point_id"] for r in reservations] == [s["point_id"] for s in trip["stops"]]
+        cancelled = car.request("cancel", trip_id=trip["trip_id"])
+        assert cancelled["status"] == "CANCELLED" and cancelled["refund"] == trip["cost"]
+    finally:
+        car.close()
+
+
+def test_a_refused_booking_is_an_error_reply_with_a_stable_code(net):
+    car = new_vehicle(net, "eflux", 12, credit=0.0)
+    try:
+        with pytest.raises(ReplyError) as refused:
+            car.request("book", 30, origin="fortaleza", destination="salvador")
+        assert refused.value.code == "INSUFFICIENT_CREDIT"
+        with pytest.raises(ReplyError) as unknown:
+            car.request("plan", origin="atlantida", destination="recife")
+        assert unknown.value.code == "UNKNOWN_CITY"
+        with pytest.raises(ReplyError) as bad_op:
+            car.request("teleport")
+        assert bad_op.value.code == "UNKNOWN_OP"
+    finally:
+        car.close()
+
+
+def test_a_token_works_only_for_its_own_vehicle(net):
+    a, b = new_vehicle(net, "ecocharge", 13), new_vehicle(net, "ecocharge", 14)
+    try:
+        a.token, b.token = b.token, a.token
+        with pytest.raises(ReplyError) as wrong:
+            a.request("account")
+        assert wrong.value.code == "BAD_TOKEN"
+        a.token = "forged"
+        with pytest.raises(ReplyError):
+            a.request("add_credit", amount=10)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_vehicle_cannot_use_another_vehicles_topics_on_the_real_broker(net):
+    a, b = new_vehicle(net, "voltpoint", 15), new_vehicle(net, "voltpoint", 16)
+    try:
+        seen: list[bytes] = []
+        a.subscribe(topics.vehicle_reply("voltpoint", b.vehicle_id), lambda _t, p: seen.append(p))
+        before = b.request("account")["balance"]
+        # A publishes a credit request, with B's token, on B's request topic: the ACL drops it.
+        body = json.dumps({"id": "sneaky", "op": "add_credit", "args": {"amount": 999}, "token": b.token})
+        a.mqtt_client.publish(topics.vehicle_request("voltpoint", b.vehicle_id), body, qos=1).wait_for_publish(5)
+        b.request("account")  # B's own traffic goes on, and A hears none of B's replies
+        time.sleep(0.5)
+        assert b.request("account")["balance"] == before
+        assert seen == []
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wrong_broker_passwords_and_anonymous_clients_are_refused(net):
+    host, port = broker_of(net, "voltpoint")
+    with pytest.raises(ConnectFailed):
+        VehicleClient(host, port, "voltpoint", "v-nobody", "v-nobody", "guess").connect(timeout=5)
+
+
+def test_availability_and_status_are_retained_on_the_broker(net):
+    car = new_vehicle(net, "ecocharge", 17)
+    try:
+        got: dict[str, bytes] = {}
+        done = threading.Event()
+
+        def on(topic: str, payload: bytes) -> None:
+            got[topic] = payload
+            if topics.server_status("ecocharge") in got and len(got) > 3:
+                done.set()
+
+        car.subscribe(topics.all_availability("ecocharge"), on)
+        car.subscribe(topics.server_status("ecocharge"), on)
+        assert done.wait(10)
+        assert got[topics.server_status("ecocharge")] == b"online"
+        sample = json.loads(next(v for k, v in got.items() if k.endswith("/availability")))
+        assert sample["points"] and "free" in sample["points"][0]
+    finally:
+        car.close()
+
+
+@pytest.fixture(scope="module")
+def raw_sender(net):
+    """A vehicle's own connection, used raw to send malformed payloads and read the replies."""
+    car = new_vehicle(net, "voltpoint", 18)
+    replies: list[dict] = []
+    arrived = threading.Condition()
+
+    def on_reply(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        with arrived:
+            replies.append(json.loads(message.payload))
+            arrived.notify_all()
+
+    host, port = broker_of(net, "voltpoint")
+    raw = new_client(f"{car.vehicle_id}-raw", car.vehicle_id, car.broker_password)  # the car's own login
+    raw.message_callback_add(topics.vehicle_reply("voltpoint", car.vehicle_id), on_reply)
+    raw.connect(host, port)
+    raw.subscribe(topics.vehicle_reply("voltpoint", car.vehicle_id), qos=1)
+    raw.loop_start()
+    time.sleep(0.3)
+    head = len(log_types(net, "voltpoint"))
+    yield raw, car, replies, arrived, head
+    raw.loop_stop()
+    raw.disconnect()
+    car.close()
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(payload=st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(str.encode),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                 max_leaves=10).map(lambda v: json.dumps(v).encode()),
+    # Well-formed envelopes with the car's real token and wrong arguments: past authentication, into the ops.
+    st.fixed_dictionaries({"id": st.text(min_size=1, max_size=10), "token": st.just(TOKEN), "op": st.sampled_from(
+        ["book", "cancel", "check_in", "plan", "account", "trips", "nope"]),
+        "args": st.dictionaries(st.sampled_from(["origin", "destination", "amount", "trip_id", "stop",
+                                                 "charge_kwh", "departure", "x"]),
+                                st.one_of(st.none(), st.integers(), st.text(max_size=20), st.floats()),
+                                max_size=4)}).map(lambda v: json.dumps(v).encode()),
+))
+def test_a_thousand_malformed_payloads_get_error_replies_and_book_nothing(raw_sender, payload):
+    raw, car, replies, arrived, _ = raw_sender
+    with arrived:
+        count = len(replies)
+    raw.publish(topics.vehicle_request("voltpoint", car.vehicle_id),
+                payload.replace(TOKEN.encode(), car.token.encode()), qos=1)
+    with arrived:
+        assert arrived.wait_for(lambda: len(replies) > count, timeout=10), "no reply to a malformed payload"
+        reply = replies[-1]
+    if reply["ok"]:  # only a read can succeed with arguments made of noise
+        assert set(reply["result"]) <= {"vehicle_id", "owner", "vehicle", "balance", "statement", "trips",
+                                        "opened_at", "plans"}
+    else:
+        assert reply["error"]["code"] and reply["error"]["message"]
+
+
+def test_after_the_fuzzing_the_server_is_up_and_its_log_did_not_grow(net, raw_sender):
+    _, car, replies, _, head = raw_sender
+    assert len(replies) >= 1000
+    assert car.request("account")["vehicle_id"] == car.vehicle_id
+    assert len(log_types(net, "voltpoint")) == head
+    assert car.request("trips")["trips"] == []
+
+
+def test_a_broker_restart_while_a_vehicle_waits_answers_exactly_once(net):
+    car = new_vehicle(net, "eflux", 19, credit=100.0)
+    try:
+        broker = net.companies["eflux"].broker
+        assert broker is not None
+        rid = uuid.uuid4().hex
+        result: dict = {}
+
+        def ask() -> None:
+            result["reply"] = car.request("add_credit", 40, request_id=rid, amount=25)
+
+        broker.kill()
+        waiter = threading.Thread(target=ask)
+        waiter.start()
+        time.sleep(1.0)
+        net.start_broker("eflux")  # also rewrites the pid file the server uses for SIGHUP
+        waiter.join(45)
+        assert result.get("reply", {}).get("balance") == 125.0
+        assert car.request("account")["balance"] == 125.0  # credited exactly once
+    finally:
+        car.close()
