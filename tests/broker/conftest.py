@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,15 +9,8 @@ from typing import Any
 
 import pytest
 
-# The repository root, for `import mosquitto` / `servers` / `vehicle_sim` under a bare `pytest`
-# (pyproject sets no pythonpath); harmless when it is already there.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from broker_helpers import Broker, EchoResponder, Probe  # noqa: E402
-
-from mosquitto import AclFile, BrokerProcess, PasswordFile, find_mosquitto  # noqa: E402
+from mosquitto import AclFile, BrokerProcess, PasswordFile, find_mosquitto
+from tests.broker.broker_helpers import Broker, EchoResponder, Probe
 
 try:
     find_mosquitto()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker_helpers import Broker
-
 from servers.contract import topics
+from tests.broker.broker_helpers import Broker
 
 
 def test_a_vehicle_never_receives_another_vehicles_reply(broker: Broker, probe: Any) -> None:

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from broker_helpers import Broker, Probe
 
 from mosquitto import hash_password, verify_password
+from tests.broker.broker_helpers import Broker, Probe
 
 
 def test_anonymous_connection_is_refused(broker: Broker) -> None:

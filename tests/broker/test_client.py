@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from broker_helpers import WAIT, Broker, EchoResponder
 
 from servers.contract import topics
+from tests.broker.broker_helpers import WAIT, Broker, EchoResponder
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ConnectFailed, ReplyError, RequestTimeout
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker_helpers import WAIT, Broker
-
 from mosquitto import MAX_PACKET_SIZE
 from servers.contract import topics
+from tests.broker.broker_helpers import WAIT, Broker
 
 
 def test_an_oversized_payload_is_not_delivered(broker: Broker, probe: Any) -> None:

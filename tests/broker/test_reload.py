@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from broker_helpers import WAIT, Broker, Probe
+from tests.broker.broker_helpers import WAIT, Broker, Probe
 
 
 def login_becomes(broker: Broker, username: str, password: str, *, accepted: bool) -> bool:

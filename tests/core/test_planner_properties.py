@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planner_oracle import best_minutes, usable_stations
 
 from servers.core.network import Network
 from servers.core.planner import Exclusions, Plan, Unreachable, plan_trip
 from servers.core.synthetic import path_is_connected, random_network
 from servers.core.vehicles import DrivingProfile, Vehicle
+from tests.core.planner_oracle import best_minutes, usable_stations
 
 DEPARTURE = datetime(2025, 3, 1, 7, 0)
 TOL = 1e-6

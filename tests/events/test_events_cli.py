@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ev
 from typer.testing import CliRunner
 
 from events.cli import app
 from events.model import StreamAppend
 from events.store import SqliteEventStore
+from tests.events.helpers import ROOT, ev
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ev
 
 from events.errors import ConcurrencyError
 from events.model import ANY_VERSION, NO_STREAM, StreamAppend
 from events.store import EventStore
+from tests.events.helpers import ev
 
 
 def test_a_new_log_is_empty_and_intact(store: EventStore) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ev
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from events.memory import InMemoryEventStore
 from events.model import NewEvent, RecordedEvent
 from events.snapshots import SnapshotStore
 from events.store import SqliteEventStore
+from tests.events.helpers import ev
 
 
 class CountingLedger(LedgerFold):

@@ -8,13 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ev
-from eventlog_workers import race
 
 from events.errors import ConcurrencyError
 from events.memory import InMemoryEventStore
 from events.model import NO_STREAM
 from events.store import EventStore, SqliteEventStore
+from tests.events.eventlog_workers import race
+from tests.events.helpers import ev
 
 ROUNDS = 20
 

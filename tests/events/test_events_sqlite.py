@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import ev
 
 from events.errors import ConcurrencyError, NotAnEventLog
 from events.model import NO_STREAM
 from events.store import SqliteEventStore
+from tests.events.helpers import ev
 
 
 def test_a_reopened_log_keeps_its_events_and_continues_the_chain(log_path: Path) -> None:

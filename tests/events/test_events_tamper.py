@@ -6,12 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import ev
 
 from events.chain import Row, event_hash
 from events.errors import LogTampered
 from events.memory import InMemoryEventStore
 from events.store import SqliteEventStore
+from tests.events.helpers import ev
 
 
 @pytest.fixture
