@@ -30,6 +30,7 @@ from mosquitto import (
     PasswordFile,
     free_port,
 )
+from servers.compose import server_command
 from servers.core.network import Network, load_network
 from servers.peer_auth import pair_key
 
@@ -63,6 +64,8 @@ class LocalNetwork:
     mqtt: bool = True
     dashboards: bool = False
     dashboard_port: int = 8501
+    bind: str = "127.0.0.1"  # brokers' listen address; 0.0.0.0 in containers
+    container_hosts: bool = False  # clients.json names compose services (server-X, broker-X), not 127.0.0.1
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     companies: dict[str, CompanyProcesses] = field(default_factory=dict)
     dashboard: subprocess.Popen[bytes] | None = None
@@ -98,11 +101,12 @@ class LocalNetwork:
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)
-            proc.broker = BrokerProcess(broker_dir, proc.broker_port)
+            proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=self.bind)
             logins = self.service_passwords[cid]
             PasswordFile(proc.broker.password_file).set_many(
                 {SERVICE_USER: logins["server"], DASHBOARD_USER: logins["dashboard"], SIGNUP_USER: SIGNUP_PASSWORD})
             AclFile(cid).write(proc.broker.acl_file)
+            proc.broker.write_config()
         self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
 
     @property
@@ -111,8 +115,13 @@ class LocalNetwork:
         return self.run_dir / "clients.json"
 
     def clients_json(self) -> dict[str, Any]:
+        """Where each company's server and broker are, and the public logins a client starts with."""
+        def api(cid: str, p: CompanyProcesses) -> str:
+            return f"http://server-{cid}:{p.api_port}" if self.container_hosts else p.api_url
+
         return {"companies": {cid: {
-            "api": p.api_url, "broker_host": "127.0.0.1", "broker_port": p.broker_port,
+            "api": api(cid, p), "broker_host": f"broker-{cid}" if self.container_hosts else "127.0.0.1",
+            "broker_port": p.broker_port,
             "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
             "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
             for cid, p in self.companies.items()}}
@@ -129,9 +138,8 @@ class LocalNetwork:
             "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
             "RECARGA_MQTT": "true" if self.mqtt else "false",
             "RECARGA_BROKER_PORT": str(proc.broker_port),
-            "RECARGA_OPERATOR_TOKEN": self.service_passwords[cid].get("operator", ""),
+            "RECARGA_SERVICE_LOGINS_FILE": str(self.run_dir / "service-logins.json"),
             "RECARGA_BROKER_USERNAME": SERVICE_USER,
-            "RECARGA_BROKER_PASSWORD": self.service_passwords[cid]["server"],
             "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),
             "RECARGA_BROKER_PID_FILE": str(proc.broker.run_dir / "mosquitto.pid"),
             "PYTHONUNBUFFERED": "1",
@@ -168,7 +176,7 @@ class LocalNetwork:
         logs.mkdir(parents=True, exist_ok=True)
         proc.log_path = logs / f"{cid}.log"
         with open(proc.log_path, "ab") as out:
-            proc.server = subprocess.Popen([sys.executable, "-m", "servers", "serve", "--company", cid],
+            proc.server = subprocess.Popen([sys.executable, *server_command(cid)[1:]],
                                            cwd=ROOT, env=self.server_env(cid, extra_env), stdin=subprocess.DEVNULL,
                                            stdout=out, stderr=subprocess.STDOUT)
         if wait:

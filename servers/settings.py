@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     broker_port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's broker_port")
     broker_username: str = "server"
     broker_password: str = ""
+    service_logins_file: Path | None = Field(default=None, description="JSON {company: {server, operator}} from "
+                                             "`python -m servers config`; fills broker_password, operator_token")
     broker_password_file: Path | None = Field(default=None, description="vehicle credentials are written here")
     broker_pid_file: Path | None = Field(default=None, description="the broker to SIGHUP after a change")
 
@@ -50,6 +52,13 @@ class Settings(BaseSettings):
                                      json.loads(self.peer_secrets_file.read_text()).items()}
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read peer secrets from {self.peer_secrets_file}: {exc}") from exc
+        if self.service_logins_file is not None:
+            try:
+                mine = json.loads(self.service_logins_file.read_text())[self.company]
+            except (OSError, ValueError, KeyError) as exc:
+                raise ValueError(f"cannot read {self.company}'s logins from {self.service_logins_file}: {exc}") from exc
+            self.broker_password = self.broker_password or str(mine["server"])
+            self.operator_token = self.operator_token or str(mine.get("operator", ""))
         return self
 
     def network(self) -> Network:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -12,12 +13,19 @@ from events.fold import replay, save_snapshot
 from events.model import RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
+from servers.domain.errors import Unavailable
 from servers.domain.state import FOLD, ServerState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
 Listener = Callable[[Sequence[RecordedEvent]], None]
+
+
+class LogUnwritable(Unavailable):
+    """The log refused a write (disk full, read-only, I/O error); nothing was changed."""
+
+    code = "LOG_UNWRITABLE"
 
 
 def utcnow() -> datetime:
@@ -70,7 +78,12 @@ class Engine:
             appends, result = decide(self.state)
             recorded: list[RecordedEvent] = []
             if appends:
-                recorded = self.store.append_streams(appends)
+                try:
+                    recorded = self.store.append_streams(appends)
+                except (sqlite3.Error, OSError) as exc:
+                    # Disk full, read-only, I/O error: the append rolled back, so refuse and change nothing.
+                    log.error("the event log refused an append: %s", exc)
+                    raise LogUnwritable(f"the event log cannot be written ({exc}); try again later") from exc
                 for event in recorded:
                     FOLD.evolve(self.state, event)
         if recorded:

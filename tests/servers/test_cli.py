@@ -1,0 +1,42 @@
+"""The server's command line fails fast, with one clear line, on bad configuration."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "servers", "serve", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+def test_an_unknown_company_is_refused_with_exit_2_and_no_traceback(tmp_path):
+    done = serve("--company", "atlantis", "--data-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "unknown company 'atlantis'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_damaged_log_is_refused_at_start(tmp_path):
+    import sqlite3
+
+    from events.model import NewEvent
+    from events.store import SqliteEventStore
+
+    with SqliteEventStore(tmp_path / "voltpoint.db") as store:
+        for i in range(3):
+            store.append(f"s:{i}", [NewEvent("Happened", {"i": i})])
+    with sqlite3.connect(tmp_path / "voltpoint.db") as conn:
+        conn.execute("UPDATE events SET data = '{\"i\":99}' WHERE seq = 2")
+    done = serve("--company", "voltpoint", "--data-dir", str(tmp_path), "--no-mqtt", "--port", "1")
+    assert done.returncode == 2
+    assert "damaged at seq 2" in done.stderr and "refusing to serve" in done.stderr
+
+
+def test_the_network_can_be_brought_down_when_nothing_runs(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "servers", "down", "--run-dir", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "nothing is running" in done.stdout
