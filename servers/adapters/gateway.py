@@ -80,6 +80,8 @@ class MqttGateway:
         self.settings = server.settings
         self.company = server.company
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mqtt-op")
+        # Live topics are published off the committing thread, in order, so they never delay an answer.
+        self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-live")
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()  # retransmitted ids, answered fast
         self._recent_lock = threading.Lock()
         self._credentials_lock = threading.Lock()
@@ -106,7 +108,7 @@ class MqttGateway:
     def start(self) -> None:
         """Sync broker logins from the log, listen for new events, connect (paho retries in the background)."""
         self.sync_credentials()
-        self.server.engine.subscribe(self._on_events)
+        self.server.engine.subscribe(lambda recorded: self._live.submit(self._on_events, recorded))
         # A fixed client id and a kept session: requests published while we reconnect wait for us.
         self._client.connect_async(*self._address, keepalive=30, clean_start=False,
                                    properties=session_properties(SESSION_EXPIRY_S))
@@ -121,6 +123,7 @@ class MqttGateway:
         self._client.disconnect()
         self._client.loop_stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._live.shutdown(wait=False, cancel_futures=True)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -129,7 +132,7 @@ class MqttGateway:
         client.subscribe(topics.all_requests(self.company), qos=1)
         client.subscribe(topics.all_signup_requests(self.company), qos=1)
         client.publish(topics.server_status(self.company), topics.STATUS_ONLINE, qos=1, retain=True)
-        self._pool.submit(self.publish_all_availability)
+        self._live.submit(self.publish_all_availability)
 
     # -- requests -------------------------------------------------------------------------------
     def _on_vehicle_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:

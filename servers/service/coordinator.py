@@ -61,21 +61,29 @@ class Coordinator:
     """Books and cancels trips for the vehicles whose home company this is."""
 
     def __init__(self, engine: Engine, network: Network, company_id: str, peers: Peers, *,
-                 max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20)) -> None:
+                 max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
+                 complete_in_background: bool = True) -> None:
         self.engine = engine
         self.network = network
         self.company_id = company_id
         self.peers = peers
         self.max_attempts = max_attempts
         self.stale_after = stale_after
+        # Phase two need not delay the driver's answer: the decision is durable, and the recovery loop
+        # finishes any delivery that this background attempt does not.
+        self.complete_in_background = complete_in_background
         self._inflight: set[str] = set()
         self._inflight_lock = threading.Lock()
         self._request_locks: dict[str, threading.Lock] = {}
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prepare")
+        # Two pools, so a task never waits on its own pool: `_calls` runs single peer calls only (leaves),
+        # `_background` runs phase two of decided trips, which fans out onto `_calls`.
+        self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="peer-call")
+        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="phase-two")
 
     def close(self) -> None:
-        """Stop the prepare pool."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the pools."""
+        self._background.shutdown(wait=False, cancel_futures=True)
+        self._calls.shutdown(wait=False, cancel_futures=True)
 
     # -- planning ---------------------------------------------------------------------------------
     def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
@@ -111,9 +119,9 @@ class Coordinator:
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
-            self.engine.execute(lambda s: ([StreamAppend(f"answer:{vehicle_id}", (NewEvent(
-                T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),))],
-                None))
+            self.engine.execute(lambda s: ([] if key in s.answers else [StreamAppend(f"answer:{vehicle_id}", (
+                NewEvent(T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id,
+                                              "reply": reply}),))], None))
         with self._inflight_lock:
             self._request_locks.pop(key, None)
         return reply
@@ -139,7 +147,7 @@ class Coordinator:
                                 [], [], cost=cost / 100)
             outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
             if outcome["status"] == COMMITTED:
-                return self.itinerary(outcome["trip_id"])
+                return self.engine.read(lambda s: s.answers[f"{vehicle_id}/{request_id}"])
             last = outcome
             offered.extend(outcome.get("alternatives", []))
             exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
@@ -169,7 +177,10 @@ class Coordinator:
         finally:
             with self._inflight_lock:
                 self._inflight.discard(trip_id)
-        self.complete(trip_id)
+        if self.complete_in_background:
+            self._background.submit(self.complete, trip_id)
+        else:
+            self.complete(trip_id)
         refusals = [v for v in votes.values() if v.get("vote") != "yes"]
         first = refusals[0] if refusals else {}
         return {"trip_id": trip_id, "status": status, "votes": votes,
@@ -190,7 +201,7 @@ class Coordinator:
             except PeerRefused as exc:
                 return {"vote": "no", "code": exc.code, "reason": exc.message}
 
-        futures = {c: self._pool.submit(ask, c) for c in grouped}
+        futures = {c: self._calls.submit(ask, c) for c in grouped}
         return {c: f.result() for c, f in futures.items()}
 
     def _decide(self, trip_id: str, votes: dict[str, dict[str, Any]]) -> str:
@@ -207,8 +218,13 @@ class Coordinator:
                 recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
                 debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
                                                   "amount_cents": trip.cost_cents})
+                # The driver's answer is known now: record it with the decision (one durable write fewer).
+                answer = NewEvent(T.REQUEST_ANSWERED, {
+                    "vehicle_id": trip.vehicle_id, "request_id": trip.request_id,
+                    "reply": self._itinerary(trip, votes=votes, status=COMMITTED)})
                 return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
-                        StreamAppend(account_stream(trip.vehicle_id), (debit,))], COMMITTED
+                        StreamAppend(account_stream(trip.vehicle_id), (debit,)),
+                        StreamAppend(f"answer:{trip.vehicle_id}", (answer,))], COMMITTED
             code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
                             else (InsufficientCredit.code, "not enough credit at decision time"))
             recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
@@ -217,34 +233,39 @@ class Coordinator:
         return self.engine.execute(decide)
 
     def complete(self, trip_id: str) -> bool:
-        """Phase two: tell every participant not yet acknowledged; True when all have."""
+        """Phase two: tell every participant not yet acknowledged (in parallel); True when all have."""
         trip = self._trip(trip_id)
         if trip.status == REQUESTED:
             return False
-        done = True
-        for company in trip.participants:
-            if company in trip.acked:
-                continue
-            try:
-                if trip.status == COMMITTED:
-                    self.peers.commit(company, trip_id)
-                elif trip.status == ABORTED:
-                    self.peers.abort(company, trip_id, trip.reason or "aborted")
-                else:
-                    self.peers.release(company, trip_id, "cancelled by the driver")
-            except (PeerUnavailable, PeerRefused) as exc:
-                log.warning("trip %s: %s not told %s yet: %s", trip_id, company, trip.status, exc)
-                done = False
-                continue
-            self._record_ack(trip_id, company, trip.status)
-        return done
+        pending = [c for c in trip.participants if c not in trip.acked]
+        if not pending:
+            return True
+        told = [c for c, ok in zip(pending, self._calls.map(lambda c: self._tell(trip, c), pending), strict=True)
+                if ok]
+        self._record_acks(trip_id, told, trip.status)
+        return len(told) == len(pending)
 
-    def _record_ack(self, trip_id: str, company: str, status: str) -> None:
+    def _tell(self, trip: Trip, company: str) -> bool:
+        try:
+            if trip.status == COMMITTED:
+                self.peers.commit(company, trip.trip_id)
+            elif trip.status == ABORTED:
+                self.peers.abort(company, trip.trip_id, trip.reason or "aborted")
+            else:
+                self.peers.release(company, trip.trip_id, "cancelled by the driver")
+        except (PeerUnavailable, PeerRefused) as exc:
+            log.warning("trip %s: %s not told %s yet: %s", trip.trip_id, company, trip.status, exc)
+            return False
+        return True
+
+    def _record_acks(self, trip_id: str, companies: list[str], status: str) -> None:
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
-            if company in state.trips[trip_id].acked:
+            trip = state.trips[trip_id]
+            if trip.status != status:  # cancelled since: the release must be delivered and acknowledged too
                 return [], None
-            event = NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": company, "status": status})
-            return [StreamAppend(trip_stream(trip_id), (event,))], None
+            events = tuple(NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": c, "status": status})
+                           for c in companies if c not in trip.acked)
+            return ([StreamAppend(trip_stream(trip_id), events)] if events else []), None
 
         self.engine.execute(decide)
 
@@ -334,19 +355,22 @@ class Coordinator:
 
     def itinerary(self, trip_id: str) -> dict[str, Any]:
         """A trip as its driver sees it: the plan, each stop with its reserved point, cost, status."""
-        trip = self._trip(trip_id)
-        points = {h["stop"]: h for v in trip.votes.values() for h in v.get("holds", [])}
+        return self._itinerary(self._trip(trip_id))
+
+    def _itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
+                   status: str | None = None) -> dict[str, Any]:
+        points = {h["stop"]: h for v in (votes or trip.votes).values() for h in v.get("holds", [])}
         stops = []
         for index, stop in enumerate(trip.plan.get("stops", [])):
             held = points.get(index, {})
             stops.append({**stop, "stop": index, "point_id": held.get("point_id"),
                           "company_name": self.network.company(stop["company_id"]).name})
-        return {"status": "CONFIRMED" if trip.status == COMMITTED else trip.status, "trip_id": trip.trip_id,
+        status = status or trip.status
+        return {"status": "CONFIRMED" if status == COMMITTED else status, "trip_id": trip.trip_id,
                 "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
-                "requested_at": trip.requested_at, "decided_at": trip.decided_at,
-                "refund": trip.refund_cents / 100, "reason": trip.reason}
+                "requested_at": trip.requested_at, "refund": trip.refund_cents / 100, "reason": trip.reason}
 
     def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
         """Every confirmed or cancelled trip of a vehicle, newest first."""
