@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from servers.invariants import check  # noqa: E402
 from servers.launcher import LocalNetwork  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
-from vehicle_sim.fleet import run_fleet  # noqa: E402
+from vehicle_sim.fleet import percentile, run_fleet  # noqa: E402
 
 CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
        "max_dc_kw": 100.0, "profile": "normal", "initial_credit": 10_000.0}
@@ -46,9 +45,7 @@ CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0,
 
 def ms(samples: list[float]) -> str:
     """p50 / p99 in milliseconds."""
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return f"{statistics.median(ordered) * 1000:.2f} / {p99 * 1000:.2f}"
+    return f"{percentile(samples, 50) * 1000:.2f} / {percentile(samples, 99) * 1000:.2f}"
 
 
 def bench_fsync(directory: Path, n: int = 300) -> list[float]:

@@ -108,7 +108,7 @@ class MqttGateway:
     def start(self) -> None:
         """Sync broker logins from the log, listen for new events, connect (paho retries in the background)."""
         self.sync_credentials()
-        self.server.engine.subscribe(lambda recorded: self._live.submit(self._on_events, recorded))
+        self.server.engine.subscribe(self._queue_events)
         # A fixed client id and a kept session: requests published while we reconnect wait for us.
         self._client.connect_async(*self._address, keepalive=30, clean_start=False,
                                    properties=session_properties(SESSION_EXPIRY_S))
@@ -274,6 +274,9 @@ class MqttGateway:
         return self.server.accounts.view(vid)["vehicle"]
 
     # -- live topics ----------------------------------------------------------------------------
+    def _queue_events(self, recorded: Sequence[RecordedEvent]) -> None:
+        self._live.submit(self._on_events, recorded)
+
     def _on_events(self, recorded: Sequence[RecordedEvent]) -> None:
         stations: set[str] = set()
         for event in recorded:
