@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup run down test lint typecheck unit bench clean
+.PHONY: setup run down test lint typecheck screenshots clean
 
 ## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
 setup: $(STAMP)
@@ -32,6 +32,11 @@ typecheck: setup
 ## test: set-up, lint, type checks, then the whole suite.
 test: lint typecheck
 	$(VENV)/bin/pytest
+
+## screenshots: the browser test, saving its screenshots into docs/screenshots.
+screenshots: setup
+	bash scripts/ensure-chromium.sh
+	RECARGA_REQUIRE_BROWSER=1 RECARGA_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/dashboards/test_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache run

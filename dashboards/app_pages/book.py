@@ -1,0 +1,338 @@
+"""Book a trip: sign up or log in, see the account, preview a plan, book it all-or-none, manage my trips.
+
+Every action goes over MQTT to the vehicle's home company, as the vehicle.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import client, parts, theme
+
+PROFILES = ["economic", "normal", "aggressive"]
+SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
+                 "charge_kwh", "max_ac_kw", "max_dc_kw", "profile"]
+
+st.title("Book a trip")
+network = parts.load_network()
+names = theme.company_names(network)
+cities = theme.city_names(network)
+homes = [c for c in client.companies() if c in names]
+
+
+# -- signing up and logging in --------------------------------------------------------------------------
+
+def fill_signup_form(company: str) -> None:
+    """Put a Faker form into the sign-up widgets (a callback: runs before they are drawn)."""
+    try:
+        form = client.fake_form(company)
+    except client.ClientError as exc:
+        st.session_state["signup_error"] = exc
+        return
+    for name in SIGNUP_FIELDS:
+        value = form.get(name)
+        if name in ("capacity_kwh", "consumption_kwh_per_km", "charge_kwh", "max_ac_kw", "max_dc_kw"):
+            value = float(value) if value is not None else 0.0
+        st.session_state[f"su_{name}"] = value if value is not None else ""
+    st.session_state.setdefault("su_initial_credit", 500.0)
+
+
+def signup_tab(company: str) -> None:
+    if "su_name" not in st.session_state:
+        fill_signup_form(company)
+    st.button("New random driver", on_click=fill_signup_form, args=(company,), icon=":material/casino:",
+              key="su_fake", help="Fill the form again with Faker (pt_BR)")
+    with st.form("signup"):
+        a, b = st.columns(2)
+        a.text_input("Name", key="su_name")
+        b.text_input("E-mail", key="su_email")
+        a.text_input("CPF", key="su_cpf")
+        b.text_input("Password", key="su_password", type="password")
+        a.text_input("Plate", key="su_plate")
+        b.text_input("Model", key="su_model")
+        c, d, e = st.columns(3)
+        c.number_input("Battery (kWh)", key="su_capacity_kwh", min_value=5.0, max_value=250.0)
+        d.number_input("Charge now (kWh)", key="su_charge_kwh", min_value=0.0, max_value=250.0)
+        e.number_input("Consumption (kWh/km)", key="su_consumption_kwh_per_km", min_value=0.05, max_value=0.6,
+                       step=0.005, format="%.3f")
+        c.number_input("Max AC (kW)", key="su_max_ac_kw", min_value=1.0, max_value=50.0)
+        d.number_input("Max DC (kW)", key="su_max_dc_kw", min_value=1.0, max_value=400.0)
+        e.selectbox("Driving profile", PROFILES, key="su_profile")
+        st.number_input("Initial credit (R$)", key="su_initial_credit", min_value=0.0, max_value=10_000.0, step=50.0)
+        submitted = st.form_submit_button("Sign up", type="primary", key="su_submit")
+    if submitted:
+        form = {name: st.session_state.get(f"su_{name}") for name in SIGNUP_FIELDS}
+        form["initial_credit"] = st.session_state.get("su_initial_credit", 0.0)
+        try:
+            with st.spinner(f"Opening the account at {names[company]}…"):
+                client.sign_up(company, form)
+        except client.ClientError as exc:
+            parts.show_error(exc, "sign up")
+        else:
+            st.rerun()
+
+
+def login_tab(company: str) -> None:
+    with st.form("login"):
+        login = st.text_input("CPF or e-mail", key="li_login")
+        password = st.text_input("Password", type="password", key="li_password")
+        submitted = st.form_submit_button("Log in", type="primary", key="li_submit")
+    if submitted:
+        try:
+            with st.spinner(f"Logging in at {names[company]}…"):
+                client.log_in(company, login.strip(), password)
+        except client.ClientError as exc:
+            parts.show_error(exc, "log in")
+        else:
+            st.rerun()
+
+
+me = client.session()
+if me is None:
+    if not homes:
+        st.error("No company is configured: start the network with `python -m servers up`.")
+        st.stop()
+    st.write("Open an account with a company (your home company), or log in to one you have.")
+    home = st.selectbox("Home company", homes, format_func=lambda c: names[c], key="home_company")
+    if "signup_error" in st.session_state:
+        parts.show_error(st.session_state.pop("signup_error"), "fill the form")
+    sign, log = st.tabs(["Sign up", "Log in"])
+    with sign:
+        signup_tab(home)
+    with log:
+        login_tab(home)
+    st.stop()
+
+
+# -- the account ----------------------------------------------------------------------------------------
+
+def request(op: str, doing: str, timeout: float = client.REQUEST_TIMEOUT_S, **args: Any) -> Any:
+    """One request as this vehicle; None (and a message) when it fails."""
+    assert me is not None
+    try:
+        return me.request(op, timeout, **args)
+    except client.ClientError as exc:
+        parts.show_error(exc, doing)
+        if isinstance(exc, client.ReplyError) and exc.code == "BAD_TOKEN":
+            client.log_out()
+        return None
+
+
+with st.spinner("Loading the account…"):
+    account = request("account", "load the account")
+if account is None:
+    if st.button("Log in again", key="relogin"):
+        client.log_out()
+        st.rerun()
+    st.stop()
+
+vehicle, owner = account.get("vehicle", {}), account.get("owner", {})
+with st.container(border=True):
+    st.subheader(f"{owner.get('name', '')} · {vehicle.get('model', '')} {vehicle.get('plate', '')}")
+    st.caption(f"Home company **{names.get(me.company, me.company)}** · vehicle `{me.vehicle_id}` · "
+               f"{owner.get('email', '')} · profile {vehicle.get('profile', '')}")
+    m1, m2, m3, right = st.columns([1, 1, 1, 1])
+    m1.metric("Credit (R$)", f"{account.get('balance', 0):,.2f}")
+    m2.metric("Charge (kWh)", f"{vehicle.get('charge_kwh', 0):.1f} / {vehicle.get('capacity_kwh', 0):.0f}")
+    m3.metric("Consumption", f"{vehicle.get('consumption_kwh_per_km', 0):.3f}", help="kWh per km")
+    with right:
+        amount = st.number_input("Add credit (R$)", min_value=10.0, max_value=10_000.0, value=200.0, step=50.0,
+                                 key="credit_amount")
+        c1, c2 = st.columns(2)
+        if c1.button("Add", key="add_credit", icon=":material/add_card:"):
+            with st.spinner("Adding credit…"):
+                if request("add_credit", "add credit", amount=amount) is not None:
+                    st.session_state["flash"] = f"Added {theme.money(amount)}."
+                    st.rerun()
+        if c2.button("Log out", key="logout", icon=":material/logout:"):
+            client.log_out()
+            for key in ("preview", "booking", "flash"):
+                st.session_state.pop(key, None)
+            st.rerun()
+if "flash" in st.session_state:
+    st.success(st.session_state.pop("flash"))
+
+
+# -- planning and booking -------------------------------------------------------------------------------
+
+if "trip_date" not in st.session_state:
+    # Two hours ahead by default: a trip can be cancelled for a full refund until 1 h before its first stop.
+    start = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % 5)
+    st.session_state["trip_date"], st.session_state["trip_time"] = start.date(), start.time()
+    st.session_state["trip_profile"] = vehicle.get("profile", "normal")
+
+city_ids = sorted(cities, key=lambda c: cities[c])
+st.subheader("Where to")
+with st.form("trip"):
+    a, b = st.columns(2)
+    origin = a.selectbox("From", city_ids, format_func=cities.get, key="trip_origin",
+                         index=city_ids.index("salvador") if "salvador" in city_ids else 0)
+    destination = b.selectbox("To", city_ids, format_func=cities.get, key="trip_destination",
+                              index=city_ids.index("recife") if "recife" in city_ids else 1)
+    c, d, e = st.columns(3)
+    day = c.date_input("Departure day (UTC)", key="trip_date")
+    hour = d.time_input("Departure time (UTC)", key="trip_time", step=300)
+    profile = e.selectbox("Driving profile", PROFILES, key="trip_profile",
+                          help="economic drives slower and uses less energy; aggressive the opposite")
+    p, q, _ = st.columns([1, 1, 3])
+    preview_clicked = p.form_submit_button("Preview", key="preview_btn", icon=":material/route:")
+    book_clicked = q.form_submit_button("Book", type="primary", key="book_btn", icon=":material/event_available:")
+
+trip_args = {"origin": origin, "destination": destination, "profile": profile,
+             "departure": datetime.combine(day, hour, tzinfo=UTC).isoformat()}
+
+
+def book(args: dict[str, Any]) -> None:
+    """Book over MQTT; keep the itinerary or the refusal for the next run to show."""
+    assert me is not None
+    try:
+        with st.spinner("Reserving every stop at every company…"):
+            itinerary = me.request("book", client.BOOK_TIMEOUT_S, **args)
+    except client.ReplyError as exc:
+        st.session_state["booking"] = {"ok": False, "code": exc.code, "message": exc.message,
+                                       "details": exc.details, "args": args}
+    except client.ClientError as exc:
+        parts.show_error(exc, "book")
+        return
+    else:
+        st.session_state["booking"] = {"ok": True, "itinerary": itinerary, "args": args}
+    st.session_state.pop("preview", None)
+    st.rerun()
+
+
+if preview_clicked:
+    if origin == destination:
+        st.warning("Choose a destination other than the origin.")
+    else:
+        with st.spinner("Planning…"):
+            found = request("plan", "plan the trip", **trip_args)
+        if found is not None:
+            plans = found.get("plans", [])
+            st.session_state["preview"] = {"args": trip_args, "plan": plans[0] if plans else None}
+            st.session_state.pop("booking", None)
+if book_clicked:
+    if origin == destination:
+        st.warning("Choose a destination other than the origin.")
+    else:
+        book(trip_args)
+
+
+def take_plan_args(args: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that make the planner take an offered plan: avoid every other station (at most 50)."""
+    keep = {s["station_id"] for s in plan.get("stops", [])}
+    on_path = set(plan.get("path", []))
+    others = sorted((s for s in network["stations"] if s["id"] not in keep),
+                    key=lambda s: (s["city_id"] not in on_path, s["id"]))  # those on the road matter most
+    return {**args, "avoid_stations": [s["id"] for s in others][:50]}
+
+
+def show_refusal(result: dict[str, Any]) -> None:
+    details = result.get("details") or {}
+    st.error(f"**Booking refused** — {theme.reason(result['code'], result['message'])}")
+    if result["code"] == "INSUFFICIENT_CREDIT" and details.get("cost") is not None:
+        missing = max(float(details["cost"]) - float(account.get("balance", 0)), 0.0)
+        top_up = float(int(missing) + 1)
+        if (st.button(f"Add {theme.money(top_up)} and book again", key="topup_book", type="primary")
+                and request("add_credit", "add credit", amount=top_up) is not None):
+            book(result["args"])
+    offered = details.get("alternatives") or {}
+    points, plans = offered.get("points") or [], offered.get("plans") or []
+    if points:
+        st.write("Free points the companies offered in the same window:")
+        st.dataframe(pd.DataFrame(points), hide_index=True, width="stretch")
+    if plans:
+        st.write("Plans around what is taken:")
+        for i, alt_plan in enumerate(plans):
+            with st.container(border=True):
+                stops = " → ".join(f"{s['station_id']} ({theme.when(s.get('window_start'))})"
+                                   for s in alt_plan.get("stops", [])) or "no stop"
+                cost = sum(alt_plan.get("cost_by_company", {}).values())
+                st.markdown(f"**Option {i + 1}** · {theme.hm(alt_plan.get('total_minutes'))} · "
+                            f"{theme.money(cost)}  \n{stops}")
+                if st.button(f"Book option {i + 1}", key=f"take_plan_{i}"):
+                    book(take_plan_args(result["args"], alt_plan))
+    if not points and not plans and result["code"] not in ("INSUFFICIENT_CREDIT",):
+        st.caption("No alternative was offered for this refusal.")
+    if st.button("Try again", key="retry_book"):
+        book(result["args"])
+
+
+booking = st.session_state.get("booking")
+preview = st.session_state.get("preview")
+if booking is not None and booking["ok"]:
+    itinerary = booking["itinerary"]
+    st.success(f"**Trip confirmed** — `{itinerary['trip_id']}`, {theme.money(itinerary.get('cost'))} debited. "
+               "Every stop is reserved.")
+    st.page_link("app_pages/drive.py", label="Drive this trip", icon=":material/directions_car:")
+    shown, stops = itinerary["plan"], itinerary.get("stops", [])
+elif booking is not None:
+    show_refusal(booking)
+    shown, stops = None, []
+elif preview is not None and preview.get("plan") is None:
+    st.warning("The planner found no plan.")
+    shown, stops = None, []
+elif preview is not None:
+    st.info("A preview: nothing is reserved until you book.")
+    shown, stops = preview["plan"], preview["plan"].get("stops", [])
+else:
+    shown, stops = None, []
+
+if shown is not None:
+    parts.plan_figures(shown)
+    left, right = st.columns([3, 2])
+    with left:
+        parts.plan_map(shown, network, key="book-map")
+    with right:
+        st.markdown("**Battery along the way**")
+        start_kwh = vehicle.get("charge_kwh") if booking is None else None
+        parts.charge_chart(shown, network, start_kwh)
+        st.markdown("**Cost per company**")
+        parts.cost_chart(shown.get("cost_by_company", {}), network)
+    parts.legend(network)
+    parts.show_stops(stops, network)
+
+
+# -- my trips --------------------------------------------------------------------------------------------
+
+st.subheader("My trips")
+with st.spinner("Loading my trips…"):
+    trips = (request("trips", "load my trips") or {}).get("trips", [])
+if not trips:
+    st.caption("No trips yet.")
+else:
+    rows = [{"trip": t["trip_id"], "from": cities.get(t["plan"]["origin"], t["plan"]["origin"]),
+             "to": cities.get(t["plan"]["destination"], t["plan"]["destination"]),
+             "leave": theme.when(t["plan"].get("departure")), "arrive": theme.when(t["plan"].get("arrival")),
+             "stops": len(t.get("stops", [])), "cost": theme.money(t.get("cost")), "status": t["status"],
+             "refund": theme.money(t.get("refund")) if t["status"] == "CANCELLED" else ""} for t in trips]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    confirmed = [t["trip_id"] for t in trips if t["status"] == "CONFIRMED"]
+    if confirmed:
+        a, b = st.columns([3, 1])
+        chosen = a.selectbox("Cancel a trip", confirmed, key="cancel_trip",
+                             help="Full refund up to 1 h before the first stop's window, half after that; "
+                                  "a trip that has begun cannot be cancelled.")
+        b.write("")  # lines the button up with the select box
+        if b.button("Cancel trip", key="cancel_btn", icon=":material/cancel:"):
+            with st.spinner("Releasing every reserved point…"):
+                done = request("cancel", "cancel the trip", trip_id=chosen)
+            if done is not None:
+                st.session_state["flash"] = (f"Trip {chosen} cancelled; {theme.money(done.get('refund'))} "
+                                             "refunded.")
+                st.session_state.pop("booking", None)
+                st.rerun()
+    with st.expander("My reservations, stop by stop"):
+        held = (request("reservations", "load my reservations") or {}).get("reservations", [])
+        if held:
+            st.dataframe(pd.DataFrame([{
+                "trip": r["trip_id"], "stop": r["stop"] + 1, "station": r["station_id"], "point": r.get("point_id"),
+                "company": r.get("company_name", r["company_id"]), "from": theme.when(r["window_start"]),
+                "to": theme.when(r["window_end"]), "kWh": round(float(r.get("energy_kwh", 0)), 1)} for r in held]),
+                hide_index=True, width="stretch")
+        else:
+            st.caption("No reserved point.")

@@ -1,0 +1,142 @@
+"""Network map: every city, road and station by company; live availability and bookings; per-company figures.
+
+Reads only (REST). A company whose server is down is shown as down, and the rest of the page still works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboards import client, maps, parts, theme
+
+REFRESH_S = 5
+
+st.title("Network map")
+network = parts.load_network()
+names, colors, cities = theme.company_names(network), theme.company_colors(network), theme.city_names(network)
+configured = [c for c in names if c in client.companies()]
+
+
+def live_stations(hours: float) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+    """Each answering company's stations with live availability, and the companies that did not answer."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    down: set[str] = set(names) - set(configured)
+    for cid in configured:
+        try:
+            found[cid] = client.stations(cid, hours)
+        except (client.ServerDown, client.ApiError):
+            down.add(cid)
+    return found, down
+
+
+def status_badges(down: set[str]) -> None:
+    """One badge per company server: up in its colour, down in red."""
+    badges = [theme.chip(f"{names[c]} · down", "#dc2626") if c in down else theme.chip(f"{names[c]} · up", colors[c])
+              for c in names]
+    st.markdown("Servers: " + " ".join(badges), unsafe_allow_html=True)
+
+
+with st.spinner("Asking every company for its stations…"):
+    first, first_down = live_stations(6.0)
+availability = {s["station_id"]: f"{s['free_points']} of {len(s['points'])} points free now"
+                for found in first.values() for s in found}
+busy = {s["station_id"]: 7 + 2 * sum(len(p["bookings"]) > 0 for p in s["points"])
+        for found in first.values() for s in found}
+st_folium(maps.network_map(network, down=first_down, availability=availability, station_radius=busy),
+          key="network-map", height=500, use_container_width=True, returned_objects=[])
+st.caption(f"{len(network['cities'])} cities, {len(network['roads'])} roads, {len(network['stations'])} stations. "
+           "A station's size grows with its booked points; click it for its availability.")
+
+
+def figures(cid: str) -> dict[str, Any] | None:
+    try:
+        return client.stats(cid)
+    except (client.ServerDown, client.ApiError):
+        return None
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    """What changes: server status, figures, availability and bookings (refreshed on its own)."""
+    hours = st.session_state.get("net_hours", 6)
+    found, down = live_stations(float(hours))
+    status_badges(down)
+    if down:
+        st.warning("Down: " + ", ".join(names[c] for c in sorted(down)) + ". Their stations are greyed on the map; "
+                   "bookings that need them are refused until they are back.")
+
+    st.subheader("Per company")
+    cols = st.columns(len(names))
+    table: dict[str, dict[str, Any]] = {}
+    for col, cid in zip(cols, names, strict=True):
+        with col:
+            st.markdown(theme.chip(names[cid], theme.DOWN_COLOR if cid in down else colors[cid]),
+                        unsafe_allow_html=True)
+            got = None if cid in down else figures(cid)
+            if got is None:
+                st.error("Server down", icon=":material/cloud_off:")
+                continue
+            st.metric("Occupancy now", f"{100 * got['occupancy_now']:.0f} %",
+                      help=f"{got['busy_now']} of {got['points']} points busy")
+            table[names[cid]] = {"points": got["points"], "busy now": got["busy_now"],
+                                 "out of order": got["out_of_order"], "held": got["held"],
+                                 "reserved": got["reserved"], "accounts": got["accounts"],
+                                 "trips confirmed": got["trips_confirmed"], "trips aborted": got["trips_aborted"],
+                                 "trips cancelled": got["trips_cancelled"], "requests refused": got["requests_refused"],
+                                 "prepares refused": got["prepares_refused"], "log seq": got["seq"]}
+    if table:
+        st.dataframe(pd.DataFrame(table), width="stretch")
+
+    st.subheader("Availability")
+    rows = []
+    for cid, stations in found.items():
+        for s in stations:
+            rows.append({"station": s["station_id"], "company": names.get(cid, cid),
+                         "city": cities.get(s["city_id"], s["city_id"]), "free now": s["free_points"],
+                         "points": len(s["points"]),
+                         "out of order": sum(p["status"] == "OUT_OF_ORDER" for p in s["points"]),
+                         f"bookings next {hours} h": sum(len(p["bookings"]) for p in s["points"])})
+    if not rows:
+        st.info("No server answers: no availability to show.")
+        return
+    frame = pd.DataFrame(rows).sort_values(["company", "station"])
+    st.dataframe(frame, hide_index=True, width="stretch", height=260)
+    by_id = {s["station_id"]: s for stations in found.values() for s in stations}
+    booked = sorted(sid for sid, s in by_id.items() if any(p["bookings"] for p in s["points"]))
+    options = booked + sorted(set(by_id) - set(booked))
+    if st.session_state.get("net_station") not in options:
+        st.session_state["net_station"] = options[0]
+    count = {sid: sum(len(p["bookings"]) for p in s["points"]) for sid, s in by_id.items()}
+    chosen = st.selectbox("Station", options, key="net_station",
+                          format_func=lambda sid: f"{sid} — {count[sid]} bookings")
+    station_detail(by_id[chosen])
+
+
+def station_detail(station: dict[str, Any]) -> None:
+    """A station's points now, and its bookings on a timeline."""
+    st.dataframe(pd.DataFrame([{"point": p["point_id"], "kW": p["power_kw"], "connector": p["connector"],
+                                "status": p["status"], "free now": "yes" if p["free"] else "no",
+                                "bookings": len(p["bookings"])} for p in station["points"]]),
+                 hide_index=True, width="stretch")
+    bars = [{"point": p["point_id"], "trip": b["trip_id"], "start": b["start"], "end": b["end"],
+             "status": b["status"] + (f" · {b['charging']}" if b.get("charging") else "")}
+            for p in station["points"] for b in p["bookings"]]
+    if not bars:
+        st.caption(f"No booking at {station['station_id']} between {theme.when(station['start'])} and "
+                   f"{theme.when(station['end'])} (UTC).")
+        return
+    chart = alt.Chart(pd.DataFrame(bars)).mark_bar(cornerRadius=3).encode(
+        x=alt.X("start:T", title="UTC"), x2="end:T", y=alt.Y("point:N", title=None), color="status:N",
+        tooltip=["trip", "status", alt.Tooltip("start:T", format="%d/%m %H:%M"),
+                 alt.Tooltip("end:T", format="%d/%m %H:%M")])
+    st.altair_chart(chart.properties(height=40 + 24 * len(station["points"])), width="stretch")
+
+
+st.select_slider("Look ahead", options=[1, 3, 6, 12, 24], value=6, key="net_hours",
+                 format_func=lambda h: f"{h} h", help="bookings shown for the next hours")
+live()

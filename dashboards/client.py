@@ -1,0 +1,310 @@
+"""Every call the dashboards make to the servers, in one place.
+
+Reads go over REST (`/api/v1/…`) and are cached with `st.cache_data(ttl=…)`;
+a vehicle's actions go over MQTT to its home company's broker, through
+`vehicle_sim.client` — exactly as a third-party app would. Where the
+servers are comes from `RECARGA_CLIENTS_FILE` (default `run/clients.json`,
+written by `python -m servers up`).
+
+A server that cannot be reached raises `ServerDown`; a server that answers
+with an error raises `ApiError`; pages turn both into a message, never a
+traceback. Nothing here touches the network at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import streamlit as st
+
+from vehicle_sim.client import SignupClient, VehicleClient, signup
+from vehicle_sim.errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
+
+__all__ = ["ApiError", "ClientError", "ConnectFailed", "ReplyError", "RequestTimeout", "ServerDown",
+           "VehicleSession"]
+
+DEFAULT_CLIENTS_FILE = "run/clients.json"
+#: A local server answers in milliseconds; a dead one refuses at once. The timeout only bounds a hung one,
+#: and is short so that a page's first paint stays quick when a company is down.
+HTTP_TIMEOUT_S = 2.0
+#: Booking runs a two-phase commit across companies: give it longer than a read.
+BOOK_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 10.0
+SESSION_KEY = "vehicle_session"
+
+
+class ServerDown(Exception):
+    """A company's server could not be reached (refused, timed out, or not configured)."""
+
+    def __init__(self, company: str, why: str) -> None:
+        """Say which company and why."""
+        super().__init__(f"{company}: {why}")
+        self.company = company
+        self.why = why
+
+
+class ApiError(Exception):
+    """A server answered a REST read with an error body `{code, message, details}`."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        """Keep the server's stable code and message."""
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+# -- where the servers are -----------------------------------------------------------------------------
+
+def clients_file() -> Path:
+    """The clients' file this process reads."""
+    return Path(os.environ.get("RECARGA_CLIENTS_FILE", DEFAULT_CLIENTS_FILE))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _read_clients(path: str, mtime: float) -> dict[str, Any]:
+    companies: dict[str, Any] = json.loads(Path(path).read_text())["companies"]
+    return companies
+
+
+def companies() -> dict[str, dict[str, Any]]:
+    """Company id → its addresses and logins, from the clients' file; {} when there is none."""
+    path = clients_file()
+    try:
+        return _read_clients(str(path), path.stat().st_mtime)  # the mtime makes a rewritten file reread
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def company(cid: str) -> dict[str, Any]:
+    """One company's entry in the clients' file; ServerDown if it has none."""
+    found = companies().get(cid)
+    if found is None:
+        raise ServerDown(cid, f"not in {clients_file()}")
+    return found
+
+
+# -- REST reads ----------------------------------------------------------------------------------------
+
+def _get(api: str, company_id: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    try:
+        reply = httpx.get(api + path, params=params, timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise ServerDown(company_id, f"{api} did not answer ({type(exc).__name__})") from None
+    try:
+        body = reply.json()
+    except ValueError:
+        raise ServerDown(company_id, f"{api}{path} answered {reply.status_code} without JSON") from None
+    if reply.status_code >= 400:
+        if isinstance(body, dict):
+            raise ApiError(str(body.get("code", reply.status_code)), str(body.get("message", "")),
+                           body.get("details") if isinstance(body.get("details"), dict) else None)
+        raise ApiError(str(reply.status_code), reply.reason_phrase)
+    return body
+
+
+# The cached functions take the API address as an argument so that two networks (e.g. in tests) never share
+# entries. st.cache_data does not cache exceptions: a server that is down is asked again on the next run.
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _network(api: str, company_id: str) -> dict[str, Any]:
+    network: dict[str, Any] = _get(api, company_id, "/api/v1/network")
+    return network
+
+
+def network() -> dict[str, Any]:
+    """Cities, roads, companies and stations — from the first company that answers."""
+    down: list[str] = []
+    for cid, entry in companies().items():
+        try:
+            return _network(entry["api"], cid)
+        except (ServerDown, ApiError) as exc:
+            down.append(str(exc))
+    raise ServerDown("network", "; ".join(down) or f"no company in {clients_file()}")
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _health(api: str, company_id: str) -> dict[str, Any]:
+    health: dict[str, Any] = _get(api, company_id, "/api/v1/health")
+    return health
+
+
+def health(cid: str) -> dict[str, Any]:
+    """`/api/v1/health` of one company; ServerDown when it does not answer."""
+    return _health(company(cid)["api"], cid)
+
+
+def down_companies() -> set[str]:
+    """The companies whose server does not answer right now."""
+    down = set()
+    for cid in companies():
+        try:
+            health(cid)
+        except (ServerDown, ApiError):
+            down.add(cid)
+    return down
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def _stations(api: str, company_id: str, hours: float) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = _get(api, company_id, "/api/v1/stations", {"hours": hours})
+    return found
+
+
+def stations(cid: str, hours: float = 6.0) -> list[dict[str, Any]]:
+    """One company's stations with each point's live status and bookings in the next `hours`."""
+    return _stations(company(cid)["api"], cid, hours)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def _stats(api: str, company_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = _get(api, company_id, "/api/v1/stats")
+    return found
+
+
+def stats(cid: str) -> dict[str, Any]:
+    """One company's figures: points, occupancy, holds, trips confirmed and refused."""
+    return _stats(company(cid)["api"], cid)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def _events(api: str, company_id: str, after: int, limit: int, types: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if types:
+        params["type"] = list(types)
+    found: dict[str, Any] = _get(api, company_id, "/api/v1/events", params)
+    return found
+
+
+def events(cid: str, after: int = 0, limit: int = 100, types: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`{head, events}`: up to `limit` events after sequence `after`, of the given types (all when empty)."""
+    return _events(company(cid)["api"], cid, after, limit, tuple(sorted(types)))
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=200)
+def _log_state(api: str, company_id: str, at: int) -> dict[str, Any]:
+    # The state at a past sequence number never changes: cache it long, so the slider goes back quickly.
+    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/state", {"at": at})
+    return found
+
+
+def log_state(cid: str, at: int) -> dict[str, Any]:
+    """The state the server rebuilds by replaying its log up to sequence `at`."""
+    return _log_state(company(cid)["api"], cid, at)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=200)
+def _log_state_at_time(api: str, company_id: str, at_time: str) -> dict[str, Any]:
+    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/state", {"at_time": at_time})
+    return found
+
+
+def log_state_at_time(cid: str, at_time: str) -> dict[str, Any]:
+    """The state the server rebuilds by replaying its log up to a moment (ISO 8601)."""
+    return _log_state_at_time(company(cid)["api"], cid, at_time)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _verify(api: str, company_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/verify")
+    return found
+
+
+def verify(cid: str) -> dict[str, Any]:
+    """The hash-chain check of one company's log: `{ok, first_bad_seq, reason, checked}`."""
+    return _verify(company(cid)["api"], cid)
+
+
+# -- a vehicle over MQTT -------------------------------------------------------------------------------
+
+def _signup_client(cid: str) -> SignupClient:
+    entry = company(cid)
+    login = entry.get("signup", {})
+    return SignupClient(entry["broker_host"], int(entry["broker_port"]), cid,
+                        login.get("username", "signup"), login.get("password", "signup"))
+
+
+def fake_form(cid: str) -> dict[str, Any]:
+    """A plausible sign-up form filled by Faker (pt_BR), asked of the company's sign-up channel."""
+    with _signup_client(cid) as client:
+        form: dict[str, Any] = client.request("fake", REQUEST_TIMEOUT_S)
+    return form
+
+
+@dataclass
+class VehicleSession:
+    """A logged-in vehicle: its home company and its one MQTT connection, kept in `st.session_state`."""
+
+    company: str
+    vehicle_id: str
+    client: VehicleClient
+    expires_at: str = ""
+    history: list[str] = field(default_factory=list)
+
+    def request(self, op: str, timeout: float = REQUEST_TIMEOUT_S, **args: Any) -> Any:
+        """Send one operation and return its result; ReplyError / RequestTimeout / ClientError otherwise."""
+        return self.client.request(op, timeout, **args)
+
+    def close(self) -> None:
+        """Log out at the server (best effort) and close the connection."""
+        with contextlib.suppress(ClientError):  # the session ends here either way; the token also expires
+            self.client.request("logout", 2.0, token=self.client.token)
+        self.client.close()
+
+
+def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
+    entry = company(cid)
+    broker = result.get("broker", {})
+    vehicle_id = result["vehicle_id"]
+    car = VehicleClient(entry["broker_host"], int(entry["broker_port"]), cid, vehicle_id,
+                        broker.get("username", vehicle_id), broker.get("password", ""))
+    car.connect()
+    car.token = result["token"]
+    session = VehicleSession(cid, vehicle_id, car, str(result.get("expires_at", "")))
+    set_session(session)
+    return session
+
+
+def sign_up(cid: str, form: dict[str, Any]) -> VehicleSession:
+    """Open an account at `cid` over MQTT and connect as the new vehicle."""
+    entry = company(cid)
+    login = entry.get("signup", {})
+    result = signup(entry["broker_host"], int(entry["broker_port"]), cid, form,
+                    username=login.get("username", "signup"), password=login.get("password", "signup"),
+                    timeout=REQUEST_TIMEOUT_S)
+    return _open(cid, result)
+
+
+def log_in(cid: str, login: str, password: str) -> VehicleSession:
+    """Log in by CPF or e-mail at `cid` over MQTT and connect as that vehicle."""
+    with _signup_client(cid) as client:
+        result = client.request("login", REQUEST_TIMEOUT_S, login=login, password=password)
+    return _open(cid, result)
+
+
+def session() -> VehicleSession | None:
+    """The vehicle logged in in this browser session, if any."""
+    found = st.session_state.get(SESSION_KEY)
+    return found if isinstance(found, VehicleSession) else None
+
+
+def set_session(value: VehicleSession) -> None:
+    """Keep one vehicle connection per browser session (closing any previous one)."""
+    old = session()
+    if old is not None and old is not value:
+        old.close()
+    st.session_state[SESSION_KEY] = value
+
+
+def log_out() -> None:
+    """Close this browser session's vehicle connection and forget it."""
+    old = session()
+    if old is not None:
+        old.close()
+    st.session_state.pop(SESSION_KEY, None)

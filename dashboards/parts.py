@@ -1,0 +1,138 @@
+"""Pieces several pages draw: a plan's figures, stops table, charge and cost charts, maps, error messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboards import client, maps, theme, trip_sim
+
+MAP_HEIGHT = 460
+
+
+def load_network() -> dict[str, Any]:
+    """The network, or a clear message and the end of the page when no server answers."""
+    try:
+        with st.spinner("Loading the network…"):
+            return client.network()
+    except client.ServerDown as exc:
+        st.error(f"No company server answers, so there is nothing to show yet. ({exc.why})")
+        st.info("Start the network with `python -m servers up`, then reload this page.")
+        st.stop()
+        raise  # st.stop() does not return; this keeps type checkers and readers sure of it
+
+
+def show_error(exc: Exception, doing: str = "") -> None:
+    """An error as a message a person reads — never a traceback."""
+    prefix = f"Could not {doing}: " if doing else ""
+    if isinstance(exc, client.ReplyError):
+        st.error(prefix + theme.reason(exc.code, exc.message))
+        problems = exc.details.get("errors") if isinstance(exc.details, dict) else None
+        if isinstance(problems, list):
+            for p in problems:
+                if isinstance(p, dict):
+                    where = ".".join(str(x) for x in p.get("loc", []))
+                    st.caption(f"• {where}: {p.get('msg', '')}")
+    elif isinstance(exc, client.RequestTimeout):
+        st.error(prefix + "the server did not answer in time. Try again; a repeated request is never done twice.")
+    elif isinstance(exc, client.ConnectFailed):
+        st.error(prefix + f"the company's broker could not be reached ({exc}).")
+    elif isinstance(exc, client.ServerDown):
+        st.error(prefix + f"the server of {exc.company} is down ({exc.why}).")
+    elif isinstance(exc, client.ApiError):
+        st.error(prefix + theme.reason(exc.code, exc.message))
+    else:
+        st.error(prefix + str(exc))
+
+
+def plan_figures(plan: dict[str, Any]) -> None:
+    """The plan's totals as a row of metrics."""
+    cols = st.columns(5)
+    cols[0].metric("Distance", f"{plan.get('distance_km', 0):.0f} km")
+    cols[1].metric("Total time", theme.hm(plan.get("total_minutes")))
+    cols[2].metric("Charging", theme.hm(plan.get("charging_minutes")))
+    cols[3].metric("Cost", theme.money(sum(plan.get("cost_by_company", {}).values())))
+    cols[4].metric("Arrive with", f"{plan.get('arrival_kwh', 0):.1f} kWh")
+
+
+def stops_frame(stops: list[dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
+    """A table of stops: where, whose, when, how much, and the reserved point once there is one."""
+    names, cities = theme.company_names(network), theme.city_names(network)
+    rows = []
+    for i, s in enumerate(stops):
+        row = {"#": i + 1, "city": cities.get(s["city_id"], s["city_id"]), "station": s["station_id"],
+               "company": names.get(s["company_id"], s["company_id"]),
+               "arrive": theme.when(s.get("arrive_at")), "arrive kWh": round(float(s.get("arrive_kwh", 0)), 1),
+               "charge kWh": round(float(s.get("energy_kwh", 0)), 1), "at kW": s.get("power_kw"),
+               "minutes": round(float(s.get("charge_minutes", 0))), "leave": theme.when(s.get("depart_at")),
+               "window": f"{theme.when(s.get('window_start'))}–{theme.when(s.get('window_end'))[-5:]}",
+               "cost": theme.money(s.get("cost"))}
+        if "point_id" in s:
+            row["point"] = s.get("point_id") or "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def show_stops(stops: list[dict[str, Any]], network: dict[str, Any]) -> None:
+    """The stops table, or a sentence when the car needs no charging."""
+    if stops:
+        st.dataframe(stops_frame(stops, network), hide_index=True, width="stretch")
+    else:
+        st.info("No charging stop needed: the car reaches the destination on its charge.")
+
+
+def charge_points(plan: dict[str, Any], start_kwh: float | None) -> list[dict[str, Any]]:
+    """The battery over time: leaving, at each stop (arrive, leave), arriving."""
+    stops = plan.get("stops", [])
+    first = stops[0] if stops else None
+    if start_kwh is None:
+        # Without the account's charge, the first stop at the origin tells it; else start where the plan arrives.
+        start_kwh = float(first["arrive_kwh"]) if first else float(plan.get("arrival_kwh", 0))
+    points = [{"time": theme.parse_time(plan["departure"]), "kWh": start_kwh, "where": "departure"}]
+    for i, s in enumerate(stops):
+        points.append({"time": theme.parse_time(s["arrive_at"]), "kWh": float(s["arrive_kwh"]),
+                       "where": f"stop {i + 1} arrive"})
+        points.append({"time": theme.parse_time(s["depart_at"]),
+                       "kWh": float(s["arrive_kwh"]) + float(s["energy_kwh"]), "where": f"stop {i + 1} leave"})
+    points.append({"time": theme.parse_time(plan["arrival"]), "kWh": float(plan.get("arrival_kwh", 0)),
+                   "where": "arrival"})
+    return points
+
+
+def charge_chart(plan: dict[str, Any], network: dict[str, Any], start_kwh: float | None = None) -> None:
+    """A line of the battery's charge along the trip, with the stops marked (start: given, or worked out)."""
+    frame = pd.DataFrame(charge_points(plan, trip_sim.start_kwh(plan, network) if start_kwh is None else start_kwh))
+    line = alt.Chart(frame).mark_line(point=True, color=maps.PATH_COLOR).encode(
+        x=alt.X("time:T", title="time (UTC)"), y=alt.Y("kWh:Q", title="battery (kWh)"),
+        tooltip=["where", alt.Tooltip("time:T", format="%d/%m %H:%M"), alt.Tooltip("kWh:Q", format=".1f")])
+    st.altair_chart(line.properties(height=220), width="stretch")
+
+
+def cost_chart(cost_by_company: dict[str, float], network: dict[str, Any]) -> None:
+    """R$ per company, each bar in its company's colour."""
+    if not cost_by_company:
+        st.caption("Nothing to pay.")
+        return
+    names, colors = theme.company_names(network), theme.company_colors(network)
+    frame = pd.DataFrame([{"company": names.get(c, c), "R$": round(v, 2)} for c, v in cost_by_company.items()])
+    domain = [names[c] for c in colors]
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("R$:Q"), y=alt.Y("company:N", title=None, sort="-x"),
+        color=alt.Color("company:N", scale=alt.Scale(domain=domain, range=[colors[c] for c in colors]), legend=None),
+        tooltip=["company", alt.Tooltip("R$:Q", format=".2f")])
+    st.altair_chart(bars.properties(height=60 + 40 * len(frame)), width="stretch")
+
+
+def plan_map(plan: dict[str, Any], network: dict[str, Any], key: str) -> None:
+    """The network with the plan drawn over it (a stable key: redrawn only when the plan changes)."""
+    m = maps.add_plan(maps.network_map(network), network, plan)
+    st_folium(m, key=key, height=MAP_HEIGHT, use_container_width=True, returned_objects=[])
+
+
+def legend(network: dict[str, Any], down: set[str] | None = None) -> None:
+    """The company colours, as a line of chips."""
+    st.markdown(theme.legend_html(network, down or set()), unsafe_allow_html=True)

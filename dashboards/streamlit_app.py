@@ -1,0 +1,38 @@
+"""The dashboards' router: `streamlit run dashboards/streamlit_app.py` (started by `python -m servers up`).
+
+Four pages under `app_pages/`: book a trip, drive it, the network map, the event log.
+Where the servers are comes from RECARGA_CLIENTS_FILE (default run/clients.json).
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts this file's folder on sys.path, not the repository: the pages import the
+# `dashboards` and `vehicle_sim` packages from the root.
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from dashboards import client  # noqa: E402  (needs the path above)
+
+st.set_page_config(page_title="recarga", page_icon="⚡", layout="wide")
+
+page = st.navigation([
+    st.Page("app_pages/book.py", title="Book a trip", icon=":material/ev_station:", default=True),
+    st.Page("app_pages/drive.py", title="Drive", icon=":material/directions_car:"),
+    st.Page("app_pages/network.py", title="Network map", icon=":material/map:"),
+    st.Page("app_pages/eventlog.py", title="Event log", icon=":material/history:"),
+])
+
+with st.sidebar:
+    st.caption("recarga — EV charging across Brazil's Northeast")
+    me = client.session()
+    if me is not None:
+        st.caption(f"Logged in as **{me.vehicle_id}** at **{me.company}**")
+    if not client.companies():
+        st.warning(f"No servers configured: {client.clients_file()} is missing. Start the network with "
+                   "`python -m servers up`.")
+
+page.run()

@@ -1,0 +1,92 @@
+"""How the dashboards show things: company colours, badges, money, durations and times for people."""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+#: Used for a company the network file does not colour, and for a server that is down.
+FALLBACK_COLOR = "#64748b"
+DOWN_COLOR = "#94a3b8"
+
+#: Plain words for the stable error codes a driver may meet (docs/booking.md); unknown codes show the
+#: server's own message.
+REASONS = {
+    "INSUFFICIENT_CREDIT": "Not enough credit for this trip.",
+    "POINT_TAKEN": "A charging point on the way is already taken in that time window.",
+    "PEER_UNAVAILABLE": "A company on the way did not answer.",
+    "NO_PLAN": "No plan fits what is free.",
+    "UNKNOWN_CITY": "That city is not on the network.",
+    "UNREACHABLE": "This car cannot reach the destination with the stations on the way.",
+    "TRIP_STARTED": "The trip has begun; it can no longer be cancelled.",
+    "NOT_CONFIRMED": "Only confirmed trips can be changed.",
+    "BAD_CREDENTIALS": "Wrong login or password.",
+    "TOO_MANY_ATTEMPTS": "Too many failed logins; wait a few minutes.",
+    "ACCOUNT_EXISTS": "An account with this CPF or e-mail already exists: log in instead.",
+    "INVALID_CPF": "That CPF is not valid.",
+    "BAD_TOKEN": "The session expired: log in again.",
+    "VALIDATION_ERROR": "Some fields are not valid.",
+}
+
+
+def company_colors(network: dict[str, Any]) -> dict[str, str]:
+    """Company id → its colour from the network file (the one source of company colours)."""
+    return {c["id"]: c.get("color") or FALLBACK_COLOR for c in network.get("companies", [])}
+
+
+def company_names(network: dict[str, Any]) -> dict[str, str]:
+    """Company id → its name."""
+    return {c["id"]: c["name"] for c in network.get("companies", [])}
+
+
+def city_names(network: dict[str, Any]) -> dict[str, str]:
+    """City id → "Name (ST)"."""
+    return {c["id"]: f"{c['name']} ({c['state']})" for c in network.get("cities", [])}
+
+
+def chip(label: str, color: str) -> str:
+    """An inline coloured label (HTML) for legends and badges."""
+    return (f'<span style="display:inline-block;padding:1px 8px;margin:1px 4px 1px 0;border-radius:10px;'
+            f'background:{color};color:#fff;font-size:0.85em;font-weight:600">{html.escape(label)}</span>')
+
+
+def legend_html(network: dict[str, Any], down: set[str] | frozenset[str] = frozenset()) -> str:
+    """One chip per company in its colour; a company whose server is down is greyed and says so."""
+    colors, names = company_colors(network), company_names(network)
+    return " ".join(chip(f"{names[c]} — down" if c in down else names[c], DOWN_COLOR if c in down else colors[c])
+                    for c in names)
+
+
+def reason(code: str, message: str) -> str:
+    """A refusal or error in words: the plain sentence for a known code, then the server's message."""
+    plain = REASONS.get(code)
+    return f"{plain} ({message})" if plain and message else plain or message or code
+
+
+def money(value: float | None) -> str:
+    """R$ with two decimals."""
+    return "—" if value is None else f"R$ {value:,.2f}"
+
+
+def hm(minutes: float | None) -> str:
+    """A duration as 3h05."""
+    if minutes is None:
+        return "—"
+    whole = math.ceil(minutes - 1e-9)
+    return f"{whole // 60}h{whole % 60:02d}"
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """An ISO 8601 string (as the servers send) as an aware datetime."""
+    if value is None or value == "":
+        return None
+    t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def when(value: str | datetime | None) -> str:
+    """A time a person reads: 24/11 14:05 (UTC, the network's clock)."""
+    t = parse_time(value)
+    return "—" if t is None else t.astimezone(UTC).strftime("%d/%m %H:%M")

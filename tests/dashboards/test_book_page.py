@@ -1,0 +1,101 @@
+"""The booking page against a real network: sign up, preview, book, refusals, cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboards.helpers import book, open_app, sign_up, texts
+
+pytestmark = pytest.mark.integration
+
+
+def test_sign_up_form_comes_filled_and_opens_an_account(network):
+    at = open_app()
+    assert at.text_input(key="su_name").value  # Faker filled it
+    assert at.text_input(key="su_cpf").value
+    sign_up(at, credit=321.0)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Credit (R$)"] == "321.00"
+    assert "/" in metrics["Charge (kWh)"]
+
+
+def test_preview_shows_the_plan_without_reserving(network):
+    at = sign_up(open_app())
+    at.selectbox(key="trip_destination").set_value("fortaleza")
+    at.button(key="preview_btn").click().run()
+    assert not at.exception
+    assert "nothing is reserved" in texts(at)
+    assert {m.label for m in at.metric} >= {"Distance", "Total time", "Cost"}
+    assert len(at.dataframe) >= 1  # the stops
+    assert {m.label: m.value for m in at.metric}["Credit (R$)"] == "500.00"
+
+
+def test_booking_shows_the_confirmed_itinerary_and_my_trip(network):
+    at = book(sign_up(open_app(), credit=2000.0), destination="fortaleza")
+    success = " ".join(s.value for s in at.success)
+    assert "Trip confirmed" in success
+    shown = "\n".join(df.value.to_string() for df in at.dataframe)
+    assert "CONFIRMED" in shown
+    assert "-p" in shown  # the stops table names the reserved points
+
+
+def test_insufficient_credit_is_refused_with_the_reason_and_a_way_out(network):
+    at = book(sign_up(open_app(), credit=0.0))
+    refusal = " ".join(e.value for e in at.error)
+    assert "Booking refused" in refusal and "Not enough credit" in refusal
+    at.button(key="topup_book").click().run()
+    assert not at.exception
+    assert "Trip confirmed" in " ".join(s.value for s in at.success)
+
+
+def test_unknown_city_is_refused_in_words(network):
+    at = sign_up(open_app())
+    at.session_state["booking"] = None
+    # The page only offers real cities; a client could still send another: the refusal must read well.
+    me = at.session_state["vehicle_session"]
+    with pytest.raises(Exception) as caught:
+        me.request("book", 10, origin="salvador", destination="atlantis")
+    assert getattr(caught.value, "code", "") == "UNKNOWN_CITY"
+    at.session_state["booking"] = {"ok": False, "code": "UNKNOWN_CITY", "message": "unknown city 'atlantis'",
+                                   "details": caught.value.details, "args": {"origin": "salvador",
+                                                                              "destination": "atlantis"}}
+    at.run()
+    assert "That city is not on the network" in texts(at)
+
+
+def test_alternatives_offered_with_a_refusal_can_be_taken(network):
+    at = sign_up(open_app(), credit=2000.0)
+    plan = {"path": ["salvador", "feira-de-santana"], "total_minutes": 500.0, "cost_by_company": {"voltpoint": 40.0},
+            "stops": [{"station_id": "vp-feira-de-santana-1", "company_id": "voltpoint", "city_id": "feira-de-santana",
+                       "window_start": "2030-01-01T10:00:00+00:00", "window_end": "2030-01-01T11:00:00+00:00"}]}
+    at.session_state["booking"] = {
+        "ok": False, "code": "POINT_TAKEN", "message": "point vp-x-p1 is held by another trip",
+        "details": {"status": "REFUSED", "alternatives": {
+            "points": [{"station_id": "vp-feira-de-santana-1", "point_id": "vp-feira-de-santana-1-p2"}],
+            "plans": [plan]}},
+        "args": {"origin": "salvador", "destination": "recife"}}
+    at.run()
+    page = texts(at)
+    assert "already taken" in page and "Option 1" in page
+    at.button(key="take_plan_0").click().run()  # books for real, avoiding every other station
+    assert not at.exception
+    assert at.success or at.error  # confirmed, or refused in words — never a traceback
+
+
+def test_cancel_refunds_and_marks_the_trip_cancelled(network):
+    at = book(sign_up(open_app(), credit=2000.0))
+    assert "Trip confirmed" in " ".join(s.value for s in at.success)
+    at.button(key="cancel_btn").click().run()
+    assert not at.exception
+    assert "cancelled" in " ".join(s.value for s in at.success)
+    assert "CANCELLED" in "\n".join(df.value.to_string() for df in at.dataframe)
+    assert {m.label: m.value for m in at.metric}["Credit (R$)"] == "2,000.00"
+
+
+def test_wrong_password_is_refused_in_words(network):
+    at = open_app()
+    at.text_input(key="li_login").set_value("nobody@example.com")
+    at.text_input(key="li_password").set_value("wrong-password")
+    at.button(key="li_submit").click().run()
+    assert not at.exception
+    assert "Could not log in" in " ".join(e.value for e in at.error)

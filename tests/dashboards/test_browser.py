@@ -1,0 +1,181 @@
+"""A real browser on the real app: book a trip through the page, open every page, save screenshots.
+
+Uses Debian's Chromium (never a downloaded browser). Skipped when it is missing, unless
+RECARGA_REQUIRE_BROWSER=1, which makes a missing browser a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mosquitto import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+# `make screenshots` points this at docs/screenshots; a plain test run keeps the tree clean.
+SHOTS = Path(os.environ.get("RECARGA_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "recarga-screenshots")
+CHROMIUM = os.environ.get("RECARGA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _need_browser() -> None:
+    missing = not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM))
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = True
+    if missing:
+        if os.environ.get("RECARGA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"RECARGA_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM} (or no playwright)")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def app_url(network, tmp_path_factory):
+    """`streamlit run` as a subprocess on a free loopback port, against the test network."""
+    _need_browser()
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "RECARGA_CLIENTS_FILE": str(network.clients_file), "RECARGA_MAP_TILES": "none"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "streamlit_app.py"),
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "full"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not start:\n" + log.read_text()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1366, "height": 900})
+        tab.route("**/*", offline)
+        tab.set_default_timeout(30_000)
+        yield tab
+        browser.close()
+
+
+# There is no internet here: folium's scripts come from a CDN. Serve Leaflet from Debian's libjs-leaflet
+# when it is installed (then the maps draw), and answer every other outside request with an empty file
+# at once (the map component waits for each script to load or fail).
+LOCAL_JS = {"leaflet.js": "/usr/share/javascript/leaflet/leaflet.js",
+            "leaflet.css": "/usr/share/javascript/leaflet/leaflet.css",
+            "jquery": "/usr/share/javascript/jquery/jquery.min.js"}
+
+
+def offline(route) -> None:
+    url = route.request.url
+    if url.startswith("http://127.0.0.1"):
+        route.continue_()
+        return
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    for part, path in LOCAL_JS.items():
+        if part in name and Path(path).exists():
+            route.fulfill(path=path)
+            return
+    kind = "text/css" if name.endswith(".css") else "application/javascript"
+    route.fulfill(status=200, body="", content_type=kind)
+
+
+def assert_no_error(page) -> None:
+    """No exception box and no traceback anywhere on the page."""
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.locator("body").inner_text()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished running the script (its status widget goes away)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=30_000)
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1000)  # maps draw in their iframe after the script ends
+    # Streamlit scrolls inside its own container, so a "full page" shot would stop at the window:
+    # make the window as tall as the content instead, then put it back.
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1366, "height": min(max(int(height), 900), 4000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / name))
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def go(page, title: str) -> None:
+    """Open a page through the sidebar, as a person would (keeps the session, and so the login)."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).wait_for()
+    settle(page)
+
+
+def test_book_a_trip_then_open_every_page(page, app_url):
+    from playwright.sync_api import expect
+
+    page.goto(app_url)
+    page.get_by_role("heading", name="Book a trip").wait_for()
+    settle(page)
+    expect(page.get_by_label("Name")).not_to_have_value("")  # Faker filled the form
+    for label, value in [("Battery (kWh)", "60"), ("Charge now (kWh)", "54"), ("Consumption (kWh/km)", "0.160"),
+                         ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_text("Where to").wait_for()
+    settle(page)
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text("nothing is reserved").wait_for()
+    settle(page)
+    page.get_by_role("button", name="Book", exact=True).click()
+    page.get_by_text("Trip confirmed").wait_for()
+    settle(page)
+    assert_no_error(page)
+    assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
+    shoot(page, "book.png")
+
+    go(page, "Drive")
+    page.get_by_role("button", name="Next stop").click()
+    page.get_by_text("Check-ins sent to the servers").wait_for()
+    settle(page)
+    assert_no_error(page)
+    shoot(page, "drive.png")
+
+    go(page, "Network map")
+    page.get_by_text("Per company").wait_for()
+    assert_no_error(page)
+    shoot(page, "network.png")
+
+    go(page, "Event log")
+    page.get_by_text("Hash chain intact").wait_for()
+    assert_no_error(page)
+    shoot(page, "eventlog.png")

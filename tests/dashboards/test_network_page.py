@@ -1,0 +1,63 @@
+"""The network map page: every company up, then one server down shown as down (never an error page)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboards.conftest import start_network
+from tests.dashboards.helpers import open_app, texts
+
+pytestmark = pytest.mark.integration
+
+
+def test_network_page_shows_every_company_up_with_figures(network):
+    at = open_app("app_pages/network.py")
+    page = texts(at)
+    for name in ("VoltPoint · up", "E-Flux · up", "EcoCharge · up"):
+        assert name in page
+    figures = at.dataframe[0].value
+    assert list(figures.columns) == ["VoltPoint", "E-Flux", "EcoCharge"]
+    assert figures.loc["points"].min() > 0
+    assert at.selectbox(key="net_station").value
+
+
+def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
+    at = open_app("app_pages/eventlog.py")
+    if "log is empty" in texts(at):  # this test may run before anything was booked at VoltPoint
+        return
+    assert "Hash chain intact" in texts(at)
+    head = at.slider(key="log_seq").value
+    at.slider(key="log_seq").set_value(max(1, head // 2)).run()
+    assert not at.exception
+    assert f"State after event {max(1, head // 2)} of" in texts(at)
+    at.selectbox(key="log_company").set_value("eflux").run()
+    assert not at.exception
+
+
+@pytest.fixture(scope="module")
+def half_down(tmp_path_factory, network):
+    """A second network whose E-Flux server is killed (the session network stays untouched)."""
+    import os
+
+    net = start_network(tmp_path_factory.mktemp("dash-down"))
+    old = os.environ["RECARGA_CLIENTS_FILE"]
+    os.environ["RECARGA_CLIENTS_FILE"] = str(net.clients_file)
+    net.kill_server("eflux")
+    yield net
+    os.environ["RECARGA_CLIENTS_FILE"] = old
+    net.stop()
+
+
+def test_a_server_that_is_down_is_shown_as_down(half_down):
+    at = open_app("app_pages/network.py")
+    page = texts(at)
+    assert "E-Flux · down" in page and "VoltPoint · up" in page
+    assert "Server down" in page
+    assert not at.exception
+
+
+def test_event_log_of_a_down_server_says_so(half_down):
+    at = open_app("app_pages/eventlog.py")
+    at.selectbox(key="log_company").set_value("eflux").run()
+    assert not at.exception
+    assert "server is down" in texts(at)

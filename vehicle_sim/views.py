@@ -1,0 +1,199 @@
+"""Rich renderables for the terminal client: account, trips, plans, errors. Pure: data in, renderables out."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from servers.contract.fake import format_cpf
+
+from .config import City, NetworkInfo
+from .errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
+
+#: The fields of the sign-up form, in the order a person reads and edits them, with their labels.
+FORM_FIELDS: tuple[tuple[str, str], ...] = (
+    ("name", "Name"), ("email", "E-mail"), ("cpf", "CPF"), ("password", "Password"), ("plate", "Plate"),
+    ("model", "Model"), ("capacity_kwh", "Battery (kWh)"), ("consumption_kwh_per_km", "Consumption (kWh/km)"),
+    ("charge_kwh", "Charge now (kWh)"), ("max_ac_kw", "Max AC (kW)"), ("max_dc_kw", "Max DC (kW)"),
+    ("profile", "Driving profile"), ("initial_credit", "Initial credit (R$)"),
+)
+
+
+def money(value: float) -> str:
+    """R$ 1.234,56 — Brazilian style."""
+    text = f"{value:,.2f}"
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def when(iso: str | None) -> str:
+    """An ISO 8601 time as dd/mm HH:MM in the local zone ('' when missing)."""
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%d/%m %H:%M")
+    except ValueError:
+        return iso
+
+
+def hours_minutes(minutes: float) -> str:
+    """90.2 → '1h31'."""
+    whole = math.ceil(minutes - 1e-9)
+    return f"{whole // 60}h{whole % 60:02d}"
+
+
+def error_panel(exc: BaseException) -> Panel:
+    """A clear message for a failed request: the server's code and message, and what to do."""
+    if isinstance(exc, ReplyError):
+        lines = [Text.assemble((exc.code, "bold"), ": ", exc.message)]
+        errors = exc.details.get("errors")
+        for err in errors if isinstance(errors, list) else []:
+            if isinstance(err, dict):
+                loc = ".".join(str(p) for p in err.get("loc", []))
+                lines.append(Text(f"  {loc}: {err.get('msg', '')}"))
+        return Panel(Group(*lines), title="refused", border_style="red", expand=False)
+    if isinstance(exc, RequestTimeout):
+        return Panel(f"The server did not answer in time ({exc}). Try again in a moment.",
+                     title="TIMEOUT", border_style="red", expand=False)
+    if isinstance(exc, ConnectFailed):
+        return Panel(f"Could not connect to the company's broker: {exc}", title="CONNECT_FAILED",
+                     border_style="red", expand=False)
+    if isinstance(exc, ClientError):
+        return Panel(str(exc), title="CLIENT_ERROR", border_style="red", expand=False)
+    return Panel(str(exc), title=type(exc).__name__, border_style="red", expand=False)
+
+
+def _cpf(cpf: str) -> str:
+    """The CPF as 000.000.000-00 when it has 11 digits, else as given."""
+    try:
+        return format_cpf(cpf)
+    except ValueError:
+        return cpf
+
+
+def form_table(form: dict[str, Any]) -> Table:
+    """The sign-up form as a two-column table."""
+    table = Table(title="New account", show_header=False, expand=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, label in FORM_FIELDS:
+        value = form.get(key)
+        table.add_row(label, "" if value is None else str(value))
+    return table
+
+
+def cities_table(cities: list[City], columns: int = 3) -> Table:
+    """The numbered list of cities, in a few columns."""
+    table = Table(title="Cities", show_header=False, expand=False, box=None, padding=(0, 2))
+    rows = math.ceil(len(cities) / columns)
+    for _ in range(columns):
+        table.add_column(no_wrap=True)
+    for r in range(rows):
+        cells = []
+        for c in range(columns):
+            i = c * rows + r
+            cells.append(f"{i + 1:>2} {cities[i].label}" if i < len(cities) else "")
+        table.add_row(*cells)
+    return table
+
+
+def account_panel(account: dict[str, Any]) -> Group:
+    """Owner, vehicle, credit, and the latest lines of the statement."""
+    owner, car = account.get("owner", {}), account.get("vehicle", {})
+    info = Table(show_header=False, expand=False, box=None)
+    info.add_column(style="bold")
+    info.add_column()
+    capacity = float(car.get("capacity_kwh") or 0)
+    charge = float(car.get("charge_kwh") or 0)
+    pct = f" ({100 * charge / capacity:.0f}%)" if capacity else ""
+    for label, value in (
+        ("Vehicle id", account.get("vehicle_id", "")), ("Owner", owner.get("name", "")),
+        ("E-mail", owner.get("email", "")), ("CPF", _cpf(str(owner.get("cpf", "")))),
+        ("Car", f"{car.get('model', '')} — plate {car.get('plate', '')}"),
+        ("Battery", f"{charge:.1f} / {capacity:.1f} kWh{pct}"),
+        ("Consumption", f"{car.get('consumption_kwh_per_km', '')} kWh/km, profile {car.get('profile', '')}"),
+        ("Chargers", f"AC {car.get('max_ac_kw', '')} kW, DC {car.get('max_dc_kw', '')} kW"),
+        ("Credit", money(float(account.get("balance", 0.0)))),
+    ):
+        info.add_row(label, str(value))
+    statement = Table(title="Statement (latest 10)", expand=False)
+    for col in ("when", "what", "amount", "balance", "trip"):
+        statement.add_column(col, justify="right" if col in ("amount", "balance") else "left")
+    for line in list(account.get("statement", []))[-10:]:
+        statement.add_row(when(line.get("at")), str(line.get("kind", "")),
+                          money(int(line.get("amount_cents", 0)) / 100),
+                          money(int(line.get("balance_cents", 0)) / 100), str(line.get("trip_id") or ""))
+    return Group(Panel(info, title="Account", expand=False), statement)
+
+
+def plan_table(plan: dict[str, Any], network: NetworkInfo, title: str = "Plan") -> Table:
+    """A plan: one row per charging stop, totals in the caption."""
+    table = Table(title=title, expand=False)
+    for col in ("#", "city", "station", "company", "arrive", "arrive kWh", "+kWh", "charge", "window", "R$"):
+        table.add_column(col)
+    for i, stop in enumerate(plan.get("stops", [])):
+        table.add_row(str(i), network.city_name(stop["city_id"]), str(stop["station_id"]),
+                      network.company_name(stop["company_id"]), when(stop.get("arrive_at")),
+                      f"{float(stop['arrive_kwh']):.1f}", f"{float(stop['energy_kwh']):.1f}",
+                      hours_minutes(float(stop.get("charge_minutes", 0))),
+                      f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
+                      f"{float(stop.get('cost', 0)):.2f}")
+    cost = sum(float(v) for v in plan.get("cost_by_company", {}).values())
+    table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}: "
+                     f"{float(plan['distance_km']):.0f} km, {hours_minutes(float(plan['total_minutes']))} "
+                     f"(leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} with "
+                     f"{float(plan['arrival_kwh']):.1f} kWh), {money(cost)}")
+    return table
+
+
+def itinerary_table(trip: dict[str, Any], network: NetworkInfo) -> Table:
+    """A booked trip: its stops with the reserved point at each."""
+    plan = trip.get("plan", {})
+    table = Table(title=f"Trip {trip.get('trip_id')} — {trip.get('status')}", expand=False)
+    for col in ("#", "city", "company", "station / point", "window", "+kWh", "R$"):
+        table.add_column(col)
+    for stop in trip.get("stops", []):
+        table.add_row(str(stop.get("stop", "")), network.city_name(stop["city_id"]),
+                      str(stop.get("company_name") or network.company_name(stop["company_id"])),
+                      f"{stop['station_id']} / {stop.get('point_id') or '?'}",
+                      f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
+                      f"{float(stop['energy_kwh']):.1f}", f"{float(stop.get('cost', 0)):.2f}")
+    if plan:
+        table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}, "
+                         f"leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} with "
+                         f"{float(plan['arrival_kwh']):.1f} kWh; cost {money(float(trip.get('cost', 0)))}")
+    return table
+
+
+def trips_table(trips: list[dict[str, Any]], network: NetworkInfo) -> Table:
+    """Every trip of the account, one line each."""
+    table = Table(title="Your trips", expand=False)
+    for col in ("#", "trip", "status", "route", "leave", "arrive", "stops", "cost", "refund"):
+        table.add_column(col)
+    for i, trip in enumerate(trips, 1):
+        plan = trip.get("plan", {})
+        status = str(trip.get("status", ""))
+        style = "green" if status == "CONFIRMED" else "dim"
+        route = f"{network.city_name(plan.get('origin', '?'))} → {network.city_name(plan.get('destination', '?'))}"
+        table.add_row(str(i), str(trip.get("trip_id")), Text(status, style=style), route,
+                      when(plan.get("departure")), when(plan.get("arrival")), str(len(trip.get("stops", []))),
+                      money(float(trip.get("cost", 0))),
+                      money(float(trip.get("refund", 0))) if status == "CANCELLED" else "")
+    return table
+
+
+def alternatives_table(plans: list[dict[str, Any]], network: NetworkInfo) -> Table:
+    """The alternative plans a refusal offers."""
+    table = Table(title="Alternatives", expand=False)
+    for col in ("#", "stops", "time", "R$"):
+        table.add_column(col)
+    for i, plan in enumerate(plans, 1):
+        stops = ", ".join(f"{network.city_name(s['city_id'])} ({s['station_id']})" for s in plan.get("stops", []))
+        cost = sum(float(v) for v in plan.get("cost_by_company", {}).values())
+        table.add_row(str(i), stops or "no stop", hours_minutes(float(plan.get("total_minutes", 0))), f"{cost:.2f}")
+    return table
