@@ -87,7 +87,8 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     store = store or InMemoryEventStore()
     engine = Engine(store, clock=clock)
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
-    coordinator = Coordinator(engine, network, company, peers, stale_after=timedelta(seconds=20))
+    coordinator = Coordinator(engine, network, company, peers, stale_after=timedelta(seconds=20),
+                              complete_in_background=False)
     node = Node(company, store, engine, Accounts(engine), participant, coordinator)
     peers.nodes[company] = node
     return node
