@@ -15,6 +15,7 @@ from typing import Any
 
 from servers.api.app import create_app
 from servers.bootstrap import build_server
+from servers.core.network import load_network
 from servers.settings import Settings
 
 _EXAMPLES: dict[str, dict[str, Any]] = {
@@ -33,7 +34,8 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
 def openapi(company: str = "voltpoint") -> dict[str, Any]:
     """The OpenAPI document of a company server (every company serves the same API)."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = build_server(Settings(company=company, data_dir=Path(tmp), mqtt=False))
+        server = build_server(Settings(company=company, data_dir=Path(tmp), mqtt=False,
+                                       broker_key="only-for-the-openapi-document"))
         try:
             return create_app(server).openapi()
         finally:
@@ -73,7 +75,7 @@ def postman(spec: dict[str, Any], companies: dict[str, int]) -> dict[str, Any]:
 def export(out: Path) -> list[Path]:
     """Write openapi.json and recarga.postman_collection.json into `out`."""
     spec = openapi()
-    network = Settings(company="voltpoint").network()
+    network = load_network()
     out.mkdir(parents=True, exist_ok=True)
     files = {out / "openapi.json": spec,
              out / "recarga.postman_collection.json": postman(spec, {c.id: c.api_port for c in network.companies})}

@@ -40,7 +40,12 @@ def serve(
         settings = Settings(**overrides)  # type: ignore[arg-type]
         network = settings.network()
         server = build_server(settings)
-    except (ValidationError, ValueError, RuntimeError, OSError) as exc:
+    except ValidationError as exc:
+        for e in exc.errors():
+            where = ".".join(str(part) for part in e["loc"])
+            typer.echo(f"error: {where + ': ' if where else ''}{e['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, RuntimeError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     gateway_factory = None

@@ -97,7 +97,8 @@ class LocalNetwork:
         self.service_passwords: dict[str, dict[str, str]] = self._secret_file(
             "service-logins.json", lambda: {c: {"server": secrets.token_urlsafe(18),
                                                 "dashboard": secrets.token_urlsafe(12),
-                                                "operator": secrets.token_urlsafe(18)} for c in ids})
+                                                "operator": secrets.token_urlsafe(18),
+                                                "broker_key": secrets.token_urlsafe(32)} for c in ids})
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     peer_timeout_s: float = Field(default=5.0, gt=0)
     hold_timeout_s: float = Field(default=30.0, gt=0, description="undecided hold: ask the coordinator after")
     stale_trip_s: float = Field(default=20.0, gt=0, description="undecided trip nobody works on: abort after")
+    broker_key: str = Field(default="", description="secret from which vehicles' broker passwords are derived")
     operator_token: str = Field(default="", description="the company operator's token; empty disables operator routes")
     tick_s: float = Field(default=1.0, gt=0, description="period of the recovery loop")
     mqtt: bool = Field(default=True, description="run the MQTT gateway")
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"cannot read {self.company}'s logins from {self.service_logins_file}: {exc}") from exc
             self.broker_password = self.broker_password or str(mine["server"])
             self.operator_token = self.operator_token or str(mine.get("operator", ""))
+            self.broker_key = self.broker_key or str(mine.get("broker_key", ""))
+        if len(self.broker_key) < 16:
+            raise ValueError("a broker key of at least 16 characters is required (RECARGA_BROKER_KEY, or "
+                             "`broker_key` in the service logins file written by `python -m servers config`)")
         return self
 
     def network(self) -> Network:

@@ -227,11 +227,13 @@ class MqttGateway:
         return self.server.accounts.add_credit(vid, CreditIn.model_validate(args).amount, rid)
 
     def _op_plan(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        body = TripIn.model_validate(args)
-        vehicle = self.server.coordinator.vehicle_of(vid, body)
+        trip_args = {k: v for k, v in args.items() if k != "alternatives"}
         k = args.get("alternatives", 1)
-        plans = self.server.coordinator.plan(body, vehicle, views.exclusions(body.avoid_stations),
-                                             k=k if isinstance(k, int) and 1 <= k <= 5 else 1)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 5:
+            raise BadRequest("alternatives must be a whole number from 1 to 5", code="VALIDATION_ERROR")
+        body = TripIn.model_validate(trip_args)
+        vehicle = self.server.coordinator.vehicle_of(vid, body)
+        plans = self.server.coordinator.plan(body, vehicle, views.exclusions(body.avoid_stations), k=k)
         return {"plans": [p.to_json() for p in plans]}
 
     def _op_book(self, vid: str, args: dict[str, Any], rid: str) -> Any:

@@ -57,6 +57,11 @@ def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: Ser
     return {"point_id": point_id, "status": body.status}
 
 
+@router.post("/vehicles/{vehicle_id}/revoke", summary="Operator: revoke a vehicle's tokens and broker login")
+def revoke(vehicle_id: str, _: OperatorDep, server: ServerDep) -> dict[str, Any]:
+    return server.accounts.revoke(vehicle_id)
+
+
 @router.post("/plan", summary="Preview a plan for an inline vehicle (nothing is reserved)")
 def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
     charge = body.capacity_kwh if body.charge_kwh is None else min(body.charge_kwh, body.capacity_kwh)

@@ -17,6 +17,7 @@ TRIP_COMMITTED = "TripCommitted"
 TRIP_ABORTED = "TripAborted"
 TRIP_CANCELLED = "TripCancelled"
 TRIP_PARTICIPANT_ACKED = "TripParticipantAcked"
+TRIP_STOP_CHECKED_IN = "TripStopCheckedIn"
 REQUEST_ANSWERED = "RequestAnswered"
 
 # Holds and reservations (participant).

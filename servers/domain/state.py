@@ -46,6 +46,7 @@ class Account:
     broker_password_hash: str
     opened_at: str
     balance_cents: int = 0
+    broker_generation: int = 1  # bumped when the broker login is revoked
     tokens: dict[str, str] = field(default_factory=dict)  # token hash -> expiry (ISO)
     statement: list[dict[str, Any]] = field(default_factory=list)
     trips: list[str] = field(default_factory=list)
@@ -71,6 +72,7 @@ class Trip:
     decided_at: str = ""
     acked: list[str] = field(default_factory=list)  # companies that applied the decision
     refund_cents: int = 0
+    checked_in: list[int] = field(default_factory=list)  # stops where the vehicle has checked in
 
 
 @dataclass
@@ -163,7 +165,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         _account(state, event).tokens.pop(d["token_hash"], None)
         state.by_token.pop(d["token_hash"], None)
     elif t == T.BROKER_CREDENTIALS_ISSUED:
-        _account(state, event).broker_password_hash = d["broker_password_hash"]
+        acc = _account(state, event)
+        acc.broker_password_hash, acc.broker_generation = d["broker_password_hash"], d["generation"]
     elif t == T.CREDIT_ADDED:
         acc = _account(state, event)
         acc.balance_cents += d["amount_cents"]
@@ -208,6 +211,10 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         trip = state.trips[d["trip_id"]]
         if d["company"] not in trip.acked:
             trip.acked.append(d["company"])
+    elif t == T.TRIP_STOP_CHECKED_IN:
+        trip = state.trips[d["trip_id"]]
+        if d["stop"] not in trip.checked_in:
+            trip.checked_in.append(d["stop"])
     elif t == T.REQUEST_ANSWERED:
         state.answers[d["vehicle_id"] + "/" + d["request_id"]] = d["reply"]
     elif t == T.HOLDS_PLACED:

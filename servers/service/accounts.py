@@ -18,8 +18,8 @@ from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
 from servers.domain.state import Account, ServerState, ts
 from servers.service.engine import Engine
 from servers.service.secrets import (
+    broker_password,
     hash_password,
-    new_broker_password,
     new_token,
     token_hash,
     verify_password,
@@ -70,8 +70,9 @@ class TooManyAttempts(DomainError):
 class Accounts:
     """Account commands and queries of one home company."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, broker_key: str) -> None:
         self.engine = engine
+        self.broker_key = broker_key
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
 
@@ -83,8 +84,8 @@ class Accounts:
             raise DomainError(f"CPF {form.cpf} is not valid (check digits)", code="INVALID_CPF")
         vehicle_id = "v" + uuid.uuid4().hex[:12]
         password_hash = hash_password(form.password)  # slow on purpose: outside the engine's lock
-        broker_password = new_broker_password()
-        broker_hash = broker_password_hash(broker_password)
+        broker_login = broker_password(self.broker_key, vehicle_id, 1)
+        broker_hash = broker_password_hash(broker_login)
         token = new_token()
         now = self.engine.clock()
         expires = (now + TOKEN_TTL).isoformat()
@@ -111,10 +112,10 @@ class Accounts:
             return [StreamAppend(account_stream(vehicle_id), tuple(events), 0)], None
 
         self.engine.execute(decide)
-        return Session(vehicle_id, token, expires, vehicle_id, broker_password)
+        return Session(vehicle_id, token, expires, vehicle_id, broker_login)
 
-    def login(self, login: str, password: str, *, reissue_broker: bool = True) -> Session:
-        """Log in by CPF or e-mail: a new token and, for a new device, new broker credentials."""
+    def login(self, login: str, password: str) -> Session:
+        """Log in by CPF or e-mail: a new token, and the vehicle's broker login (the same on every device)."""
         key = login.strip().lower()
         key = digits(key) if "@" not in key else key
         self._check_rate(key)
@@ -126,15 +127,26 @@ class Accounts:
             self._failures.pop(key, None)
         token = new_token()
         expires = (self.engine.clock() + TOKEN_TTL).isoformat()
-        broker_password = new_broker_password()
-        events = [NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
-                                            "expires_at": expires})]
-        if reissue_broker:
+        event = NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
+                                          "expires_at": expires})
+        self.engine.execute(lambda s: ([StreamAppend(account_stream(account.vehicle_id), (event,))], None))
+        return Session(account.vehicle_id, token, expires, account.vehicle_id,
+                       broker_password(self.broker_key, account.vehicle_id, account.broker_generation))
+
+    def revoke(self, vehicle_id: str) -> dict[str, Any]:
+        """Operator: revoke every token and the broker login of a vehicle (its owner must log in again)."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            acc = _get(state, vehicle_id)
+            generation = acc.broker_generation + 1
+            events = [NewEvent(T.TOKEN_REVOKED, {"vehicle_id": vehicle_id, "token_hash": h}) for h in acc.tokens]
             events.append(NewEvent(T.BROKER_CREDENTIALS_ISSUED, {
-                "vehicle_id": account.vehicle_id,
-                "broker_password_hash": broker_password_hash(broker_password)}))
-        self.engine.execute(lambda s: ([StreamAppend(account_stream(account.vehicle_id), tuple(events))], None))
-        return Session(account.vehicle_id, token, expires, account.vehicle_id, broker_password)
+                "vehicle_id": vehicle_id, "generation": generation,
+                "broker_password_hash": broker_password_hash(broker_password(self.broker_key, vehicle_id,
+                                                                             generation))}))
+            return ([StreamAppend(account_stream(vehicle_id), tuple(events))],
+                    {"vehicle_id": vehicle_id, "tokens_revoked": len(acc.tokens), "broker_generation": generation})
+
+        return self.engine.execute(decide)
 
     def logout(self, token: str) -> None:
         """Revoke a token."""

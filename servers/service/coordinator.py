@@ -313,7 +313,7 @@ class Coordinator:
                                code="NOT_CONFIRMED")
             stops = trip.plan.get("stops", [])
             first = ts(stops[0]["window_start"]) if stops else None
-            if first is not None and first <= now:
+            if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
             refund = booking.refund_cents(trip.cost_cents, now, first)
             appends = [StreamAppend(trip_stream(trip_id), (NewEvent(T.TRIP_CANCELLED, {
@@ -337,11 +337,16 @@ class Coordinator:
         if not 0 <= req.stop < len(stops):
             raise NotFound(f"trip {req.trip_id} has no stop {req.stop}", code="UNKNOWN_STOP")
         try:
-            return self.peers.check_in(stops[req.stop]["company_id"], req)
+            reply = self.peers.check_in(stops[req.stop]["company_id"], req)
         except PeerUnavailable as exc:
             raise DomainError(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
         except PeerRefused as exc:
             raise DomainError(exc.message, code=exc.code) from exc
+        if req.stop not in trip.checked_in:
+            event = NewEvent(T.TRIP_STOP_CHECKED_IN, {"trip_id": req.trip_id, "stop": req.stop})
+            self.engine.execute(lambda s: ([StreamAppend(trip_stream(req.trip_id), (event,))]
+                                           if req.stop not in s.trips[req.trip_id].checked_in else [], None))
+        return reply
 
     # -- queries ----------------------------------------------------------------------------------
     def _trip(self, trip_id: str) -> Trip:

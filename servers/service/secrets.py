@@ -45,6 +45,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_broker_password() -> str:
-    """A vehicle's broker password, handed to it once."""
-    return secrets.token_urlsafe(18)
+def broker_password(key: str, vehicle_id: str, generation: int) -> str:
+    """A vehicle's broker password, derived from the company's broker key (never stored, only its hash).
+
+    The same on every login, so a second device does not lock the first out;
+    a new generation (revocation) gives a new password.
+    """
+    digest = hmac.new(key.encode(), f"{vehicle_id}:{generation}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")

@@ -89,7 +89,7 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
     coordinator = Coordinator(engine, network, company, peers, stale_after=timedelta(seconds=20),
                               complete_in_background=False)
-    node = Node(company, store, engine, Accounts(engine), participant, coordinator)
+    node = Node(company, store, engine, Accounts(engine, "test-broker-key-0123456789"), participant, coordinator)
     peers.nodes[company] = node
     return node
 

@@ -296,3 +296,15 @@ def test_a_restart_from_a_snapshot_gives_the_same_state_as_a_replay_from_zero(ne
     again = Engine(home.store, snapshots=snapshots, snapshot_every=5)
     from_zero, _ = replay(home.store, FOLD)
     assert views.digest(again.state) == views.digest(from_zero) == views.digest(first.state)
+
+
+def test_a_trip_cannot_be_cancelled_once_the_driver_has_checked_in(network, cross_trip):
+    clock = Clock(START - timedelta(hours=5))
+    nodes, _ = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
+    home.coordinator.check_in(vid, CheckInIn(trip_id=reply["trip_id"], stop=0, action="start"))
+    with pytest.raises(Conflict) as refused:
+        home.coordinator.cancel(vid, reply["trip_id"])
+    assert refused.value.code == "TRIP_STARTED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,16 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 
 def test_an_unknown_company_is_refused_with_exit_2_and_no_traceback(tmp_path):
-    done = serve("--company", "atlantis", "--data-dir", str(tmp_path))
+    env = {**os.environ, "RECARGA_BROKER_KEY": "k" * 32}
+    done = serve("--company", "atlantis", "--data-dir", str(tmp_path), env=env)
     assert done.returncode == 2
     assert "unknown company 'atlantis'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_server_without_a_broker_key_is_refused(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECARGA_")}
+    done = serve("--company", "voltpoint", "--data-dir", str(tmp_path), "--no-mqtt", env=env)
+    assert done.returncode == 2 and done.stderr.startswith("error: a broker key of at least 16 characters")
 
 
 def test_a_damaged_log_is_refused_at_start(tmp_path):
@@ -31,7 +39,8 @@ def test_a_damaged_log_is_refused_at_start(tmp_path):
             store.append(f"s:{i}", [NewEvent("Happened", {"i": i})])
     with sqlite3.connect(tmp_path / "voltpoint.db") as conn:
         conn.execute("UPDATE events SET data = '{\"i\":99}' WHERE seq = 2")
-    done = serve("--company", "voltpoint", "--data-dir", str(tmp_path), "--no-mqtt", "--port", "1")
+    env = {**os.environ, "RECARGA_BROKER_KEY": "k" * 32}
+    done = serve("--company", "voltpoint", "--data-dir", str(tmp_path), "--no-mqtt", "--port", "1", env=env)
     assert done.returncode == 2
     assert "damaged at seq 2" in done.stderr and "refusing to serve" in done.stderr
 

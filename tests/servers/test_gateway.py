@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,6 +128,48 @@ def test_a_vehicle_cannot_use_another_vehicles_topics_on_the_real_broker(net):
     finally:
         a.close()
         b.close()
+
+
+def test_plans_with_alternatives_over_mqtt(net):
+    car = new_vehicle(net, "voltpoint", 20)
+    try:
+        plans = car.request("plan", origin="salvador", destination="recife", alternatives=3)["plans"]
+        assert 1 < len(plans) <= 3
+        assert [p["total_minutes"] for p in plans] == sorted(p["total_minutes"] for p in plans)
+        with pytest.raises(ReplyError) as bad:
+            car.request("plan", origin="salvador", destination="recife", alternatives=99)
+        assert bad.value.code == "VALIDATION_ERROR"
+    finally:
+        car.close()
+
+
+def test_a_second_login_keeps_the_first_device_connected_and_a_revoked_vehicle_is_refused(net):
+    host, port = broker_of(net, "ecocharge")
+    form = {**fake_vehicle_form(21), **CAR, "initial_credit": 10.0}
+    first = new_vehicle(net, "ecocharge", 21, credit=10.0)
+    try:
+        again = signup(host, port, "ecocharge", {"login": form["email"], "password": form["password"]}, op="login")
+        assert again["broker"] == {"username": first.vehicle_id, "password": first.broker_password}
+        time.sleep(0.5)
+        assert first.request("account")["balance"] == 10.0  # the first device still works
+        token = json.loads((net.run_dir / "service-logins.json").read_text())["ecocharge"]["operator"]
+        revoked = httpx.post(f"{net.companies['ecocharge'].api_url}/api/v1/vehicles/{first.vehicle_id}/revoke",
+                             headers={"X-Operator-Token": token})
+        assert revoked.status_code == 200 and revoked.json()["tokens_revoked"] == 2
+        time.sleep(0.5)
+        with pytest.raises(ConnectFailed):
+            VehicleClient(host, port, "ecocharge", first.vehicle_id, first.vehicle_id,
+                          first.broker_password).connect(timeout=5)
+        renewed = signup(host, port, "ecocharge", {"login": form["cpf"], "password": form["password"]}, op="login")
+        assert renewed["broker"]["password"] != first.broker_password
+        car = VehicleClient(host, port, "ecocharge", first.vehicle_id, first.vehicle_id,
+                            renewed["broker"]["password"])
+        car.connect(timeout=10)
+        car.token = renewed["token"]
+        assert car.request("account")["vehicle_id"] == first.vehicle_id
+        car.close()
+    finally:
+        first.close()
 
 
 def test_wrong_broker_passwords_and_anonymous_clients_are_refused(net):
