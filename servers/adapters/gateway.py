@@ -243,8 +243,7 @@ class MqttGateway:
         return {"trips": self.server.coordinator.trips_of(vid)}
 
     def _op_reservations(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return {"reservations": [{"trip_id": t["trip_id"], **s} for t in self.server.coordinator.trips_of(vid)
-                                 if t["status"] == "CONFIRMED" for s in t["stops"]]}
+        return {"reservations": self.server.coordinator.reservations_of(vid)}
 
     def _op_cancel(self, vid: str, args: dict[str, Any], rid: str) -> Any:
         return self.server.coordinator.cancel(vid, CancelIn.model_validate(args).trip_id)

@@ -14,7 +14,6 @@ from servers.contract.fake import fake_vehicle_form
 from servers.contract.models import CheckInIn, CreditIn, LoginIn, PlanIn, PointStatusIn, SignupIn, TripIn
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain.errors import DomainError, NotFound
-from servers.domain.state import COMMITTED
 from servers.service import views
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -115,10 +114,7 @@ def my_trips(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
 
 @router.get("/trips/{trip_id}", summary="One of my trips")
 def my_trip(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
-    trip = server.engine.read(lambda s: s.trips.get(trip_id))
-    if trip is None or trip.vehicle_id != vehicle_id:
-        raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
-    return server.coordinator.itinerary(trip_id)
+    return server.coordinator.trip_of(vehicle_id, trip_id)
 
 
 @router.post("/trips/{trip_id}/cancel", summary="Cancel a confirmed trip (refund by the policy)")
@@ -135,8 +131,7 @@ def check_in(trip_id: str, body: CheckInIn, vehicle_id: VehicleDep, server: Serv
 
 @router.get("/reservations", summary="My reserved points, stop by stop")
 def reservations(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
-    return [{"trip_id": t["trip_id"], **s} for t in server.coordinator.trips_of(vehicle_id)
-            if t["status"] == "CONFIRMED" for s in t["stops"]]
+    return server.coordinator.reservations_of(vehicle_id)
 
 
 @router.get("/events", summary="The event feed: events after a sequence number (secrets redacted)")
@@ -149,8 +144,7 @@ def events(server: ServerDep, after: int = Query(default=0, ge=0),
 
 @router.get("/stats", summary="Figures of this company: points, occupancy, trips confirmed and refused")
 def stats(server: ServerDep) -> dict[str, Any]:
-    return server.engine.read(lambda s: views.stats(s, server.network, server.company,
-                                                    server.engine.clock(), COMMITTED))
+    return server.engine.read(lambda s: views.stats(s, server.network, server.company, server.engine.clock()))
 
 
 @router.get("/log/state", summary="The state rebuilt by replaying this log up to a sequence number or time")

@@ -377,6 +377,15 @@ class Coordinator:
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
                 "requested_at": trip.requested_at, "refund": trip.refund_cents / 100, "reason": trip.reason}
 
+    def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
+        """One trip of a vehicle, as its driver sees it."""
+        return self._itinerary(self._trip_of(vehicle_id, trip_id))
+
+    def reservations_of(self, vehicle_id: str) -> list[dict[str, Any]]:
+        """Every reserved stop of a vehicle's confirmed trips."""
+        return [{"trip_id": t["trip_id"], **stop} for t in self.trips_of(vehicle_id)
+                if t["status"] == "CONFIRMED" for stop in t["stops"]]
+
     def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
         """Every confirmed or cancelled trip of a vehicle, newest first."""
         ids = self.engine.read(lambda s: [t for t in reversed(s.accounts[vehicle_id].trips)

@@ -57,7 +57,7 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
             "recorded_at": event.recorded_at.isoformat(), "data": redact(event.data), "hash": event.hash}
 
 
-def stats(state: ServerState, network: Network, company: str, now: datetime, _: str = COMMITTED) -> dict[str, Any]:
+def stats(state: ServerState, network: Network, company: str, now: datetime) -> dict[str, Any]:
     """Per-company figures for the dashboards."""
     points = [p.id for s in network.stations_of(company) for p in s.points]
     busy_now = sum(1 for pid in points for h in state.occupancy.get(pid, {}).values()
