@@ -256,6 +256,17 @@ def test_a_thousand_malformed_payloads_get_error_replies_and_book_nothing(raw_se
         assert reply["error"]["code"] and reply["error"]["message"]
 
 
+def test_an_oversized_request_gets_a_payload_too_large_reply(raw_sender):
+    raw, car, replies, arrived, _ = raw_sender
+    with arrived:
+        count = len(replies)
+    big = json.dumps({"id": "big", "op": "account", "token": car.token, "args": {"pad": "x" * 20_000}})
+    raw.publish(topics.vehicle_request("voltpoint", car.vehicle_id), big, qos=1)
+    with arrived:
+        assert arrived.wait_for(lambda: len(replies) > count, timeout=10)
+        assert replies[-1]["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
 def test_after_the_fuzzing_the_server_is_up_and_its_log_did_not_grow(net, raw_sender):
     _, car, replies, _, head = raw_sender
     assert len(replies) >= 1000
