@@ -127,12 +127,11 @@ class LocalNetwork:
             "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
             for cid, p in self.companies.items()}}
 
-    def server_env(self, cid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment of one company's server process."""
+    def server_settings(self, cid: str) -> dict[str, str]:
+        """The RECARGA_* settings the launcher gives one company's server (compose.yaml mirrors them)."""
         proc = self.companies[cid]
         assert proc.broker is not None
-        env = {
-            **os.environ, **self.env,
+        settings = {
             "RECARGA_COMPANY": cid, "RECARGA_PORT": str(proc.api_port),
             "RECARGA_DATA_DIR": str(self.run_dir / "data"),
             "RECARGA_PEERS": json.dumps({c: p.api_url for c, p in self.companies.items() if c != cid}),
@@ -143,12 +142,14 @@ class LocalNetwork:
             "RECARGA_BROKER_USERNAME": SERVICE_USER,
             "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),
             "RECARGA_BROKER_PID_FILE": str(proc.broker.run_dir / "mosquitto.pid"),
-            "PYTHONUNBUFFERED": "1",
-            **(extra or {}),
         }
         if self.network_file is not None:
-            env["RECARGA_NETWORK_FILE"] = str(self.network_file)
-        return env
+            settings["RECARGA_NETWORK_FILE"] = str(self.network_file)
+        return settings
+
+    def server_env(self, cid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of one company's server process: ours, then the launcher's settings."""
+        return {**os.environ, **self.env, **self.server_settings(cid), "PYTHONUNBUFFERED": "1", **(extra or {})}
 
     # -- processes ------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
