@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from servers.launcher import LocalNetwork
@@ -21,7 +19,8 @@ def start_network(run_dir) -> LocalNetwork:
 def network(tmp_path_factory):
     """One network for the whole session; the pages find it through RECARGA_CLIENTS_FILE."""
     net = start_network(tmp_path_factory.mktemp("dash-net"))
-    os.environ["RECARGA_CLIENTS_FILE"] = str(net.clients_file)
-    os.environ["RECARGA_MAP_TILES"] = "none"  # no internet needed to draw a map
-    yield net
+    with pytest.MonkeyPatch.context() as env:  # put the environment back for the tests that follow
+        env.setenv("RECARGA_CLIENTS_FILE", str(net.clients_file))
+        env.setenv("RECARGA_MAP_TILES", "none")  # no internet needed to draw a map
+        yield net
     net.stop()
