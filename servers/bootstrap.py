@@ -98,7 +98,7 @@ def build_server(settings: Settings) -> Server:
     engine = Engine(store, snapshots=SnapshotStore(path.with_suffix(".snapshots.db")))
     if store.get_meta("company") is None:
         store.set_meta("company", settings.company)
-    accounts = Accounts(engine, settings.broker_key)
+    accounts = Accounts(engine, settings.broker_key, timedelta(seconds=settings.token_ttl_s))
     participant = Participant(engine, network, settings.company,
                               hold_timeout=timedelta(seconds=settings.hold_timeout_s))
     holder: dict[str, Coordinator] = {}

@@ -25,6 +25,7 @@ def serve(
     """Serve one company: replay its log, then answer vehicles (MQTT) and peers (REST)."""
     import uvicorn
 
+    from events.errors import EventLogError
     from servers.api.app import create_app
     from servers.bootstrap import build_server
     from servers.settings import Settings
@@ -45,7 +46,7 @@ def serve(
             where = ".".join(str(part) for part in e["loc"])
             typer.echo(f"error: {where + ': ' if where else ''}{e['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError, OSError, EventLogError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     gateway_factory = None

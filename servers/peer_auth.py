@@ -62,7 +62,8 @@ class Verifier:
         except ValueError:
             raise Unauthorized("bad timestamp", code="BAD_SIGNATURE") from None
         expected = signature(secret, method, path, timestamp, body, peer, self.company)
-        if not hmac.compare_digest(expected, sig):
+        # Bytes, not str: compare_digest refuses non-ASCII strings, and a header may hold any byte.
+        if not hmac.compare_digest(expected.encode(), sig.encode("utf-8", "surrogateescape")):
             raise Unauthorized("signature does not match", code="BAD_SIGNATURE")
         if skew > self.max_skew_s:
             raise Unauthorized("signature is stale", code="STALE_SIGNATURE")

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     peer_secrets_file: Path | None = Field(default=None, description="JSON {'a:b': secret} per company pair")
     peer_secrets: dict[str, str] = Field(default_factory=dict)
     peer_timeout_s: float = Field(default=5.0, gt=0)
+    token_ttl_s: float = Field(default=12 * 3600, gt=0, description="how long a login token is valid")
     hold_timeout_s: float = Field(default=30.0, gt=0, description="undecided hold: ask the coordinator after")
     stale_trip_s: float = Field(default=20.0, gt=0, description="undecided trip nobody works on: abort after")
     broker_key: str = Field(default="", description="secret from which vehicles' broker passwords are derived")

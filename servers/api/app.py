@@ -9,6 +9,7 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from servers.api import errors, peer, public
+from servers.api.peer_auth_middleware import PeerAuth
 from servers.bootstrap import Server
 
 
@@ -47,6 +48,7 @@ def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | No
     )
     app.state.server = server
     errors.install(app)
+    app.add_middleware(PeerAuth, verifier=lambda: server.verifier)
     app.include_router(public.router)
     app.include_router(peer.router)
     return app

@@ -30,11 +30,10 @@ def current_vehicle(server: ServerDep, authorization: Annotated[str | None, Head
 VehicleDep = Annotated[str, Depends(current_vehicle)]
 
 
-async def current_peer(request: Request, server: ServerDep) -> str:
-    """The company that signed this peer request (401 for unsigned, forged, stale or replayed)."""
-    body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return server.verifier.verify(request.headers, request.method, path, body)
+def current_peer(request: Request) -> str:
+    """The company that signed this peer request (checked by `PeerAuth` before anything else)."""
+    peer: str = request.state.peer
+    return peer
 
 
 PeerDep = Annotated[str, Depends(current_peer)]
@@ -43,7 +42,7 @@ PeerDep = Annotated[str, Depends(current_peer)]
 def current_operator(server: ServerDep, x_operator_token: Annotated[str | None, Header()] = None) -> None:
     """Only the company's operator (X-Operator-Token) passes."""
     expected = server.settings.operator_token
-    if not expected or not x_operator_token or not hmac.compare_digest(expected, x_operator_token):
+    if not expected or not x_operator_token or not hmac.compare_digest(expected.encode(), x_operator_token.encode()):
         raise Unauthorized("operator token missing or wrong", code="BAD_OPERATOR_TOKEN")
 
 

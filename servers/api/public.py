@@ -13,7 +13,7 @@ from servers.api.deps import OperatorDep, ServerDep, VehicleDep
 from servers.contract.fake import fake_vehicle_form
 from servers.contract.models import CheckInIn, CreditIn, LoginIn, PlanIn, PointStatusIn, SignupIn, TripIn
 from servers.core.vehicles import DrivingProfile, Vehicle
-from servers.domain.errors import DomainError, NotFound
+from servers.domain.errors import DomainError
 from servers.service import views
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -41,18 +41,12 @@ def stations(server: ServerDep, hours: float = Query(default=6.0, gt=0, le=72)) 
 def station_availability(station_id: str, server: ServerDep, start: datetime | None = None,
                          hours: float = Query(default=6.0, gt=0, le=72)) -> dict[str, Any]:
     begin = start or server.engine.clock()
-    try:
-        return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))
-    except KeyError:
-        raise NotFound(f"unknown station {station_id!r}", code="UNKNOWN_STATION") from None
+    return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))
 
 
 @router.put("/points/{point_id}/status", summary="Operator: put a point out of order or back in service")
 def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: ServerDep) -> dict[str, str]:
-    try:
-        server.participant.set_point_status(point_id, body.status, body.reason)
-    except KeyError:
-        raise NotFound(f"unknown point {point_id!r}", code="UNKNOWN_POINT") from None
+    server.participant.set_point_status(point_id, body.status, body.reason)
     return {"point_id": point_id, "status": body.status}
 
 

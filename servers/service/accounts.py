@@ -25,7 +25,7 @@ from servers.service.secrets import (
     verify_password,
 )
 
-TOKEN_TTL = timedelta(hours=12)
+TOKEN_TTL = timedelta(hours=12)  # the default; `token_ttl_s` in the settings
 LOGIN_WINDOW_S = 300.0
 LOGIN_MAX_FAILURES = 5
 
@@ -70,9 +70,10 @@ class TooManyAttempts(DomainError):
 class Accounts:
     """Account commands and queries of one home company."""
 
-    def __init__(self, engine: Engine, broker_key: str) -> None:
+    def __init__(self, engine: Engine, broker_key: str, token_ttl: timedelta = TOKEN_TTL) -> None:
         self.engine = engine
         self.broker_key = broker_key
+        self.token_ttl = token_ttl
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
 
@@ -88,7 +89,7 @@ class Accounts:
         broker_hash = broker_password_hash(broker_login)
         token = new_token()
         now = self.engine.clock()
-        expires = (now + TOKEN_TTL).isoformat()
+        expires = (now + self.token_ttl).isoformat()
         charge = form.capacity_kwh if form.charge_kwh is None else min(form.charge_kwh, form.capacity_kwh)
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
@@ -116,17 +117,19 @@ class Accounts:
 
     def login(self, login: str, password: str) -> Session:
         """Log in by CPF or e-mail: a new token, and the vehicle's broker login (the same on every device)."""
-        key = login.strip().lower()
-        key = digits(key) if "@" not in key else key
+        ident = login.strip().lower()
+        ident = digits(ident) if "@" not in ident else ident
+        account = self.engine.read(lambda s: s.accounts.get(s.by_login.get(ident, "")))
+        # Throttle per account (its CPF and e-mail share one budget), else per identifier tried.
+        key = account.vehicle_id if account is not None else ident
         self._check_rate(key)
-        account = self.engine.read(lambda s: s.accounts.get(s.by_login.get(key, "")))
         if account is None or not verify_password(password, account.password_hash):
             self._record_failure(key)
             raise Unauthorized("wrong login or password", code="BAD_CREDENTIALS")
         with self._failures_lock:
             self._failures.pop(key, None)
         token = new_token()
-        expires = (self.engine.clock() + TOKEN_TTL).isoformat()
+        expires = (self.engine.clock() + self.token_ttl).isoformat()
         event = NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
                                           "expires_at": expires})
         self.engine.execute(lambda s: ([StreamAppend(account_stream(account.vehicle_id), (event,))], None))

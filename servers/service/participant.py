@@ -170,7 +170,10 @@ class Participant:
 
     def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
         """Put a point out of order or back in service."""
-        station = self.network.point_owner(point_id)
+        try:
+            station = self.network.point_owner(point_id)
+        except KeyError:
+            raise NotFound(f"unknown point {point_id!r}", code="UNKNOWN_POINT") from None
         if station.company_id != self.company_id:
             raise NotFound(f"point {point_id!r} is not ours", code="UNKNOWN_POINT")
         self.engine.execute(lambda s: ([StreamAppend(f"point:{point_id}", (NewEvent(
@@ -178,7 +181,10 @@ class Participant:
 
     def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""
-        station = self.network.station(station_id)
+        try:
+            station = self.network.station(station_id)
+        except KeyError:
+            raise NotFound(f"unknown station {station_id!r}", code="UNKNOWN_STATION") from None
         if station.company_id != self.company_id:
             raise NotFound(f"station {station_id!r} is not ours", code="UNKNOWN_STATION")
 

@@ -1,0 +1,322 @@
+"""The chaos harness: booking load over REST against a LocalNetwork while one fault at a time hits it.
+
+Shared by the CI-sized tests (tests/chaos/test_chaos.py) and the long run
+(bench/chaos.py). Every loop here stops by itself: the load by a stop event,
+a request count and a deadline; settling by a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+
+from events.model import RecordedEvent
+from events.store import SqliteEventStore
+from servers.contract import topics
+from servers.contract.fake import fake_vehicle_form
+from servers.contract.mqtt import new_client
+from servers.invariants import Violation, check
+from servers.launcher import LocalNetwork
+
+FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2"}
+CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
+       "max_dc_kw": 100.0, "profile": "normal"}
+SIGNUP_FIELDS = {"name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
+                 "charge_kwh", "max_ac_kw", "max_dc_kw", "profile", "initial_credit"}
+# (home company, origin, destination): VoltPoint coordinates trips that stop at all three companies,
+# EcoCharge one that stops at EcoCharge and E-Flux; E-Flux is only ever a participant here.
+ROUTES = [("voltpoint", "salvador", "fortaleza"), ("voltpoint", "salvador", "recife"),
+          ("ecocharge", "recife", "fortaleza")]
+COORDINATOR, PARTICIPANT = "voltpoint", "eflux"
+FAULTS = ("kill-coordinator", "kill-participant", "kill-broker", "pause-server")
+
+
+def signup_form(seed: int, credit: float = 3000.0) -> dict[str, object]:
+    """A valid sign-up body for the standard test car (Faker data, reproducible by seed)."""
+    form = {**fake_vehicle_form(seed), **CAR, "initial_credit": credit}
+    return {k: v for k, v in form.items() if k in SIGNUP_FIELDS}
+
+
+def departure(rng: random.Random, days: float = 30.0) -> str:
+    """A departure between 6 h and `days` days from now, so trips spread over many windows."""
+    hours = rng.uniform(6, 24 * days)
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+def read_logs(run_dir: Path, companies: list[str]) -> dict[str, list[RecordedEvent]]:
+    """Every company's events, read straight from its SQLite file (a server may be down)."""
+    out = {}
+    for cid in companies:
+        with SqliteEventStore(run_dir / "data" / f"{cid}.db", create=False) as store:
+            out[cid] = list(store.iter_all())
+    return out
+
+
+def settle(net: LocalNetwork, timeout: float = 30.0) -> tuple[list[Violation], float]:
+    """Poll the checker with converged=True until it is clean or `timeout`; (last violations, seconds)."""
+    start = time.monotonic()
+    while True:
+        violations = check(read_logs(net.run_dir, list(net.companies)), converged=True)
+        elapsed = time.monotonic() - start
+        if not violations or elapsed > timeout:
+            return violations, elapsed
+        time.sleep(0.3)
+
+
+@dataclass
+class Driver:
+    """A signed-up vehicle at its home company, booking over REST."""
+
+    home: str
+    base: str
+    token: str
+    vehicle_id: str
+
+    @classmethod
+    def sign_up(cls, net: LocalNetwork, home: str, seed: int) -> Driver:
+        r = httpx.post(net.companies[home].api_url + "/api/v1/accounts", json=signup_form(seed), timeout=30)
+        r.raise_for_status()
+        body = r.json()
+        return cls(home, net.companies[home].api_url, body["token"], body["vehicle_id"])
+
+    def add_credit(self, amount: float) -> None:
+        # The server may be down this moment; the next INSUFFICIENT_CREDIT refusal tries again.
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(self.base + "/api/v1/me/credit", json={"amount": amount},
+                       headers={"Authorization": "Bearer " + self.token}, timeout=10)
+
+    def book(self, origin: str, destination: str, when: str, timeout: float = 20.0) -> httpx.Response:
+        return httpx.post(self.base + "/api/v1/trips", json={"origin": origin, "destination": destination,
+                                                            "departure": when},
+                          headers={"Authorization": "Bearer " + self.token,
+                                   "Idempotency-Key": uuid.uuid4().hex}, timeout=timeout)
+
+
+@dataclass
+class LoadStats:
+    """What the load clients saw: confirmed trips (by id), refusals, errors by kind, latencies."""
+
+    confirmed: dict[str, str] = field(default_factory=dict)  # trip id -> coordinator company
+    refused: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)  # refusal code -> count
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, kind: str) -> None:
+        with self.lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    @property
+    def requests(self) -> int:
+        return len(self.confirmed) + self.refused + sum(self.errors.values())
+
+
+class Load:
+    """Threads that book trips until stopped, `max_requests` are sent, or `max_seconds` pass."""
+
+    def __init__(self, drivers: list[Driver], threads: int, seed: int, max_requests: int = 10_000,
+                 max_seconds: float = 120.0, pause_s: float = 0.0) -> None:
+        self.drivers = drivers
+        self.threads = threads
+        self.rng = random.Random(seed)
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.pause_s = pause_s
+        self.stats = LoadStats()
+        self._stop = threading.Event()
+        self._sent = 0
+        self._workers: list[threading.Thread] = []
+
+    def _next(self) -> tuple[Driver, str, str, str] | None:
+        with self.stats.lock:
+            if self._sent >= self.max_requests:
+                return None
+            self._sent += 1
+            driver = self.rng.choice(self.drivers)
+            routes = [r for r in ROUTES if r[0] == driver.home]
+            _, origin, destination = self.rng.choice(routes)
+            return driver, origin, destination, departure(self.rng)
+
+    def _work(self, deadline: float) -> None:
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            job = self._next()
+            if job is None:
+                return
+            driver, origin, destination, when = job
+            start = time.monotonic()
+            try:
+                r = driver.book(origin, destination, when)
+            except httpx.ConnectError:
+                self.stats.error("connect")
+                self._stop.wait(0.2)  # the server is down: do not spin on a refused port
+                continue
+            except httpx.TimeoutException:
+                self.stats.error("timeout")
+                continue
+            except httpx.HTTPError as exc:
+                self.stats.error(type(exc).__name__)
+                continue
+            elapsed = time.monotonic() - start
+            top_up = False
+            with self.stats.lock:
+                self.stats.latencies.append(elapsed)
+                if r.status_code == 201:
+                    self.stats.confirmed[r.json()["trip_id"]] = driver.home
+                elif r.status_code == 409:
+                    self.stats.refused += 1
+                    code = str(r.json().get("code"))
+                    self.stats.refusals[code] = self.stats.refusals.get(code, 0) + 1
+                    if code == "INSUFFICIENT_CREDIT":
+                        top_up = True
+                else:
+                    kind = f"http{r.status_code}"
+                    with contextlib.suppress(ValueError):  # a proxy or a dying server may not answer JSON
+                        kind += ":" + str(r.json().get("code"))
+                    self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+            if top_up:
+                driver.add_credit(3000.0)  # the load is about bookings, not about running dry
+            if self.pause_s:
+                self._stop.wait(self.pause_s)
+
+    def start(self) -> Load:
+        deadline = time.monotonic() + self.max_seconds
+        self._workers = [threading.Thread(target=self._work, args=(deadline,), daemon=True,
+                                          name=f"load-{i}") for i in range(self.threads)]
+        for w in self._workers:
+            w.start()
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Ask every thread to stop and wait for its request in flight (bounded by the client timeout)."""
+        self._stop.set()
+        for w in self._workers:
+            w.join(timeout)
+
+    def __enter__(self) -> Load:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def status_online(net: LocalNetwork, cid: str, timeout: float = 20.0) -> bool:
+    """Whether the company's retained status topic says "online" within `timeout` (read as the dashboard)."""
+    import json
+
+    password = json.loads((net.run_dir / "service-logins.json").read_text())[cid]["dashboard"]
+    seen = threading.Event()
+    client = new_client(f"chaos-{uuid.uuid4().hex[:8]}", "dashboard", password)
+
+    def on_connect(c: mqtt.Client, *_: object) -> None:
+        c.subscribe(topics.server_status(cid), qos=1)
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.payload == b"online":
+            seen.set()
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    client.connect_async("127.0.0.1", net.companies[cid].broker_port)
+    client.loop_start()
+    try:
+        return seen.wait(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@dataclass
+class Trial:
+    """One fault, what the load saw around it, and what the checker said after recovery."""
+
+    number: int
+    fault: str
+    target: str
+    stats: LoadStats
+    recovery_s: float
+    violations: list[Violation]
+    lost: list[str]  # trips a client was told CONFIRMED that are not committed in the coordinator's log
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.lost and not self.notes
+
+    def line(self) -> str:
+        errs = ",".join(f"{k}={v}" for k, v in sorted(self.stats.errors.items())) or "-"
+        codes = ",".join(f"{k}={v}" for k, v in sorted(self.stats.refusals.items())) or "-"
+        return (f"trial {self.number:3d} {self.fault:17s} {self.target:10s} requests={self.stats.requests:3d} "
+                f"confirmed={len(self.stats.confirmed):3d} refused={self.stats.refused:3d}[{codes}] errors[{errs}] "
+                f"recovery={self.recovery_s:5.1f}s violations={len(self.violations)} lost={len(self.lost)}"
+                + (" " + "; ".join(self.notes) if self.notes else ""))
+
+
+def sign_up_drivers(net: LocalNetwork, per_home: int = 3, seed: int = 0) -> list[Driver]:
+    """Drivers at each home company that coordinates a route (sign-up is a slow scrypt: few of them)."""
+    homes = sorted({h for h, _, _ in ROUTES})
+    return [Driver.sign_up(net, home, seed * 1000 + i * 10 + j)
+            for i, home in enumerate(homes) for j in range(per_home)]
+
+
+def committed_trips(net: LocalNetwork) -> set[str]:
+    """Trip ids with a TripCommitted in any coordinator's log."""
+    logs = read_logs(net.run_dir, list(net.companies))
+    return {e.data["trip_id"] for events in logs.values() for e in events if e.type == "TripCommitted"}
+
+
+def run_trial(net: LocalNetwork, drivers: list[Driver], number: int, rng: random.Random, fault: str | None = None,
+              threads: int = 4, settle_timeout: float = 45.0, log: Callable[[str], None] = lambda _: None) -> Trial:
+    """Load the network, inject one fault, recover, stop the load, and check every invariant."""
+    fault = fault or rng.choice(FAULTS)
+    companies = list(net.companies)
+    target = {"kill-coordinator": COORDINATOR, "kill-participant": PARTICIPANT}.get(fault) or rng.choice(companies)
+    notes: list[str] = []
+    load = Load(drivers, threads, seed=rng.randrange(1 << 30), max_requests=400, max_seconds=90).start()
+    try:
+        time.sleep(rng.uniform(0.5, 1.5))  # let bookings be in flight when the fault hits
+        log(f"trial {number}: {fault} {target}")
+        if fault in ("kill-coordinator", "kill-participant"):
+            net.kill_server(target)  # SIGKILL: no shutdown hook runs, as in a power cut
+            time.sleep(rng.uniform(0.2, 1.5))
+            net.start_server(target, timeout=60)
+        elif fault == "kill-broker":
+            broker = net.companies[target].broker
+            assert broker is not None
+            broker.kill()
+            time.sleep(rng.uniform(0.2, 1.5))
+            net.start_broker(target)
+        elif fault == "pause-server":
+            net.kill_server(target, signal.SIGSTOP)  # a partition: the process is alive but answers nobody
+            try:
+                time.sleep(rng.uniform(2.0, 4.0))
+            finally:
+                net.kill_server(target, signal.SIGCONT)
+        else:
+            raise ValueError(f"unknown fault {fault!r}")
+        time.sleep(1.0)  # bookings go on after recovery, too
+    finally:
+        load.stop()
+    if fault == "kill-broker" and not status_online(net, target):
+        notes.append(f"{target}'s server did not say online on its restarted broker")
+    violations, recovery = settle(net, settle_timeout)
+    committed = committed_trips(net)
+    lost = sorted(t for t in load.stats.confirmed if t not in committed)
+    for cid, proc in net.companies.items():
+        if proc.server is None or proc.server.poll() is not None:
+            notes.append(f"server {cid} is not running after the trial")
+    return Trial(number, fault, target, load.stats, recovery, violations, lost, notes)
+
+
+ROOT_OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
