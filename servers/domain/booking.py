@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from servers.core.network import Network, Point, Station
-from servers.domain.state import ServerState, ts
+from servers.domain.state import ServerState
 
 # Stable refusal codes a participant gives at prepare.
 POINT_TAKEN = "POINT_TAKEN"
@@ -53,7 +53,7 @@ def point_conflicts(state: ServerState, point_id: str, start: datetime, end: dat
     """The holds and reservations on `point_id` that overlap [start, end)."""
     found = []
     for hold in state.occupancy.get(point_id, {}).values():
-        if overlaps(start, end, ts(hold.start), ts(hold.end)):
+        if overlaps(start, end, *hold.window):
             part = state.participations.get(hold.trip_id)
             found.append({"trip_id": hold.trip_id, "point_id": point_id, "start": hold.start,
                           "end": hold.end, "status": hold.status,

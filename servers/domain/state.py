@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from events.model import RecordedEvent
@@ -77,7 +78,10 @@ class Trip:
 
 @dataclass
 class Hold:
-    """One point held (then reserved) by a participant for one stop of a trip."""
+    """One point held (then reserved) by a participant for one stop of a trip.
+
+    `window` is its [start, end) parsed once (not a field: snapshots keep the ISO strings).
+    """
 
     trip_id: str
     stop: int
@@ -90,6 +94,10 @@ class Hold:
     power_kw: float = 0.0
     charged_kwh: float = 0.0
     charging: str = ""  # "", "CHARGING", "FINISHED", "NO_SHOW"
+
+    @cached_property
+    def window(self) -> tuple[datetime, datetime]:
+        return ts(self.start), ts(self.end)
 
 
 @dataclass
@@ -118,6 +126,8 @@ class ServerState:
     participations: dict[str, Participation] = field(default_factory=dict)
     # point_id -> trip_id -> hold; only HELD and CONFIRMED holds occupy a point.
     occupancy: dict[str, dict[str, Hold]] = field(default_factory=dict)
+    # Trips held or reserved here with a stop not yet charged or missed: what the recovery loop scans.
+    open_holds: set[str] = field(default_factory=set)
     point_status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # "vehicle/request" -> reply
     refusals: int = 0  # prepare requests refused here, as participant
@@ -227,6 +237,7 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
             part.holds.append(hold)
             _occupy(state, hold)
         state.participations[part.trip_id] = part
+        state.open_holds.add(part.trip_id)
     elif t == T.PREPARE_REFUSED:
         state.refusals += 1
         state.participations[d["trip_id"]] = Participation(
@@ -244,10 +255,12 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         for hold in part.holds:
             hold.status = RELEASED
             _vacate(state, hold)
+        state.open_holds.discard(part.trip_id)
     elif t == T.HOLD_DEADLINE_EXTENDED:
         state.participations[d["trip_id"]].deadline = d["deadline"]
     elif t in (T.CHARGING_STARTED, T.CHARGING_FINISHED, T.NO_SHOW_RECORDED):
-        hold = state.participations[d["trip_id"]].holds[d["hold_index"]]
+        part = state.participations[d["trip_id"]]
+        hold = part.holds[d["hold_index"]]
         if t == T.CHARGING_STARTED:
             hold.charging = "CHARGING"
         elif t == T.CHARGING_FINISHED:
@@ -256,6 +269,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         else:
             hold.charging = "NO_SHOW"
             _vacate(state, hold)
+        if all(h.charging in ("FINISHED", "NO_SHOW") for h in part.holds):
+            state.open_holds.discard(part.trip_id)
     elif t == T.POINT_STATUS_CHANGED:
         if d["status"] == "AVAILABLE":
             state.point_status.pop(d["point_id"], None)
@@ -271,6 +286,8 @@ def _to_json(value: Any) -> Any:
         return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_to_json(v) for v in value]
+    if isinstance(value, set):
+        return sorted(value)
     return value
 
 
@@ -301,6 +318,7 @@ class ServerFold:
             for hold in holds:
                 if hold.status in (HELD, CONFIRMED) and hold.charging not in ("FINISHED", "NO_SHOW"):
                     _occupy(state, hold)
+                    state.open_holds.add(part.trip_id)
         return state
 
 

@@ -119,9 +119,11 @@ class Coordinator:
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
-            self.engine.execute(lambda s: ([] if key in s.answers else [StreamAppend(f"answer:{vehicle_id}", (
-                NewEvent(T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id,
-                                              "reply": reply}),))], None))
+            self.engine.execute(lambda s: ([] if key in s.answers else [StreamAppend(
+                f"answer:{vehicle_id}", (NewEvent(T.REQUEST_ANSWERED, {
+                    "vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),))], None))
+        # Only once the answer is recorded: whoever takes a fresh lock for this id then finds the answer.
+        # (After a failure the lock stays, so a retry cannot run beside one still waiting on it.)
         with self._inflight_lock:
             self._request_locks.pop(key, None)
         return reply

@@ -142,7 +142,8 @@ class Participant:
 
     def overdue(self, now: datetime) -> list[tuple[str, str]]:
         """(trip, coordinator) of every hold still undecided past its deadline: ask their coordinators."""
-        return self.engine.read(lambda s: [(p.trip_id, p.coordinator) for p in s.participations.values()
+        return self.engine.read(lambda s: [(p.trip_id, p.coordinator) for p in
+                                           (s.participations[t] for t in s.open_holds)
                                            if p.status == HELD and ts(p.deadline) <= now])
 
     def extend(self, trip_id: str, now: datetime) -> None:
@@ -156,11 +157,11 @@ class Participant:
         """Free every reserved point whose window ended without the vehicle checking in."""
         def decide(state: ServerState) -> tuple[list[StreamAppend], int]:
             appends = []
-            for part in state.participations.values():
+            for part in (state.participations[t] for t in state.open_holds):
                 if part.status != CONFIRMED:
                     continue
                 for i, hold in enumerate(part.holds):
-                    if not hold.charging and ts(hold.end) <= now:
+                    if not hold.charging and hold.window[1] <= now:
                         appends.append(_append(part.trip_id, T.NO_SHOW_RECORDED,
                                                {"trip_id": part.trip_id, "hold_index": i,
                                                 "point_id": hold.point_id}))
@@ -194,7 +195,7 @@ class Participant:
                 bookings = [{"trip_id": h.trip_id, "start": h.start, "end": h.end, "status": h.status,
                              "charging": h.charging}
                             for h in state.occupancy.get(p.id, {}).values()
-                            if booking.overlaps(start, end, ts(h.start), ts(h.end))]
+                            if booking.overlaps(start, end, *h.window)]
                 status = state.point_status.get(p.id, "AVAILABLE")
                 points.append({"point_id": p.id, "power_kw": p.power_kw, "connector": p.connector,
                                "status": status, "free": status == "AVAILABLE" and not bookings,

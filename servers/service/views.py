@@ -12,7 +12,7 @@ from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
 from servers.core.planner import Exclusions
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState, ts
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState
 
 REDACTED = "…redacted…"
 
@@ -61,7 +61,7 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
     """Per-company figures for the dashboards."""
     points = [p.id for s in network.stations_of(company) for p in s.points]
     busy_now = sum(1 for pid in points for h in state.occupancy.get(pid, {}).values()
-                   if ts(h.start) <= now < ts(h.end))
+                   if h.window[0] <= now < h.window[1])
     trips = list(state.trips.values())
     return {
         "company": company, "seq": state.seq, "points": len(points), "busy_now": busy_now,
