@@ -28,12 +28,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from events.store import SqliteEventStore  # noqa: E402
 from mosquitto import AclFile, BrokerProcess, PasswordFile  # noqa: E402
 from servers.contract import topics  # noqa: E402
 from servers.contract.fake import fake_vehicle_form  # noqa: E402
 from servers.contract.mqtt import correlation_properties, new_client  # noqa: E402
-from servers.invariants import check  # noqa: E402
 from servers.launcher import LocalNetwork  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
@@ -151,16 +149,8 @@ def main() -> None:
                 rows.append((f"fleet of {size}: book (p50 / p99)", f"{lat['p50']:.1f} / {lat['p99']:.1f}",
                              f"{confirmed_per_s:.1f} confirmed/s, {summary['bookings_per_s']:.1f} answered/s, "
                              f"refused {summary['refused_total']}, errors {summary['errors_total']}"))
-            logs = {}
-            for cid in net.companies:
-                with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
-                    logs[cid] = list(store.iter_all())
-            deadline = time.monotonic() + 30
-            while (violations := check(logs, converged=True)) and time.monotonic() < deadline:
-                time.sleep(1)
-                for cid in net.companies:
-                    with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
-                        logs[cid] = list(store.iter_all())
+            violations, _ = net.settle(timeout=30)
+            logs = net.read_logs()
             events = sum(len(v) for v in logs.values())
             rows.append(("invariant violations (from the 3 logs)", str(len(violations)), f"{events} events"))
         finally:

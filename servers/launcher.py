@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from events.model import RecordedEvent
+from events.store import SqliteEventStore
 from mosquitto import (
     DASHBOARD_USER,
     SERVICE_USER,
@@ -32,6 +34,7 @@ from mosquitto import (
 )
 from servers.compose import server_command
 from servers.core.network import Network, load_network
+from servers.invariants import Violation, check
 from servers.peer_auth import pair_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,6 +247,29 @@ class LocalNetwork:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- the logs --------------------------------------------------------------------------------
+    def log_path(self, cid: str) -> Path:
+        """Where one company's event log is."""
+        return self.run_dir / "data" / f"{cid}.db"
+
+    def read_logs(self) -> dict[str, list[RecordedEvent]]:
+        """Every company's events, read straight from its file (works while a server is down)."""
+        logs = {}
+        for cid in self.companies:
+            with SqliteEventStore(self.log_path(cid), create=False) as store:
+                logs[cid] = list(store.iter_all())
+        return logs
+
+    def settle(self, timeout: float = 30.0) -> tuple[list[Violation], float]:
+        """Poll the invariant checker (every decision delivered) until clean or `timeout`: (violations, s)."""
+        start = time.monotonic()
+        while True:
+            violations = check(self.read_logs(), converged=True)
+            elapsed = time.monotonic() - start
+            if not violations or elapsed > timeout:
+                return violations, elapsed
+            time.sleep(0.3)
 
     def addresses(self) -> list[str]:
         """One line per address, for people."""

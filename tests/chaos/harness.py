@@ -21,12 +21,10 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
-from events.model import RecordedEvent
-from events.store import SqliteEventStore
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
 from servers.contract.mqtt import new_client
-from servers.invariants import Violation, check
+from servers.invariants import Violation
 from servers.launcher import LocalNetwork
 
 FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2"}
@@ -54,24 +52,9 @@ def departure(rng: random.Random, days: float = 30.0) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
 
 
-def read_logs(run_dir: Path, companies: list[str]) -> dict[str, list[RecordedEvent]]:
-    """Every company's events, read straight from its SQLite file (a server may be down)."""
-    out = {}
-    for cid in companies:
-        with SqliteEventStore(run_dir / "data" / f"{cid}.db", create=False) as store:
-            out[cid] = list(store.iter_all())
-    return out
-
-
 def settle(net: LocalNetwork, timeout: float = 30.0) -> tuple[list[Violation], float]:
     """Poll the checker with converged=True until it is clean or `timeout`; (last violations, seconds)."""
-    start = time.monotonic()
-    while True:
-        violations = check(read_logs(net.run_dir, list(net.companies)), converged=True)
-        elapsed = time.monotonic() - start
-        if not violations or elapsed > timeout:
-            return violations, elapsed
-        time.sleep(0.3)
+    return net.settle(timeout)
 
 
 @dataclass
@@ -272,7 +255,7 @@ def sign_up_drivers(net: LocalNetwork, per_home: int = 3, seed: int = 0) -> list
 
 def committed_trips(net: LocalNetwork) -> set[str]:
     """Trip ids with a TripCommitted in any coordinator's log."""
-    logs = read_logs(net.run_dir, list(net.companies))
+    logs = net.read_logs()
     return {e.data["trip_id"] for events in logs.values() for e in events if e.type == "TripCommitted"}
 
 

@@ -38,7 +38,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
 
 
 def events_of(net: LocalNetwork, cid: str) -> list:
-    with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
+    with SqliteEventStore(net.log_path(cid), create=False) as store:
         return list(store.iter_all())
 
 

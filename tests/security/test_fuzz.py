@@ -80,12 +80,12 @@ class Outcome:
 
 
 def head(net: LocalNetwork) -> int:
-    with SqliteEventStore(net.run_dir / "data" / f"{TARGET}.db", create=False) as store:
+    with SqliteEventStore(net.log_path(TARGET), create=False) as store:
         return store.head()
 
 
 def appended_since(net: LocalNetwork, seq: int) -> Counter[str]:
-    with SqliteEventStore(net.run_dir / "data" / f"{TARGET}.db", create=False) as store:
+    with SqliteEventStore(net.log_path(TARGET), create=False) as store:
         return Counter(e.type for e in store.iter_all(after=seq))
 
 

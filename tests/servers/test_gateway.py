@@ -54,7 +54,7 @@ def new_vehicle(net: LocalNetwork, company: str, seed: int, credit: float = 3000
 
 
 def log_types(net: LocalNetwork, company: str) -> list[str]:
-    with SqliteEventStore(net.run_dir / "data" / f"{company}.db", create=False) as store:
+    with SqliteEventStore(net.log_path(company), create=False) as store:
         return [e.type for e in store.iter_all()]
 
 

@@ -17,7 +17,6 @@ from events.fold import replay
 from events.store import SqliteEventStore
 from servers.contract.fake import fake_vehicle_form
 from servers.domain.state import FOLD
-from servers.invariants import check
 from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
 from servers.service import views
@@ -54,22 +53,9 @@ SIGNUP_FIELDS = {"name", "email", "cpf", "password", "plate", "model", "capacity
                  "charge_kwh", "max_ac_kw", "max_dc_kw", "profile", "initial_credit"}
 
 
-def read_logs(net: LocalNetwork) -> dict[str, list]:
-    out = {}
-    for cid in net.companies:
-        with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
-            out[cid] = list(store.iter_all())
-    return out
-
-
 def settle(net: LocalNetwork, timeout: float = 20.0) -> list:
     """Wait until the invariants hold with every decision delivered; return the last violations."""
-    deadline = time.monotonic() + timeout
-    while True:
-        violations = check(read_logs(net), converged=True)
-        if not violations or time.monotonic() > deadline:
-            return violations
-        time.sleep(0.3)
+    return net.settle(timeout)[0]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +97,7 @@ def test_replaying_each_log_gives_the_running_servers_state(net, route):
     Api(net.companies["eflux"].api_url, form_seed=77).book(*route, departure(hours=30))
     for cid, proc in net.companies.items():
         running = httpx.get(proc.api_url + "/api/v1/log/digest").json()
-        with SqliteEventStore(net.run_dir / "data" / f"{cid}.db", create=False) as store:
+        with SqliteEventStore(net.log_path(cid), create=False) as store:
             state, seq = replay(store, FOLD, until_seq=running["seq"])
         assert seq == running["seq"]
         assert views.digest(state) == running["digest"], cid
@@ -138,7 +124,7 @@ def test_two_hundred_concurrent_bookings_keep_every_invariant(net, route):
         assert body["code"] and body["message"]
         assert "alternatives" in body["details"]
     assert settle(net, timeout=40) == []
-    logs = read_logs(net)
+    logs = net.read_logs()
     debits = [e for e in logs["voltpoint"] + logs["ecocharge"] + logs["eflux"] if e.type == "TripDebited"]
     assert {e.data["trip_id"] for e in debits} >= {c["trip_id"] for c in confirmed}
 
@@ -211,7 +197,7 @@ def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault
         assert proc.returncode == -9  # it really was SIGKILLed at the fault point
         network.start_server(killed)
         assert settle(network, timeout=30) == []
-        logs = read_logs(network)
+        logs = network.read_logs()
         decided = [e for e in logs["voltpoint"] if e.type in ("TripCommitted", "TripAborted")]
         assert decided, "the trip got a decision"
         if fault == "coordinator.after_decide":

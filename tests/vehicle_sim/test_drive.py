@@ -34,7 +34,7 @@ def charging_finished(net, trip_id: str) -> Counter[str]:
     """ChargingFinished events of this trip in each company's log."""
     found: Counter[str] = Counter()
     for company in net.companies:
-        with SqliteEventStore(net.run_dir / "data" / f"{company}.db", create=False) as store:
+        with SqliteEventStore(net.log_path(company), create=False) as store:
             found[company] = sum(1 for e in store.iter_all()
                                  if e.type == "ChargingFinished" and e.data.get("trip_id") == trip_id)
     return +found
