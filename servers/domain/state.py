@@ -129,7 +129,10 @@ class ServerState:
     # Trips held or reserved here with a stop not yet charged or missed: what the recovery loop scans.
     open_holds: set[str] = field(default_factory=set)
     point_status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
-    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # "vehicle/request" -> reply
+    # "vehicle/request" -> seq of its RequestAnswered event: the reply itself stays in the log (read on a
+    # retry), so that memory does not grow by a whole itinerary per request.
+    answers: dict[str, int] = field(default_factory=dict)
+    requests_refused: int = 0
     refusals: int = 0  # prepare requests refused here, as participant
     counts: dict[str, int] = field(default_factory=dict)  # events by type
 
@@ -212,6 +215,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
         trip.reason, trip.code = d.get("reason", ""), d.get("code", "")
         trip.acked = []
+        # Nothing was reserved: keep where it went, not the whole plan (state stays small under load).
+        trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
     elif t == T.TRIP_CANCELLED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.refund_cents = CANCELLED, d["refund_cents"]
@@ -226,7 +231,9 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         if d["stop"] not in trip.checked_in:
             trip.checked_in.append(d["stop"])
     elif t == T.REQUEST_ANSWERED:
-        state.answers[d["vehicle_id"] + "/" + d["request_id"]] = d["reply"]
+        state.answers[d["vehicle_id"] + "/" + d["request_id"]] = event.seq
+        if d["reply"].get("status") == "REFUSED":
+            state.requests_refused += 1
     elif t == T.HOLDS_PLACED:
         part = Participation(trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"],
                              deadline=d["deadline"], status=HELD)
@@ -308,6 +315,7 @@ class ServerFold:
     def from_json(self, data: Any) -> ServerState:
         state = ServerState(seq=data["seq"], by_login=dict(data["by_login"]), by_token=dict(data["by_token"]),
                             point_status=dict(data["point_status"]), answers=dict(data["answers"]),
+                            requests_refused=data["requests_refused"],
                             refusals=data["refusals"], counts=dict(data["counts"]))
         state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
         state.trips = {k: Trip(**v) for k, v in data["trips"].items()}

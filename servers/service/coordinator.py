@@ -115,7 +115,7 @@ class Coordinator:
         with self._inflight_lock:
             lock = self._request_locks.setdefault(key, threading.Lock())
         with lock:
-            known = self.engine.read(lambda s: s.answers.get(key))
+            known = self.engine.answer(key)
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
@@ -149,7 +149,9 @@ class Coordinator:
                                 [], [], cost=cost / 100)
             outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
             if outcome["status"] == COMMITTED:
-                return self.engine.read(lambda s: s.answers[f"{vehicle_id}/{request_id}"])
+                recorded = self.engine.answer(f"{vehicle_id}/{request_id}")
+                assert recorded is not None  # appended with the commit decision
+                return recorded
             last = outcome
             offered.extend(outcome.get("alternatives", []))
             exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
@@ -179,9 +181,11 @@ class Coordinator:
         finally:
             with self._inflight_lock:
                 self._inflight.discard(trip_id)
-        if self.complete_in_background:
+        if self.complete_in_background and status == COMMITTED:
             self._background.submit(self.complete, trip_id)
         else:
+            # An abort is delivered before the driver is answered or the trip re-planned: its holds must
+            # be free by then, or the retry would collide with its own (and others') dead holds.
             self.complete(trip_id)
         refusals = [v for v in votes.values() if v.get("vote") != "yes"]
         first = refusals[0] if refusals else {}

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from events.fold import replay, save_snapshot
 from events.model import RecordedEvent, StreamAppend
@@ -93,6 +93,14 @@ class Engine:
                 except Exception:  # a broken listener (e.g. MQTT down) must not undo a committed decision
                     log.exception("event listener failed")
         return result
+
+    def answer(self, key: str) -> dict[str, Any] | None:
+        """The first reply recorded for a request ("vehicle/request id"), read back from the log."""
+        seq = self.read(lambda s: s.answers.get(key))
+        if seq is None:
+            return None
+        reply: dict[str, Any] = self.store.read_all(after=seq - 1, limit=1)[0].data["reply"]
+        return reply
 
     def read(self, query: Callable[[ServerState], R]) -> R:
         """Run a read-only query against a consistent state."""

@@ -73,7 +73,7 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
         "trips_confirmed": sum(1 for t in trips if t.status == COMMITTED),
         "trips_aborted": sum(1 for t in trips if t.status == ABORTED),
         "trips_cancelled": sum(1 for t in trips if t.status == CANCELLED),
-        "requests_refused": sum(1 for a in state.answers.values() if a.get("status") == "REFUSED"),
+        "requests_refused": state.requests_refused,
         "prepares_refused": state.refusals,
     }
 

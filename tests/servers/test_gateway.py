@@ -218,6 +218,7 @@ def raw_sender(net):
     raw.subscribe(topics.vehicle_reply("voltpoint", car.vehicle_id), qos=1)
     raw.loop_start()
     time.sleep(0.3)
+    assert net.settle(30)[0] == []  # earlier tests' phase two has landed: from here on only the fuzz writes
     head = len(log_types(net, "voltpoint"))
     yield raw, car, replies, arrived, head
     raw.loop_stop()
