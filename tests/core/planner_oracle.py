@@ -1,6 +1,6 @@
 """A brute-force trip planner, slow and obviously right, to check the real one against.
 
-It tries every sequence of distinct stations (up to `max_stops`), drives the
+It tries every sequence of stations (up to `max_stops`; a station may come again, not twice in a row), drives the
 shortest road between consecutive stops, and finds the best charge at each
 stop by enumerating the vertices of the small linear program below: for
 cumulative charges E_1 <= … <= E_r after each stop,
@@ -14,7 +14,7 @@ It shares nothing with the planner but the network's shortest road distances.
 from __future__ import annotations
 
 import math
-from itertools import pairwise, permutations
+from itertools import pairwise, product
 
 from servers.core.network import Network, Station
 from servers.core.planner import NO_EXCLUSIONS, Exclusions
@@ -44,8 +44,12 @@ def best_minutes(network: Network, origin: str, destination: str, vehicle: Vehic
     km_per_min = speed_kmh * vehicle.profile.speed_factor / 60.0
     stations = usable_stations(network, vehicle, exclude)
     best = math.inf
-    for r in range(min(max_stops, len(stations)) + 1):
-        for seq in permutations(stations, r):
+    for r in range(max_stops + 1 if stations else 1):
+        # Any sequence, a station again included (charging a little at a slow one, filling at a fast
+        # one nearby and coming back can win), but never the same station twice in a row.
+        for seq in product(stations, repeat=r):
+            if any(a[0].id == b[0].id for a, b in pairwise(seq)):
+                continue
             nodes = [origin, *(s.city_id for s, _ in seq), destination]
             dist = [network.shortest_km(a).get(b, math.inf) for a, b in pairwise(nodes)]
             if math.inf in dist:
