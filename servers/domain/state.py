@@ -111,7 +111,7 @@ class Participation:
     status: str
     holds: list[Hold] = field(default_factory=list)
     reason: str = ""
-    refusal: dict[str, Any] = field(default_factory=dict)  # code, reason, stop, conflicts, alternatives
+    refusal_seq: int = 0  # the PrepareRefused event: its vote (conflicts, alternatives) stays in the log
 
 
 @dataclass
@@ -215,8 +215,9 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
         trip.reason, trip.code = d.get("reason", ""), d.get("code", "")
         trip.acked = []
-        # Nothing was reserved: keep where it went, not the whole plan (state stays small under load).
+        # Nothing was reserved: keep where it went, not the plan and the votes (state stays small under load).
         trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
+        trip.votes, trip.stops_by_company = {}, {}
     elif t == T.TRIP_CANCELLED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.refund_cents = CANCELLED, d["refund_cents"]
@@ -249,8 +250,7 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         state.refusals += 1
         state.participations[d["trip_id"]] = Participation(
             trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"], deadline="",
-            status=REFUSED, reason=d["reason"],
-            refusal={k: d[k] for k in ("code", "reason", "stop", "station_id", "conflicts", "alternatives")})
+            status=REFUSED, reason=d["reason"], refusal_seq=event.seq)
     elif t == T.HOLDS_CONFIRMED:
         part = state.participations[d["trip_id"]]
         part.status = CONFIRMED

@@ -94,12 +94,16 @@ class Engine:
                     log.exception("event listener failed")
         return result
 
+    def recorded(self, seq: int) -> RecordedEvent:
+        """The event at `seq` (what the state points to instead of keeping a copy)."""
+        return self.store.read_all(after=seq - 1, limit=1)[0]
+
     def answer(self, key: str) -> dict[str, Any] | None:
         """The first reply recorded for a request ("vehicle/request id"), read back from the log."""
         seq = self.read(lambda s: s.answers.get(key))
         if seq is None:
             return None
-        reply: dict[str, Any] = self.store.read_all(after=seq - 1, limit=1)[0].data["reply"]
+        reply: dict[str, Any] = self.recorded(seq).data["reply"]
         return reply
 
     def read(self, query: Callable[[ServerState], R]) -> R:

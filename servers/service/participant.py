@@ -28,10 +28,16 @@ def hold_stream(trip_id: str) -> str:
     return f"hold:{trip_id}"
 
 
-def vote_of(part: Participation) -> dict[str, Any]:
-    """The vote this participant gave (or would give again) for a trip it has a record of."""
-    if part.status == REFUSED:
-        return {"vote": NO, "trip_id": part.trip_id, **part.refusal}
+REFUSAL_KEYS = ("code", "reason", "stop", "station_id", "conflicts", "alternatives")
+
+
+def refusal_vote(data: dict[str, Any]) -> dict[str, Any]:
+    """The no vote recorded in a PrepareRefused event's data."""
+    return {"vote": NO, "trip_id": data["trip_id"], **{k: data[k] for k in REFUSAL_KEYS}}
+
+
+def yes_vote(part: Participation) -> dict[str, Any]:
+    """The yes vote of a trip this participant holds (or held) points for."""
     return {"vote": YES, "trip_id": part.trip_id,
             "holds": [{"stop": h.stop, "station_id": h.station_id, "point_id": h.point_id, "power_kw": h.power_kw,
                        "start": h.start, "end": h.end, "energy_kwh": h.energy_kwh} for h in part.holds]}
@@ -54,23 +60,25 @@ class Participant:
         deadline = (self.engine.clock() + self.hold_timeout).isoformat()
         common = {"trip_id": req.trip_id, "coordinator": req.coordinator, "priority": req.priority.isoformat()}
 
-        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any] | int]:
             known = state.participations.get(req.trip_id)
-            if known is not None:
-                return [], vote_of(known)
+            if known is not None:  # a retry: the first vote (a refusal is read back from the log below)
+                return [], known.refusal_seq if known.status == REFUSED else yes_vote(known)
             decision = booking.decide_prepare(state, self.network, self.company_id, stops)
             if isinstance(decision, booking.Refusal):
-                refusal = {"code": decision.code, "reason": decision.reason, "stop": decision.stop,
-                           "station_id": decision.station_id, "conflicts": decision.conflicts,
-                           "alternatives": decision.alternatives}
-                event = NewEvent(T.PREPARE_REFUSED, {**common, **refusal})
-                return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": NO, "trip_id": req.trip_id,
-                                                                                 **refusal}
+                data = {**common, "code": decision.code, "reason": decision.reason, "stop": decision.stop,
+                        "station_id": decision.station_id, "conflicts": decision.conflicts,
+                        "alternatives": decision.alternatives}
+                event = NewEvent(T.PREPARE_REFUSED, data)
+                return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], refusal_vote(data)
             event = NewEvent(T.HOLDS_PLACED, {**common, "deadline": deadline, "holds": decision})
             return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": YES, "trip_id": req.trip_id,
                                                                              "holds": decision}
 
-        vote = self.engine.execute(decide)
+        decided = self.engine.execute(decide)
+        if isinstance(decided, int):
+            return refusal_vote(self.engine.recorded(decided).data)
+        vote = decided
         if vote["vote"] == YES:
             fault("participant.after_vote")
         return vote
