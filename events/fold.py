@@ -77,15 +77,15 @@ def replay(store: EventStore, fold: Fold[S], *, until_seq: int | None = None,
 
 def save_snapshot(store: EventStore, fold: Fold[S], snapshots: SnapshotStore, state: S, seq: int) -> Snapshot:
     """Save `state` (the fold of the log up to `seq`) with the hash of event `seq`."""
-    events = store.read_all(after=seq - 1, limit=1) if seq > 0 else []
-    head_hash = events[0].hash if events else "0" * 64
+    event = event_at(store, seq)
+    head_hash = event.hash if event is not None else "0" * 64
     return snapshots.save(seq, head_hash, fold_name(fold), canonical_json(fold.to_json(state)))
 
 
 def _usable_snapshot(store: EventStore, fold: Fold[Any], snapshots: SnapshotStore, target: int,
                      until_time: datetime | None) -> Snapshot | None:
     for snap in snapshots.candidates(fold_name(fold), target):
-        event = _event_at(store, snap.seq)
+        event = event_at(store, snap.seq)
         if event is None or event.hash != snap.head_hash:
             continue  # the log was rewritten or is another log: this state is not its fold
         if until_time is not None and event.recorded_at > until_time:
@@ -94,7 +94,8 @@ def _usable_snapshot(store: EventStore, fold: Fold[Any], snapshots: SnapshotStor
     return None
 
 
-def _event_at(store: EventStore, seq: int) -> RecordedEvent | None:
+def event_at(store: EventStore, seq: int) -> RecordedEvent | None:
+    """The event at `seq`, or None when the log has none there."""
     if seq <= 0:
         return None
     events = store.read_all(after=seq - 1, limit=1)

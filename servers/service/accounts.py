@@ -16,7 +16,7 @@ from servers.contract.models import SignupIn
 from servers.domain import event_types as T
 from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
 from servers.domain.state import Account, ServerState, ts
-from servers.service.engine import Engine
+from servers.service.engine import Engine, answered, one
 from servers.service.secrets import (
     broker_password,
     hash_password,
@@ -28,11 +28,6 @@ from servers.service.secrets import (
 TOKEN_TTL = timedelta(hours=12)  # the default; `token_ttl_s` in the settings
 LOGIN_WINDOW_S = 300.0
 LOGIN_MAX_FAILURES = 5
-
-
-def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
-    """A single-event append to one stream."""
-    return StreamAppend(stream_id, (NewEvent(type_, data),))
 
 
 def account_stream(vehicle_id: str) -> str:
@@ -168,11 +163,9 @@ class Accounts:
                 return [], None  # answered before: the first reply is read back below
             acc = _get(state, vehicle_id)
             reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
-            return [StreamAppend(account_stream(vehicle_id), (
-                NewEvent(T.CREDIT_ADDED, {"vehicle_id": vehicle_id, "amount_cents": cents,
-                                          "request_id": request_id}),)),
-                    one(f"answer:{vehicle_id}", T.REQUEST_ANSWERED,
-                        {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply})], reply
+            return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
+                "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
+                    answered(vehicle_id, request_id, reply)], reply
 
         reply = self.engine.execute(decide)
         if reply is None:

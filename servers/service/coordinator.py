@@ -27,7 +27,7 @@ from servers.domain.errors import Conflict, DomainError, InsufficientCredit, Not
 from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, ts
 from servers.faults import fault
 from servers.service.accounts import account_stream
-from servers.service.engine import Engine
+from servers.service.engine import Engine, answered, one
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,8 @@ class Coordinator:
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
-            self.engine.execute(lambda s: ([] if key in s.answers else [StreamAppend(
-                f"answer:{vehicle_id}", (NewEvent(T.REQUEST_ANSWERED, {
-                    "vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),))], None))
+            self.engine.execute(lambda s: ([] if key in s.answers else [answered(vehicle_id, request_id, reply)],
+                                           None))
         # Only once the answer is recorded: whoever takes a fresh lock for this id then finds the answer.
         # (After a failure the lock stays, so a retry cannot run beside one still waiting on it.)
         with self._inflight_lock:
@@ -225,12 +224,10 @@ class Coordinator:
                 debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
                                                   "amount_cents": trip.cost_cents})
                 # The driver's answer is known now: record it with the decision (one durable write fewer).
-                answer = NewEvent(T.REQUEST_ANSWERED, {
-                    "vehicle_id": trip.vehicle_id, "request_id": trip.request_id,
-                    "reply": self._itinerary(trip, votes=votes, status=COMMITTED)})
+                answer = answered(trip.vehicle_id, trip.request_id,
+                                  self._itinerary(trip, votes=votes, status=COMMITTED))
                 return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
-                        StreamAppend(account_stream(trip.vehicle_id), (debit,)),
-                        StreamAppend(f"answer:{trip.vehicle_id}", (answer,))], COMMITTED
+                        StreamAppend(account_stream(trip.vehicle_id), (debit,)), answer], COMMITTED
             code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
                             else (InsufficientCredit.code, "not enough credit at decision time"))
             recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
@@ -283,9 +280,8 @@ class Coordinator:
             if trip is None:
                 return [], ABORT  # presumed abort: no record means never committed
             if trip.status == REQUESTED:
-                event = NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": "TIMEOUT",
-                                                  "reason": "a participant asked before the decision"})
-                return [StreamAppend(trip_stream(trip_id), (event,))], ABORT
+                return [one(trip_stream(trip_id), T.TRIP_ABORTED, {
+                    "trip_id": trip_id, "code": "TIMEOUT", "reason": "a participant asked before the decision"})], ABORT
             return [], COMMIT if trip.status in (COMMITTED, CANCELLED) else ABORT
 
         return self.engine.execute(decide)
@@ -322,11 +318,11 @@ class Coordinator:
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
             refund = booking.refund_cents(trip.cost_cents, now, first)
-            appends = [StreamAppend(trip_stream(trip_id), (NewEvent(T.TRIP_CANCELLED, {
-                "trip_id": trip_id, "refund_cents": refund, "reason": "cancelled by the driver"}),))]
+            appends = [one(trip_stream(trip_id), T.TRIP_CANCELLED, {
+                "trip_id": trip_id, "refund_cents": refund, "reason": "cancelled by the driver"})]
             if refund:
-                appends.append(StreamAppend(account_stream(vehicle_id), (NewEvent(T.TRIP_REFUNDED, {
-                    "vehicle_id": vehicle_id, "trip_id": trip_id, "amount_cents": refund}),)))
+                appends.append(one(account_stream(vehicle_id), T.TRIP_REFUNDED, {
+                    "vehicle_id": vehicle_id, "trip_id": trip_id, "amount_cents": refund}))
             return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
 
         reply = self.engine.execute(decide)
@@ -349,9 +345,10 @@ class Coordinator:
         except PeerRefused as exc:
             raise DomainError(exc.message, code=exc.code) from exc
         if req.stop not in trip.checked_in:
-            event = NewEvent(T.TRIP_STOP_CHECKED_IN, {"trip_id": req.trip_id, "stop": req.stop})
-            self.engine.execute(lambda s: ([StreamAppend(trip_stream(req.trip_id), (event,))]
-                                           if req.stop not in s.trips[req.trip_id].checked_in else [], None))
+            checked_in = one(trip_stream(req.trip_id), T.TRIP_STOP_CHECKED_IN,
+                             {"trip_id": req.trip_id, "stop": req.stop})
+            self.engine.execute(lambda s: ([checked_in] if req.stop not in s.trips[req.trip_id].checked_in else [],
+                                           None))
         return reply
 
     # -- queries ----------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from events.fold import replay, save_snapshot
-from events.model import RecordedEvent, StreamAppend
+from events.fold import event_at, replay, save_snapshot
+from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
+from servers.domain import event_types as T
 from servers.domain.errors import Unavailable
 from servers.domain.state import FOLD, ServerState
 
@@ -20,6 +21,17 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
 Listener = Callable[[Sequence[RecordedEvent]], None]
+
+
+def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
+    """A single-event append to one stream."""
+    return StreamAppend(stream_id, (NewEvent(type_, data),))
+
+
+def answered(vehicle_id: str, request_id: str, reply: dict[str, Any]) -> StreamAppend:
+    """Record the first reply to a request, so that a repeat of its id gets it again (`Engine.answer`)."""
+    return one(f"answer:{vehicle_id}", T.REQUEST_ANSWERED,
+               {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply})
 
 
 class LogUnwritable(Unavailable):
@@ -96,7 +108,9 @@ class Engine:
 
     def recorded(self, seq: int) -> RecordedEvent:
         """The event at `seq` (what the state points to instead of keeping a copy)."""
-        return self.store.read_all(after=seq - 1, limit=1)[0]
+        event = event_at(self.store, seq)
+        assert event is not None, f"the state points at seq {seq}, which the log does not have"
+        return event
 
     def answer(self, key: str) -> dict[str, Any] | None:
         """The first reply recorded for a request ("vehicle/request id"), read back from the log."""

@@ -17,7 +17,7 @@ from servers.domain import event_types as T
 from servers.domain.errors import Conflict, NotFound
 from servers.domain.state import CONFIRMED, HELD, REFUSED, RELEASED, Participation, ServerState, ts
 from servers.faults import fault
-from servers.service.engine import Engine
+from servers.service.engine import Engine, one
 
 YES = "yes"
 NO = "no"
@@ -92,7 +92,7 @@ class Participant:
             if part.status != HELD:
                 raise Conflict(f"trip {trip_id} is {part.status} here; it cannot be committed",
                                code="NOT_HELD")
-            return [_append(trip_id, T.HOLDS_CONFIRMED, {"trip_id": trip_id})], {"trip_id": trip_id,
+            return [one(hold_stream(trip_id), T.HOLDS_CONFIRMED, {"trip_id": trip_id})], {"trip_id": trip_id,
                                                                                 "status": CONFIRMED}
 
         return self.engine.execute(decide)
@@ -112,7 +112,7 @@ class Participant:
                 return [], {"trip_id": trip_id, "status": RELEASED}
             if part.status == CONFIRMED and not allow_confirmed:
                 raise Conflict(f"trip {trip_id} was committed here; abort is not possible", code="COMMITTED")
-            return ([_append(trip_id, T.HOLDS_RELEASED, {"trip_id": trip_id, "reason": reason})],
+            return ([one(hold_stream(trip_id), T.HOLDS_RELEASED, {"trip_id": trip_id, "reason": reason})],
                     {"trip_id": trip_id, "status": RELEASED})
 
         return self.engine.execute(decide)
@@ -136,7 +136,7 @@ class Participant:
                     return [], {**base, "charging": "CHARGING"}
                 if hold.charging:
                     raise Conflict(f"stop {req.stop} is already {hold.charging}", code="ALREADY_DONE")
-                return [_append(req.trip_id, T.CHARGING_STARTED, base)], {**base, "charging": "CHARGING"}
+                return [one(hold_stream(req.trip_id), T.CHARGING_STARTED, base)], {**base, "charging": "CHARGING"}
             if hold.charging == "FINISHED":
                 return [], {**base, "charging": "FINISHED", "energy_kwh": hold.charged_kwh}
             if hold.charging != "CHARGING":
@@ -144,7 +144,7 @@ class Participant:
             energy = hold.energy_kwh if req.energy_kwh is None else req.energy_kwh
             cost_cents = round(energy * company.price_per_kwh * 100)
             data = {**base, "energy_kwh": energy, "cost_cents": cost_cents}
-            return [_append(req.trip_id, T.CHARGING_FINISHED, data)], {**data, "charging": "FINISHED"}
+            return [one(hold_stream(req.trip_id), T.CHARGING_FINISHED, data)], {**data, "charging": "FINISHED"}
 
         return self.engine.execute(decide)
 
@@ -157,7 +157,7 @@ class Participant:
     def extend(self, trip_id: str, now: datetime) -> None:
         """Push an undecided hold's deadline while its coordinator cannot be reached (never drop it)."""
         deadline = (now + self.hold_timeout).isoformat()
-        self.engine.execute(lambda s: ([_append(trip_id, T.HOLD_DEADLINE_EXTENDED,
+        self.engine.execute(lambda s: ([one(hold_stream(trip_id), T.HOLD_DEADLINE_EXTENDED,
                                                 {"trip_id": trip_id, "deadline": deadline})]
                                        if s.participations[trip_id].status == HELD else [], None))
 
@@ -170,7 +170,7 @@ class Participant:
                     continue
                 for i, hold in enumerate(part.holds):
                     if not hold.charging and hold.window[1] <= now:
-                        appends.append(_append(part.trip_id, T.NO_SHOW_RECORDED,
+                        appends.append(one(hold_stream(part.trip_id), T.NO_SHOW_RECORDED,
                                                {"trip_id": part.trip_id, "hold_index": i,
                                                 "point_id": hold.point_id}))
             return appends, len(appends)
@@ -185,8 +185,8 @@ class Participant:
             raise NotFound(f"unknown point {point_id!r}", code="UNKNOWN_POINT") from None
         if station.company_id != self.company_id:
             raise NotFound(f"point {point_id!r} is not ours", code="UNKNOWN_POINT")
-        self.engine.execute(lambda s: ([StreamAppend(f"point:{point_id}", (NewEvent(
-            T.POINT_STATUS_CHANGED, {"point_id": point_id, "status": status, "reason": reason}),))], None))
+        self.engine.execute(lambda s: ([one(f"point:{point_id}", T.POINT_STATUS_CHANGED,
+                                            {"point_id": point_id, "status": status, "reason": reason})], None))
 
     def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""
@@ -213,10 +213,6 @@ class Participant:
                     "free_points": sum(1 for p in points if p["free"])}
 
         return self.engine.read(query)
-
-
-def _append(trip_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
-    return StreamAppend(hold_stream(trip_id), (NewEvent(type_, data),))
 
 
 def _get(state: ServerState, trip_id: str) -> Participation:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from events.fold import replay
+from events.fold import event_at, replay
 from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
@@ -105,7 +105,5 @@ def digest(state: ServerState) -> str:
 
 def state_time(store: EventStore, seq: int) -> datetime | None:
     """When the event at `seq` was recorded."""
-    if seq <= 0:
-        return None
-    found = store.read_all(after=seq - 1, limit=1)
-    return found[0].recorded_at if found else None
+    event = event_at(store, seq)
+    return event.recorded_at if event is not None else None
