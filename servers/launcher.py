@@ -70,6 +70,7 @@ class LocalNetwork:
     bind: str = "127.0.0.1"  # brokers' listen address; 0.0.0.0 in containers
     container_hosts: bool = False  # clients.json names compose services (server-X, broker-X), not 127.0.0.1
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
+    log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
     companies: dict[str, CompanyProcesses] = field(default_factory=dict)
     dashboard: subprocess.Popen[bytes] | None = None
 
@@ -148,6 +149,8 @@ class LocalNetwork:
         }
         if self.network_file is not None:
             settings["RECARGA_NETWORK_FILE"] = str(self.network_file)
+        if cid in self.log_paths:
+            settings["RECARGA_LOG_PATH"] = str(self.log_paths[cid])
         return settings
 
     def server_env(self, cid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -251,7 +254,7 @@ class LocalNetwork:
     # -- the logs --------------------------------------------------------------------------------
     def log_path(self, cid: str) -> Path:
         """Where one company's event log is."""
-        return self.run_dir / "data" / f"{cid}.db"
+        return self.log_paths.get(cid, self.run_dir / "data" / f"{cid}.db")
 
     def read_logs(self) -> dict[str, list[RecordedEvent]]:
         """Every company's events, read straight from its file (works while a server is down)."""

@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 from events.store import SqliteEventStore
-from servers.invariants import check
 from servers.launcher import LocalNetwork
 from tests.chaos.harness import FAST, signup_form
 
@@ -54,40 +53,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def net(tmp_path: Path, small_disk: Path) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path / "run", free_ports=True, mqtt=False, env=FAST)
-    network.log_on_disk = small_disk / f"{HOME}.db"  # type: ignore[attr-defined]
+    network = LocalNetwork(tmp_path / "run", free_ports=True, mqtt=False, env=FAST,
+                           log_paths={HOME: small_disk / f"{HOME}.db"})
     try:
-        network.prepare()
-        for cid in network.companies:
-            network.start_server(cid, wait=False, extra_env=_env(network, cid))
-        for cid in network.companies:
-            network.wait_healthy(cid, 60)
+        network.start(timeout=60)
         yield network
     finally:
         network.stop()
 
 
-def _env(net: LocalNetwork, cid: str) -> dict[str, str]:
-    return {"RECARGA_LOG_PATH": str(net.log_on_disk)} if cid == HOME else {}  # type: ignore[attr-defined]
-
-
 def _logs(net: LocalNetwork) -> dict[str, list]:
-    out = {}
+    """Every company's events, each log's hash chain checked first."""
     for cid in net.companies:
-        path = net.log_on_disk if cid == HOME else net.run_dir / "data" / f"{cid}.db"  # type: ignore[attr-defined]
-        with SqliteEventStore(path, create=False) as store:
+        with SqliteEventStore(net.log_path(cid), create=False) as store:
             assert store.verify().ok, cid
-            out[cid] = list(store.iter_all())
-    return out
-
-
-def _settle(net: LocalNetwork, timeout: float = 30.0) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        violations = check(_logs(net), converged=True)
-        if not violations or time.monotonic() > deadline:
-            return violations
-        time.sleep(0.3)
+    return net.read_logs()
 
 
 class Home:
@@ -132,8 +112,8 @@ def _fill(disk: Path) -> Path:
 def _survivors(net: LocalNetwork, before: set[str]) -> None:
     """Restart the home server: it must start from the log and still hold every confirmed trip."""
     net.kill_server(HOME)
-    net.start_server(HOME, extra_env=_env(net, HOME), timeout=60)
-    assert _settle(net) == []
+    net.start_server(HOME, timeout=60)
+    assert net.settle()[0] == []
     committed = {e.data["trip_id"] for e in _logs(net)[HOME] if e.type == "TripCommitted"}
     assert before <= committed, f"lost: {before - committed}"
     confirmed_elsewhere = {e.data["trip_id"] for cid in ("ecocharge", "eflux")
@@ -177,7 +157,7 @@ def test_a_read_only_disk_refuses_new_work_and_loses_nothing(net, small_disk):
     assert done.returncode == 0, done.stderr
     try:
         proc = net.companies[HOME]
-        net.start_server(HOME, wait=False, extra_env=_env(net, HOME))
+        net.start_server(HOME, wait=False)
         try:
             net.wait_healthy(HOME, 30)
         except RuntimeError:
@@ -188,7 +168,7 @@ def test_a_read_only_disk_refuses_new_work_and_loses_nothing(net, small_disk):
             # Today it dies of an uncaught NotAnEventLog ("not an SQLite database (unable to open database
             # file)") with a traceback, not `serve`'s one-line "error: …": it names the file but not the cause
             # (read-only). Reported to the lead (docs/reliability.md); here we hold what must never change.
-            assert str(net.log_on_disk) in tail, tail  # type: ignore[attr-defined]
+            assert str(net.log_path(HOME)) in tail, tail
         else:
             r = driver.book(60)
             assert _refused_unwritable(r), (r.status_code, r.text)
