@@ -25,6 +25,16 @@ def fold_name(fold: Fold[Any]) -> str:
     return f"{type(fold).__module__}:{type(fold).__qualname__}"
 
 
+def snapshot_key(fold: Fold[Any]) -> str:
+    """What snapshots are stored under: the fold's name, and its `version` attribute when it has one.
+
+    A fold whose rules change (say, what its state forgets) bumps `version`, so that states saved by
+    the old rules are never taken for a fold of the log under the new ones.
+    """
+    version = getattr(fold, "version", None)
+    return fold_name(fold) if version is None else f"{fold_name(fold)}@{version}"
+
+
 def load_fold(dotted: str) -> Fold[Any]:
     """Import the fold named "package.module:attribute" (a class is instantiated).
 
@@ -79,12 +89,12 @@ def save_snapshot(store: EventStore, fold: Fold[S], snapshots: SnapshotStore, st
     """Save `state` (the fold of the log up to `seq`) with the hash of event `seq`."""
     event = event_at(store, seq)
     head_hash = event.hash if event is not None else "0" * 64
-    return snapshots.save(seq, head_hash, fold_name(fold), canonical_json(fold.to_json(state)))
+    return snapshots.save(seq, head_hash, snapshot_key(fold), canonical_json(fold.to_json(state)))
 
 
 def _usable_snapshot(store: EventStore, fold: Fold[Any], snapshots: SnapshotStore, target: int,
                      until_time: datetime | None) -> Snapshot | None:
-    for snap in snapshots.candidates(fold_name(fold), target):
+    for snap in snapshots.candidates(snapshot_key(fold), target):
         event = event_at(store, snap.seq)
         if event is None or event.hash != snap.head_hash:
             continue  # the log was rewritten or is another log: this state is not its fold

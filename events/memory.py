@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -22,9 +22,13 @@ from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 
 
 class InMemoryEventStore:
-    """The same rows, hashes and rules as `SqliteEventStore`, kept in a list."""
+    """The same rows, hashes and rules as `SqliteEventStore`, kept in a list.
 
-    def __init__(self) -> None:
+    `clock` stamps `recorded_at` (wall time unless a test moves time by hand).
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
         self._rows: list[Row] = []  # index i holds seq i + 1
         self._streams: dict[str, list[int]] = {}  # stream id -> its seqs, in version order
         self._meta: dict[str, str] = {"schema_version": "1"}
@@ -40,7 +44,7 @@ class InMemoryEventStore:
         with self._lock:
             last = self._rows[-1] if self._rows else None
             rows = build_rows(appends, len(self._rows), last.hash if last else GENESIS_HASH,
-                              last.recorded_at if last else "", self.stream_version, datetime.now(UTC))
+                              last.recorded_at if last else "", self.stream_version, self._clock())
             # build_rows raised before this point if any version was stale: nothing half-written.
             for row in rows:
                 self._rows.append(row)
