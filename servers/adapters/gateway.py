@@ -323,8 +323,10 @@ def _stations_of(event: RecordedEvent, server: Server) -> set[str]:
         return {h["station_id"] for h in event.data["holds"]}
     if event.type == T.POINT_STATUS_CHANGED:
         return {server.network.point_owner(event.data["point_id"]).id}
-    part = server.engine.read(lambda s: s.participations.get(event.data.get("trip_id", "")))
-    return {h.station_id for h in part.holds} if part is not None else set()
+    # A hold event: its stations are in the stream's first event (the state may have forgotten the trip).
+    first = server.engine.first(event.stream_id)
+    return {h["station_id"] for h in first.data["holds"]} if first is not None and first.type == T.HOLDS_PLACED \
+        else set()
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -5,13 +5,22 @@ accounts and coordinates trips (streams `account:…`, `trip:…`, `answer:…`)
 as **participant** it holds and reserves its own charging points (streams
 `hold:…`, `point:…`). `ServerFold` is what `python -m events state` uses
 (through the log's `fold` meta key) and what the server replays at start.
+
+The state keeps what decisions and live views read; what is over stays in the
+log only (the retention rule, docs/eventlog.md): an aborted attempt once every
+participant has heard the abort, a participation once released or refused,
+a finished reservation `RETAIN_RESERVATIONS` after its last window, a settled
+trip `RETAIN_TRIPS` after its arrival, a token once expired. "After" is in
+event time (the `recorded_at` of the event being folded), so a replay forgets
+exactly what the running server forgot.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +38,11 @@ HELD = "HELD"
 CONFIRMED = "CONFIRMED"
 RELEASED = "RELEASED"
 REFUSED = "REFUSED"
+
+
+# How long what is over stays in memory (event time); changing either changes the fold: bump its version.
+RETAIN_RESERVATIONS = timedelta(days=7)  # a participant's charged or missed reservations, after the last window
+RETAIN_TRIPS = timedelta(days=30)  # a coordinator's confirmed or cancelled trips, after their arrival
 
 
 def ts(value: str) -> datetime:
@@ -111,7 +125,10 @@ class Participation:
     status: str
     holds: list[Hold] = field(default_factory=list)
     reason: str = ""
-    refusal_seq: int = 0  # the PrepareRefused event: its vote (conflicts, alternatives) stays in the log
+
+    def closed(self) -> bool:
+        """Reserved, and every stop charged or missed: nothing more can happen to it here."""
+        return self.status == CONFIRMED and all(h.charging in ("FINISHED", "NO_SHOW") for h in self.holds)
 
 
 @dataclass
@@ -129,12 +146,62 @@ class ServerState:
     # Trips held or reserved here with a stop not yet charged or missed: what the recovery loop scans.
     open_holds: set[str] = field(default_factory=set)
     point_status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
-    # "vehicle/request" -> seq of its RequestAnswered event: the reply itself stays in the log (read on a
-    # retry), so that memory does not grow by a whole itinerary per request.
-    answers: dict[str, int] = field(default_factory=dict)
-    requests_refused: int = 0
+    requests_refused: int = 0  # answers to drivers were refusals (the answers themselves are in the log only)
     refusals: int = 0  # prepare requests refused here, as participant
     counts: dict[str, int] = field(default_factory=dict)  # events by type
+    # (when, kind, key) of what may be forgotten then; derived from the rest (rebuilt, never saved).
+    expiring: list[tuple[datetime, str, str]] = field(default_factory=list, metadata={"derived": True})
+
+
+def _settled(trip: Trip) -> bool:
+    """Decided, and every participant has applied the decision."""
+    return trip.status != REQUESTED and all(c in trip.acked for c in trip.participants)
+
+
+def _schedule(state: ServerState, when: datetime, kind: str, key: str) -> None:
+    heapq.heappush(state.expiring, (when, kind, key))
+
+
+def _schedule_trip(state: ServerState, trip: Trip) -> None:
+    """Forget a settled trip now (aborted: nothing was reserved) or RETAIN_TRIPS after its arrival."""
+    if not _settled(trip):
+        return
+    if trip.status == ABORTED:
+        _forget_trip(state, trip)
+    else:
+        _schedule(state, ts(trip.plan.get("arrival") or trip.requested_at) + RETAIN_TRIPS, "trip", trip.trip_id)
+
+
+def _schedule_participation(state: ServerState, part: Participation) -> None:
+    if part.closed():
+        _schedule(state, max(h.window[1] for h in part.holds) + RETAIN_RESERVATIONS, "part", part.trip_id)
+
+
+def _forget_trip(state: ServerState, trip: Trip) -> None:
+    del state.trips[trip.trip_id]
+    acc = state.accounts.get(trip.vehicle_id)
+    if acc is not None and trip.trip_id in acc.trips:
+        acc.trips.remove(trip.trip_id)  # the oldest go first: found near the front
+
+
+def _expire(state: ServerState, now: datetime) -> None:
+    """Forget what is due by `now`; each entry is checked again, since it may have changed since."""
+    while state.expiring and state.expiring[0][0] <= now:
+        _, kind, key = heapq.heappop(state.expiring)
+        if kind == "trip":
+            trip = state.trips.get(key)
+            if trip is not None and _settled(trip):
+                _forget_trip(state, trip)
+        elif kind == "part":
+            part = state.participations.get(key)
+            if part is not None and part.closed():
+                del state.participations[key]
+        else:  # "token": "vehicle token-hash"
+            vehicle_id, _, token = key.partition(" ")
+            acc = state.accounts.get(vehicle_id)
+            if acc is not None and token in acc.tokens and ts(acc.tokens[token]) <= now:
+                del acc.tokens[token]
+                state.by_token.pop(token, None)
 
 
 def _occupy(state: ServerState, hold: Hold) -> None:
@@ -164,6 +231,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
     t = event.type
     state.seq = event.seq
     state.counts[t] = state.counts.get(t, 0) + 1
+    if state.expiring and state.expiring[0][0] <= event.recorded_at:
+        _expire(state, event.recorded_at)
     if t == T.ACCOUNT_OPENED:
         acc = Account(vehicle_id=d["vehicle_id"], owner=d["owner"], vehicle=d["vehicle"],
                       password_hash=d["password_hash"], broker_password_hash=d["broker_password_hash"],
@@ -174,6 +243,7 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
     elif t == T.TOKEN_ISSUED:
         _account(state, event).tokens[d["token_hash"]] = d["expires_at"]
         state.by_token[d["token_hash"]] = d["vehicle_id"]
+        _schedule(state, ts(d["expires_at"]), "token", d["vehicle_id"] + " " + d["token_hash"])
     elif t == T.TOKEN_REVOKED:
         _account(state, event).tokens.pop(d["token_hash"], None)
         state.by_token.pop(d["token_hash"], None)
@@ -203,13 +273,14 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
                     cost_by_company_cents=d["cost_by_company_cents"],
                     requested_at=event.recorded_at.isoformat())
         state.trips[trip.trip_id] = trip
-        if trip.vehicle_id in state.accounts:
-            state.accounts[trip.vehicle_id].trips.append(trip.trip_id)
     elif t == T.TRIP_VOTE_RECORDED:
         state.trips[d["trip_id"]].votes[d["company"]] = d["vote"]
     elif t == T.TRIP_COMMITTED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.decided_at = COMMITTED, event.recorded_at.isoformat()
+        if trip.vehicle_id in state.accounts:  # a driver's trips are the confirmed ones, not every attempt
+            state.accounts[trip.vehicle_id].trips.append(trip.trip_id)
+        _schedule_trip(state, trip)
     elif t == T.TRIP_ABORTED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
@@ -218,21 +289,23 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         # Nothing was reserved: keep where it went, not the plan and the votes (state stays small under load).
         trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
         trip.votes, trip.stops_by_company = {}, {}
+        _schedule_trip(state, trip)
     elif t == T.TRIP_CANCELLED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.refund_cents = CANCELLED, d["refund_cents"]
         trip.reason, trip.code = d.get("reason", ""), "CANCELLED"
         trip.acked = []
+        _schedule_trip(state, trip)
     elif t == T.TRIP_PARTICIPANT_ACKED:
         trip = state.trips[d["trip_id"]]
         if d["company"] not in trip.acked:
             trip.acked.append(d["company"])
+        _schedule_trip(state, trip)
     elif t == T.TRIP_STOP_CHECKED_IN:
         trip = state.trips[d["trip_id"]]
         if d["stop"] not in trip.checked_in:
             trip.checked_in.append(d["stop"])
     elif t == T.REQUEST_ANSWERED:
-        state.answers[d["vehicle_id"] + "/" + d["request_id"]] = event.seq
         if d["reply"].get("status") == "REFUSED":
             state.requests_refused += 1
     elif t == T.HOLDS_PLACED:
@@ -247,20 +320,15 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         state.participations[part.trip_id] = part
         state.open_holds.add(part.trip_id)
     elif t == T.PREPARE_REFUSED:
-        state.refusals += 1
-        state.participations[d["trip_id"]] = Participation(
-            trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"], deadline="",
-            status=REFUSED, reason=d["reason"], refusal_seq=event.seq)
+        state.refusals += 1  # nothing held: the vote stays in the log, read back on a retry
     elif t == T.HOLDS_CONFIRMED:
         part = state.participations[d["trip_id"]]
         part.status = CONFIRMED
         for hold in part.holds:
             hold.status = CONFIRMED
     elif t == T.HOLDS_RELEASED:
-        part = state.participations[d["trip_id"]]
-        part.status, part.reason = RELEASED, d.get("reason", "")
+        part = state.participations.pop(d["trip_id"])  # over here: a retry reads the log (hold stream)
         for hold in part.holds:
-            hold.status = RELEASED
             _vacate(state, hold)
         state.open_holds.discard(part.trip_id)
     elif t == T.HOLD_DEADLINE_EXTENDED:
@@ -276,8 +344,9 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         else:
             hold.charging = "NO_SHOW"
             _vacate(state, hold)
-        if all(h.charging in ("FINISHED", "NO_SHOW") for h in part.holds):
+        if part.closed():
             state.open_holds.discard(part.trip_id)
+            _schedule_participation(state, part)
     elif t == T.POINT_STATUS_CHANGED:
         if d["status"] == "AVAILABLE":
             state.point_status.pop(d["point_id"], None)
@@ -288,7 +357,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
 
 def _to_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not f.metadata.get("derived")}
     if isinstance(value, dict):
         return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -302,6 +372,7 @@ class ServerFold:
     """The fold of a company server's log (the `Fold` protocol of `events.model`)."""
 
     name = "servers.domain.state:FOLD"
+    version = 2  # 2: the retention rule (what the state forgets)
 
     def initial(self) -> ServerState:
         return ServerState()
@@ -314,7 +385,7 @@ class ServerFold:
 
     def from_json(self, data: Any) -> ServerState:
         state = ServerState(seq=data["seq"], by_login=dict(data["by_login"]), by_token=dict(data["by_token"]),
-                            point_status=dict(data["point_status"]), answers=dict(data["answers"]),
+                            point_status=dict(data["point_status"]),
                             requests_refused=data["requests_refused"],
                             refusals=data["refusals"], counts=dict(data["counts"]))
         state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
@@ -324,9 +395,15 @@ class ServerFold:
             part = Participation(**{**v, "holds": holds})
             state.participations[k] = part
             for hold in holds:
-                if hold.status in (HELD, CONFIRMED) and hold.charging not in ("FINISHED", "NO_SHOW"):
+                if hold.charging not in ("FINISHED", "NO_SHOW"):
                     _occupy(state, hold)
                     state.open_holds.add(part.trip_id)
+            _schedule_participation(state, part)
+        for trip in list(state.trips.values()):
+            _schedule_trip(state, trip)  # a saved state holds no aborted trip that is settled
+        for acc in state.accounts.values():
+            for token, expires in acc.tokens.items():
+                _schedule(state, ts(expires), "token", acc.vehicle_id + " " + token)
         return state
 
 

@@ -156,10 +156,9 @@ class Accounts:
     def add_credit(self, vehicle_id: str, amount: float, request_id: str) -> dict[str, Any]:
         """Add credit once per request id; the answer to a repeated id is the first one."""
         cents = round(amount * 100)
-        key = f"{vehicle_id}/{request_id}"
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any] | None]:
-            if key in state.answers:
+            if self.engine.answer(vehicle_id, request_id) is not None:
                 return [], None  # answered before: the first reply is read back below
             acc = _get(state, vehicle_id)
             reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
@@ -169,7 +168,7 @@ class Accounts:
 
         reply = self.engine.execute(decide)
         if reply is None:
-            reply = self.engine.answer(key)
+            reply = self.engine.answer(vehicle_id, request_id)
             assert reply is not None
         return reply
 

@@ -115,12 +115,12 @@ class Coordinator:
         with self._inflight_lock:
             lock = self._request_locks.setdefault(key, threading.Lock())
         with lock:
-            known = self.engine.answer(key)
+            known = self.engine.answer(vehicle_id, request_id)
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
-            self.engine.execute(lambda s: ([] if key in s.answers else [answered(vehicle_id, request_id, reply)],
-                                           None))
+            if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
+                self.engine.execute(lambda s: ([answered(vehicle_id, request_id, reply)], None))
         # Only once the answer is recorded: whoever takes a fresh lock for this id then finds the answer.
         # (After a failure the lock stays, so a retry cannot run beside one still waiting on it.)
         with self._inflight_lock:
@@ -148,7 +148,7 @@ class Coordinator:
                                 [], [], cost=cost / 100)
             outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
             if outcome["status"] == COMMITTED:
-                recorded = self.engine.answer(f"{vehicle_id}/{request_id}")
+                recorded = self.engine.answer(vehicle_id, request_id)
                 assert recorded is not None  # appended with the commit decision
                 return recorded
             last = outcome
@@ -237,7 +237,9 @@ class Coordinator:
 
     def complete(self, trip_id: str) -> bool:
         """Phase two: tell every participant not yet acknowledged (in parallel); True when all have."""
-        trip = self._trip(trip_id)
+        trip = self._find(trip_id)
+        if trip is None:  # an aborted attempt every participant has heard: forgotten
+            return True
         if trip.status == REQUESTED:
             return False
         pending = [c for c in trip.participants if c not in trip.acked]
@@ -263,9 +265,9 @@ class Coordinator:
 
     def _record_acks(self, trip_id: str, companies: list[str], status: str) -> None:
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
-            trip = state.trips[trip_id]
-            if trip.status != status:  # cancelled since: the release must be delivered and acknowledged too
-                return [], None
+            trip = state.trips.get(trip_id)
+            if trip is None or trip.status != status:  # forgotten (all told), or cancelled since: the release
+                return [], None  # must be delivered and acknowledged too
             events = tuple(NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": c, "status": status})
                            for c in companies if c not in trip.acked)
             return ([StreamAppend(trip_stream(trip_id), events)] if events else []), None
@@ -293,7 +295,9 @@ class Coordinator:
         todo = self.engine.read(lambda s: [t.trip_id for t in s.trips.values()
                                            if t.trip_id not in inflight and _unfinished(t)])
         for trip_id in todo:
-            trip = self._trip(trip_id)
+            trip = self._find(trip_id)
+            if trip is None:  # another thread finished it, and an aborted attempt is then forgotten
+                continue
             if trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
                 self.outcome(trip_id)
             self.complete(trip_id)
@@ -352,18 +356,14 @@ class Coordinator:
         return reply
 
     # -- queries ----------------------------------------------------------------------------------
-    def _trip(self, trip_id: str) -> Trip:
-        return self.engine.read(lambda s: s.trips[trip_id])
+    def _find(self, trip_id: str) -> Trip | None:
+        return self.engine.read(lambda s: s.trips.get(trip_id))
 
     def _trip_of(self, vehicle_id: str, trip_id: str) -> Trip:
-        trip = self.engine.read(lambda s: s.trips.get(trip_id))
+        trip = self._find(trip_id)
         if trip is None or trip.vehicle_id != vehicle_id:
             raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
         return trip
-
-    def itinerary(self, trip_id: str) -> dict[str, Any]:
-        """A trip as its driver sees it: the plan, each stop with its reserved point, cost, status."""
-        return self._itinerary(self._trip(trip_id))
 
     def _itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
                    status: str | None = None) -> dict[str, Any]:
@@ -390,11 +390,10 @@ class Coordinator:
                 if t["status"] == "CONFIRMED" for stop in t["stops"]]
 
     def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
-        """Every confirmed or cancelled trip of a vehicle, newest first."""
-        ids = self.engine.read(lambda s: [t for t in reversed(s.accounts[vehicle_id].trips)
-                                          if s.trips[t].status in (COMMITTED, CANCELLED)]
-                               if vehicle_id in s.accounts else [])
-        return [self.itinerary(t) for t in ids]
+        """Every confirmed or cancelled trip of a vehicle still kept (docs/eventlog.md: retention), newest first."""
+        trips = self.engine.read(lambda s: [s.trips[t] for t in reversed(s.accounts[vehicle_id].trips)]
+                                 if vehicle_id in s.accounts else [])
+        return [self._itinerary(t) for t in trips]
 
     def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from events.fold import event_at, replay, save_snapshot
+from events.fold import replay, save_snapshot, snapshot_key
 from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
@@ -28,10 +28,19 @@ def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
     return StreamAppend(stream_id, (NewEvent(type_, data),))
 
 
+def answer_stream(vehicle_id: str, request_id: str) -> str:
+    """One request's stream: its first event is the reply (the log's stream index finds it, not memory)."""
+    return f"answer:{vehicle_id}/{request_id}"
+
+
 def answered(vehicle_id: str, request_id: str, reply: dict[str, Any]) -> StreamAppend:
-    """Record the first reply to a request, so that a repeat of its id gets it again (`Engine.answer`)."""
-    return one(f"answer:{vehicle_id}", T.REQUEST_ANSWERED,
-               {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply})
+    """Record the first reply to a request, so that a repeat of its id gets it again (`Engine.answer`).
+
+    Expected at version 0: a second answer to one request would fail the append, never be recorded.
+    """
+    return StreamAppend(answer_stream(vehicle_id, request_id),
+                        (NewEvent(T.REQUEST_ANSWERED,
+                                  {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),), 0)
 
 
 class LogUnwritable(Unavailable):
@@ -63,7 +72,7 @@ class Engine:
         if store.get_meta("fold") is None:
             store.set_meta("fold", FOLD.name)
         self.state: ServerState
-        latest = snapshots.latest(FOLD.name) if snapshots is not None else None
+        latest = snapshots.latest(snapshot_key(FOLD)) if snapshots is not None else None
         self.state, _ = replay(store, FOLD, snapshots=snapshots, progress=_log_progress)
         self._snapshot_seq = latest.seq if latest is not None else 0
         log.info("replayed the log up to seq %d (from a snapshot at %d)", self.state.seq, self._snapshot_seq)
@@ -106,19 +115,15 @@ class Engine:
                     log.exception("event listener failed")
         return result
 
-    def recorded(self, seq: int) -> RecordedEvent:
-        """The event at `seq` (what the state points to instead of keeping a copy)."""
-        event = event_at(self.store, seq)
-        assert event is not None, f"the state points at seq {seq}, which the log does not have"
-        return event
+    def first(self, stream_id: str) -> RecordedEvent | None:
+        """The first event of a stream (what the state forgot, or never kept, is read back from the log)."""
+        events = self.store.read_stream(stream_id)
+        return events[0] if events else None
 
-    def answer(self, key: str) -> dict[str, Any] | None:
-        """The first reply recorded for a request ("vehicle/request id"), read back from the log."""
-        seq = self.read(lambda s: s.answers.get(key))
-        if seq is None:
-            return None
-        reply: dict[str, Any] = self.recorded(seq).data["reply"]
-        return reply
+    def answer(self, vehicle_id: str, request_id: str) -> dict[str, Any] | None:
+        """The first reply recorded for a request, read back from the log; None if it was never answered."""
+        event = self.first(answer_stream(vehicle_id, request_id))
+        return None if event is None else dict(event.data["reply"])
 
     def read(self, query: Callable[[ServerState], R]) -> R:
         """Run a read-only query against a consistent state."""

@@ -1,7 +1,9 @@
 """The participant side of a trip: hold points at prepare, confirm or release at the decision.
 
 Every call is idempotent: a repeated prepare gets the first vote, a repeated
-commit or abort changes nothing more.
+commit or abort changes nothing more. A trip that is over here (refused,
+released, or finished long ago) is no longer in the state; its hold stream in
+the log still answers a repeated prepare.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from servers.core.network import Network
 from servers.domain import booking
 from servers.domain import event_types as T
 from servers.domain.errors import Conflict, NotFound
-from servers.domain.state import CONFIRMED, HELD, REFUSED, RELEASED, Participation, ServerState, ts
+from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, ts
 from servers.faults import fault
 from servers.service.engine import Engine, one
 
@@ -60,10 +62,15 @@ class Participant:
         deadline = (self.engine.clock() + self.hold_timeout).isoformat()
         common = {"trip_id": req.trip_id, "coordinator": req.coordinator, "priority": req.priority.isoformat()}
 
-        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any] | int]:
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             known = state.participations.get(req.trip_id)
-            if known is not None:  # a retry: the first vote (a refusal is read back from the log below)
-                return [], known.refusal_seq if known.status == REFUSED else yes_vote(known)
+            if known is not None:  # a retry while held or reserved: the first vote
+                return [], yes_vote(known)
+            first = self.engine.first(hold_stream(req.trip_id))
+            if first is not None:  # a retry of a trip that is over here
+                return [], (refusal_vote(first.data) if first.type == T.PREPARE_REFUSED else
+                            {"vote": NO, "trip_id": req.trip_id, "code": "TRIP_OVER",
+                             "reason": "this trip's points here were already released"})
             decision = booking.decide_prepare(state, self.network, self.company_id, stops)
             if isinstance(decision, booking.Refusal):
                 data = {**common, "code": decision.code, "reason": decision.reason, "stop": decision.stop,
@@ -75,10 +82,7 @@ class Participant:
             return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": YES, "trip_id": req.trip_id,
                                                                              "holds": decision}
 
-        decided = self.engine.execute(decide)
-        if isinstance(decided, int):
-            return refusal_vote(self.engine.recorded(decided).data)
-        vote = decided
+        vote = self.engine.execute(decide)
         if vote["vote"] == YES:
             fault("participant.after_vote")
         return vote
@@ -86,7 +90,7 @@ class Participant:
     def commit(self, trip_id: str) -> dict[str, Any]:
         """Turn the trip's holds into reservations."""
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
-            part = _get(state, trip_id)
+            part = self._get(state, trip_id, over="NOT_HELD")
             if part.status == CONFIRMED:
                 return [], {"trip_id": trip_id, "status": CONFIRMED}
             if part.status != HELD:
@@ -108,7 +112,7 @@ class Participant:
     def _release(self, trip_id: str, reason: str, *, allow_confirmed: bool) -> dict[str, Any]:
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             part = state.participations.get(trip_id)
-            if part is None or part.status in (RELEASED, REFUSED):
+            if part is None:  # never held here, or already released
                 return [], {"trip_id": trip_id, "status": RELEASED}
             if part.status == CONFIRMED and not allow_confirmed:
                 raise Conflict(f"trip {trip_id} was committed here; abort is not possible", code="COMMITTED")
@@ -122,7 +126,7 @@ class Participant:
         company = self.network.company(self.company_id)
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
-            part = _get(state, req.trip_id)
+            part = self._get(state, req.trip_id, over="NOT_RESERVED")
             if part.status != CONFIRMED:
                 raise Conflict(f"trip {req.trip_id} has no reservation here", code="NOT_RESERVED")
             index = next((i for i, h in enumerate(part.holds) if h.stop == req.stop), None)
@@ -157,9 +161,14 @@ class Participant:
     def extend(self, trip_id: str, now: datetime) -> None:
         """Push an undecided hold's deadline while its coordinator cannot be reached (never drop it)."""
         deadline = (now + self.hold_timeout).isoformat()
-        self.engine.execute(lambda s: ([one(hold_stream(trip_id), T.HOLD_DEADLINE_EXTENDED,
-                                                {"trip_id": trip_id, "deadline": deadline})]
-                                       if s.participations[trip_id].status == HELD else [], None))
+        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
+            part = state.participations.get(trip_id)
+            if part is None or part.status != HELD:  # decided (and maybe released) meanwhile
+                return [], None
+            extended = {"trip_id": trip_id, "deadline": deadline}
+            return [one(hold_stream(trip_id), T.HOLD_DEADLINE_EXTENDED, extended)], None
+
+        self.engine.execute(decide)
 
     def record_no_shows(self, now: datetime) -> int:
         """Free every reserved point whose window ended without the vehicle checking in."""
@@ -214,9 +223,11 @@ class Participant:
 
         return self.engine.read(query)
 
-
-def _get(state: ServerState, trip_id: str) -> Participation:
-    part = state.participations.get(trip_id)
-    if part is None:
+    def _get(self, state: ServerState, trip_id: str, *, over: str) -> Participation:
+        """The trip's live participation; a trip over here (in the log only) is a conflict coded `over`."""
+        part = state.participations.get(trip_id)
+        if part is not None:
+            return part
+        if self.engine.first(hold_stream(trip_id)) is not None:
+            raise Conflict(f"trip {trip_id} is over here (released, refused or long finished)", code=over)
         raise NotFound(f"no hold for trip {trip_id!r} here", code="UNKNOWN_TRIP")
-    return part

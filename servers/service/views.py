@@ -12,7 +12,8 @@ from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
 from servers.core.planner import Exclusions
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState
+from servers.domain import event_types as T
+from servers.domain.state import CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState
 
 REDACTED = "…redacted…"
 
@@ -71,7 +72,7 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
         "reserved": sum(1 for p in state.participations.values() if p.status == CONFIRMED),
         "accounts": len(state.accounts),
         "trips_confirmed": sum(1 for t in trips if t.status == COMMITTED),
-        "trips_aborted": sum(1 for t in trips if t.status == ABORTED),
+        "trips_aborted": state.counts.get(T.TRIP_ABORTED, 0),  # attempts; the state forgets them once settled
         "trips_cancelled": sum(1 for t in trips if t.status == CANCELLED),
         "requests_refused": state.requests_refused,
         "prepares_refused": state.refusals,

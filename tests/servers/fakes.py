@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events.memory import InMemoryEventStore
-from servers.contract.models import CheckInIn, PrepareIn
+from events.model import RecordedEvent
+from servers.contract.fake import fake_vehicle_form
+from servers.contract.models import CheckInIn, PrepareIn, SignupIn
 from servers.core.network import Network
 from servers.domain.errors import DomainError
 from servers.service.accounts import Accounts
@@ -15,6 +18,10 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
+
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
+       "profile": "normal"}
 
 
 class Clock:
@@ -84,7 +91,7 @@ class InProcessPeers:
 def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clock,
                store: InMemoryEventStore | None = None) -> Node:
     """A company node on `store` (a new in-memory log unless given: pass the old one to 'restart')."""
-    store = store or InMemoryEventStore()
+    store = store or InMemoryEventStore(clock=clock)  # events are recorded at the test's time
     engine = Engine(store, clock=clock)
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
     coordinator = Coordinator(engine, network, company, peers, stale_after=timedelta(seconds=20),
@@ -99,3 +106,16 @@ def build_nodes(network: Network, clock: Clock) -> tuple[dict[str, Node], InProc
     peers = InProcessPeers()
     nodes = {c.id: build_node(network, c.id, peers, clock) for c in network.companies}
     return nodes, peers
+
+
+def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
+    """Open an account for the standard test car at `node` (Faker data, reproducible by `n`); its vehicle id."""
+    form = fake_vehicle_form(1000 + n + zlib.crc32(node.company.encode()) % 1000)
+    form.update(CAR, charge_kwh=54.0, initial_credit=credit)
+    allowed = set(SignupIn.model_fields)
+    return node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id
+
+
+def logs(nodes: dict[str, Node]) -> dict[str, list[RecordedEvent]]:
+    """Every node's whole log."""
+    return {c: list(n.store.iter_all()) for c, n in nodes.items()}

@@ -2,66 +2,18 @@
 
 from __future__ import annotations
 
-import zlib
-from datetime import UTC, datetime, timedelta
-from itertools import permutations
+from datetime import datetime, timedelta
 
 import pytest
 
-from events.fold import replay
-from servers.contract.models import CheckInIn, PrepareIn, SignupIn, StopIn, TripIn
-from servers.core.network import Network, load_network
-from servers.core.planner import plan_trip
-from servers.core.vehicles import Vehicle
+from events.fold import replay, snapshot_key
+from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from servers.domain.errors import Conflict
 from servers.domain.state import FOLD
 from servers.invariants import check
 from servers.service import views
 from servers.service.coordinator import stops_by_company
-from tests.servers.fakes import Clock, Node, build_node, build_nodes
-
-START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
-       "profile": "normal"}
-
-
-@pytest.fixture(scope="module")
-def network() -> Network:
-    return load_network()
-
-
-@pytest.fixture(scope="module")
-def cross_trip(network: Network) -> tuple[str, str]:
-    """A city pair whose best plan stops at stations of three companies (or as many as the data allows)."""
-    car = Vehicle(capacity_kwh=60.0, consumption_kwh_per_km=0.16, charge_kwh=54.0, max_ac_kw=11.0, max_dc_kw=100.0)
-    best: tuple[int, tuple[str, str]] = (0, ("", ""))
-    ids = [c.id for c in network.cities]
-    for origin, destination in permutations(["salvador", "recife", "fortaleza", "petrolina", "juazeiro-do-norte",
-                                             "feira-de-santana", "caruaru", "sobral"], 2):
-        if origin not in ids or destination not in ids:
-            continue
-        try:
-            plan = plan_trip(network, origin, destination, START, car)[0]
-        except Exception:
-            continue
-        companies = len({s.company_id for s in plan.stops})
-        if companies > best[0]:
-            best = (companies, (origin, destination))
-    assert best[0] >= 2, "the network data should have a trip across at least two companies"
-    return best[1]
-
-
-def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
-    from servers.contract.fake import fake_vehicle_form
-
-    form = fake_vehicle_form(1000 + n + zlib.crc32(node.company.encode()) % 1000)
-    form.update(CAR, charge_kwh=54.0, initial_credit=credit)
-    allowed = set(SignupIn.model_fields)
-    return node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id
-
-
-def logs(nodes: dict[str, Node]) -> dict[str, list]:
-    return {c: list(n.store.iter_all()) for c, n in nodes.items()}
+from tests.servers.fakes import START, Clock, build_node, build_nodes, logs, signup
 
 
 def test_a_trip_across_companies_is_confirmed_at_every_company_and_debited_once(network, cross_trip):
@@ -291,8 +243,8 @@ def test_a_restart_from_a_snapshot_gives_the_same_state_as_a_replay_from_zero(ne
                                                             departure=START))
     snapshots = SnapshotStore(tmp_path / "snap.db")
     first = Engine(home.store, snapshots=snapshots, snapshot_every=5)  # saves one: the log is longer than 5
-    assert snapshots.latest(FOLD.name) is not None
-    assert snapshots.latest(FOLD.name).seq == home.store.head()
+    assert snapshots.latest(snapshot_key(FOLD)) is not None
+    assert snapshots.latest(snapshot_key(FOLD)).seq == home.store.head()
     again = Engine(home.store, snapshots=snapshots, snapshot_every=5)
     from_zero, _ = replay(home.store, FOLD)
     assert views.digest(again.state) == views.digest(from_zero) == views.digest(first.state)
