@@ -69,19 +69,22 @@ class Account:
 
 @dataclass
 class Trip:
-    """A trip (one two-phase transaction) as its coordinator sees it."""
+    """A trip (one two-phase transaction) as its coordinator sees it.
+
+    The votes and the stops asked of each company stay in the log (`TripRequested`,
+    `TripVoteRecorded`); the state keeps the point reserved at each stop.
+    """
 
     trip_id: str
     vehicle_id: str
     request_id: str
     plan: dict[str, Any]
     participants: list[str]
-    stops_by_company: dict[str, list[dict[str, Any]]]
     cost_cents: int
     cost_by_company_cents: dict[str, int]
     requested_at: str
     status: str = REQUESTED
-    votes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    points: list[str] = field(default_factory=list)  # the point held at each stop of the plan ("" until voted)
     reason: str = ""
     code: str = ""
     decided_at: str = ""
@@ -269,12 +272,15 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
     elif t == T.TRIP_REQUESTED:
         trip = Trip(trip_id=d["trip_id"], vehicle_id=d["vehicle_id"], request_id=d["request_id"],
                     plan=d["plan"], participants=list(d["participants"]),
-                    stops_by_company=d["stops_by_company"], cost_cents=d["cost_cents"],
+                    points=[""] * len(d["plan"].get("stops", [])), cost_cents=d["cost_cents"],
                     cost_by_company_cents=d["cost_by_company_cents"],
                     requested_at=event.recorded_at.isoformat())
         state.trips[trip.trip_id] = trip
     elif t == T.TRIP_VOTE_RECORDED:
-        state.trips[d["trip_id"]].votes[d["company"]] = d["vote"]
+        trip = state.trips[d["trip_id"]]
+        for h in d["vote"].get("holds", []):
+            if 0 <= h["stop"] < len(trip.points):
+                trip.points[h["stop"]] = h["point_id"]
     elif t == T.TRIP_COMMITTED:
         trip = state.trips[d["trip_id"]]
         trip.status, trip.decided_at = COMMITTED, event.recorded_at.isoformat()
@@ -286,9 +292,9 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
         trip.reason, trip.code = d.get("reason", ""), d.get("code", "")
         trip.acked = []
-        # Nothing was reserved: keep where it went, not the plan and the votes (state stays small under load).
+        # Nothing was reserved: keep where it went, not the plan and the points (forgotten once all are told).
         trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
-        trip.votes, trip.stops_by_company = {}, {}
+        trip.points = []
         _schedule_trip(state, trip)
     elif t == T.TRIP_CANCELLED:
         trip = state.trips[d["trip_id"]]

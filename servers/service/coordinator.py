@@ -367,11 +367,11 @@ class Coordinator:
 
     def _itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
                    status: str | None = None) -> dict[str, Any]:
-        points = {h["stop"]: h for v in (votes or trip.votes).values() for h in v.get("holds", [])}
+        held = (dict(enumerate(trip.points)) if votes is None else
+                {h["stop"]: h["point_id"] for v in votes.values() for h in v.get("holds", [])})
         stops = []
         for index, stop in enumerate(trip.plan.get("stops", [])):
-            held = points.get(index, {})
-            stops.append({**stop, "stop": index, "point_id": held.get("point_id"),
+            stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
                           "company_name": self.network.company(stop["company_id"]).name})
         status = status or trip.status
         return {"status": "CONFIRMED" if status == COMMITTED else status, "trip_id": trip.trip_id,
