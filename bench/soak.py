@@ -6,7 +6,8 @@ directory), measures booking capacity by ramping REST booking threads
 for `--minutes`, paced, sampling once a minute: each server's RSS
 (/proc/PID/status VmRSS; psutil is not installed), requests, refusals, errors
 and p50/p99 latency of that minute. Prints a table; ends with the invariant
-check of the logs (converged). Every loop is bounded by time.
+check of the logs (converged) and what each server's state still keeps.
+Every loop is bounded by time.
 """
 
 from __future__ import annotations
@@ -163,6 +164,11 @@ def main() -> int:
             print(f"  {v}")
         rss = {cid: rss_kib(p.server.pid) / 1024 for cid, p in net.companies.items() if p.server is not None}
         print("final RSS MiB: " + ", ".join(f"{c}={v:.1f}" for c, v in rss.items()))
+        for cid, company in net.companies.items():  # what the state keeps: live trips and reservations
+            st = httpx.get(company.api_url + "/api/v1/stats", timeout=10).json()
+            print(f"  {cid}: {st['seq']} events; kept: {st['trips_confirmed']} confirmed trips, "
+                  f"{st['reserved']} reservations, {st['held']} holds; {st['trips_aborted']} aborted attempts "
+                  f"and {st['requests_refused']} refusals forgotten")
         return 1 if violations else 0
     finally:
         net.stop()
