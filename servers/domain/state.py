@@ -33,11 +33,10 @@ COMMITTED = "COMMITTED"
 ABORTED = "ABORTED"
 CANCELLED = "CANCELLED"
 
-# Hold states at a participant.
+# Hold states at a participant (a released hold leaves the state: RELEASED is what a release answers).
 HELD = "HELD"
 CONFIRMED = "CONFIRMED"
 RELEASED = "RELEASED"
-REFUSED = "REFUSED"
 
 
 # How long what is over stays in memory (event time); changing either changes the fold: bump its version.
@@ -119,7 +118,7 @@ class Hold:
 
 @dataclass
 class Participation:
-    """A participant's record of one trip: who coordinates it, its holds, its outcome."""
+    """A participant's live record of one trip: who coordinates it, its holds, HELD or CONFIRMED."""
 
     trip_id: str
     coordinator: str
@@ -127,7 +126,6 @@ class Participation:
     deadline: str
     status: str
     holds: list[Hold] = field(default_factory=list)
-    reason: str = ""
 
     def closed(self) -> bool:
         """Reserved, and every stop charged or missed: nothing more can happen to it here."""
