@@ -166,9 +166,9 @@ def main() -> int:
         print("final RSS MiB: " + ", ".join(f"{c}={v:.1f}" for c, v in rss.items()))
         for cid, company in net.companies.items():  # what the state keeps: live trips and reservations
             st = httpx.get(company.api_url + "/api/v1/stats", timeout=10).json()
-            print(f"  {cid}: {st['seq']} events; kept: {st['trips_confirmed']} confirmed trips, "
-                  f"{st['reserved']} reservations, {st['held']} holds; {st['trips_aborted']} aborted attempts "
-                  f"and {st['requests_refused']} refusals forgotten")
+            print(f"  {cid}: {st['seq']} events; in memory: {st['trips_kept']} trips, {st['reserved']} "
+                  f"reservations, {st['held']} holds; all time: {st['trips_confirmed']} trips confirmed, "
+                  f"{st['trips_aborted']} attempts aborted, {st['requests_refused']} requests refused")
         return 1 if violations else 0
     finally:
         net.stop()

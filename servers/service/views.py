@@ -13,7 +13,7 @@ from events.store import EventStore
 from servers.core.network import Network
 from servers.core.planner import Exclusions
 from servers.domain import event_types as T
-from servers.domain.state import CANCELLED, COMMITTED, CONFIRMED, FOLD, HELD, ServerState
+from servers.domain.state import CONFIRMED, FOLD, HELD, ServerState
 
 REDACTED = "…redacted…"
 
@@ -63,7 +63,6 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
     points = [p.id for s in network.stations_of(company) for p in s.points]
     busy_now = sum(1 for pid in points for h in state.occupancy.get(pid, {}).values()
                    if h.window[0] <= now < h.window[1])
-    trips = list(state.trips.values())
     return {
         "company": company, "seq": state.seq, "points": len(points), "busy_now": busy_now,
         "out_of_order": sum(1 for pid in points if pid in state.point_status),
@@ -71,9 +70,11 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
         "held": sum(1 for p in state.participations.values() if p.status == HELD),
         "reserved": sum(1 for p in state.participations.values() if p.status == CONFIRMED),
         "accounts": len(state.accounts),
-        "trips_confirmed": sum(1 for t in trips if t.status == COMMITTED),
-        "trips_aborted": state.counts.get(T.TRIP_ABORTED, 0),  # attempts; the state forgets them once settled
-        "trips_cancelled": sum(1 for t in trips if t.status == CANCELLED),
+        # All-time figures from the event counts: the state itself forgets what is over (retention).
+        "trips_confirmed": state.counts.get(T.TRIP_COMMITTED, 0) - state.counts.get(T.TRIP_CANCELLED, 0),
+        "trips_aborted": state.counts.get(T.TRIP_ABORTED, 0),
+        "trips_cancelled": state.counts.get(T.TRIP_CANCELLED, 0),
+        "trips_kept": len(state.trips),  # in memory now: undecided, unsettled, or within their retention
         "requests_refused": state.requests_refused,
         "prepares_refused": state.refusals,
     }

@@ -154,6 +154,8 @@ def test_finished_reservations_and_past_trips_are_forgotten_after_their_retentio
     account = home.accounts.view(vid)
     assert account["trips"] == []
     assert any(line.get("trip_id") == trip_id for line in account["statement"])  # money lines stay
+    figures = views.stats(home.engine.state, network, "voltpoint", clock.now)
+    assert (figures["trips_confirmed"], figures["trips_kept"]) == (1, 0)  # the figures are all-time
     restarted = Engine(home.store, clock=clock, snapshots=snapshots, snapshot_every=10**9)
     assert views.digest(restarted.state) == views.digest(home.engine.state)
     assert_replay_matches(nodes)
