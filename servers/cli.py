@@ -84,8 +84,7 @@ def up(
     signal.signal(signal.SIGINT, on_signal)
     try:
         net.start()
-    except (RuntimeError, OSError) as exc:
-        net.stop()
+    except (RuntimeError, OSError) as exc:  # start() has stopped what it started
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     (net.run_dir / "up.pid").write_text(str(os.getpid()))

@@ -159,17 +159,25 @@ class LocalNetwork:
 
     # -- processes ------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
-        """Start every broker, then every server, then the dashboards; wait until each is healthy."""
-        self.prepare()
-        if self.mqtt:
+        """Start every broker, then every server, then the dashboards; wait until each is healthy.
+
+        If any part fails to come up, what did start is stopped before the error goes on: a failed
+        start leaves no process behind, so callers need no cleanup of their own for it.
+        """
+        try:
+            self.prepare()
+            if self.mqtt:
+                for cid in self.companies:
+                    self.start_broker(cid)
             for cid in self.companies:
-                self.start_broker(cid)
-        for cid in self.companies:
-            self.start_server(cid, wait=False)
-        for cid in self.companies:
-            self.wait_healthy(cid, timeout)
-        if self.dashboards:
-            self.start_dashboards()
+                self.start_server(cid, wait=False)
+            for cid in self.companies:
+                self.wait_healthy(cid, timeout)
+            if self.dashboards:
+                self.start_dashboards()
+        except BaseException:
+            self.stop()
+            raise
 
     def start_broker(self, cid: str) -> None:
         proc = self.companies[cid]

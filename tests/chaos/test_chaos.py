@@ -26,11 +26,9 @@ SCHEDULE = ["kill-coordinator", "kill-participant", "kill-broker", "pause-server
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory):
     network = LocalNetwork(tmp_path_factory.mktemp("chaos"), free_ports=True, mqtt=True, env=FAST)
-    try:
-        network.start(timeout=60)
-        yield network
-    finally:
-        network.stop()
+    network.start(timeout=60)  # a failed start stops what it started
+    yield network
+    network.stop()
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def net(tmp_path: Path, small_disk: Path) -> Iterator[LocalNetwork]:
     network = LocalNetwork(tmp_path / "run", free_ports=True, mqtt=False, env=FAST,
                            log_paths={HOME: small_disk / f"{HOME}.db"})
-    try:
-        network.start(timeout=60)
-        yield network
-    finally:
-        network.stop()
+    network.start(timeout=60)  # a failed start stops what it started
+    yield network
+    network.stop()
 
 
 def _logs(net: LocalNetwork) -> dict[str, list]:

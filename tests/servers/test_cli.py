@@ -1,11 +1,16 @@
-"""The server's command line fails fast, with one clear line, on bad configuration."""
+"""The server's command line and the local launcher fail fast, with one clear line, and leave nothing running."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from servers.launcher import LocalNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,3 +54,16 @@ def test_the_network_can_be_brought_down_when_nothing_runs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "servers", "down", "--run-dir", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "nothing is running" in done.stdout
+
+
+def test_a_network_that_fails_to_start_leaves_no_process_behind(tmp_path):
+    net = LocalNetwork(tmp_path, free_ports=True, mqtt=True)
+    taken = net.companies["eflux"].api_port
+    with socket.socket() as squatter:  # E-Flux's port is taken: its server exits at start
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with pytest.raises(RuntimeError, match="eflux did not become healthy"):
+            net.start(timeout=20)
+    for cid, proc in net.companies.items():
+        assert proc.server is not None and proc.server.poll() is not None, f"{cid}'s server still runs"
+        assert proc.broker is not None and not proc.broker.running, f"{cid}'s broker still runs"
