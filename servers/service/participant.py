@@ -8,12 +8,13 @@ the log still answers a repeated prepare.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from events.model import NewEvent, StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn
-from servers.core.network import Network
+from servers.core.network import Network, Station
 from servers.domain import booking
 from servers.domain import event_types as T
 from servers.domain.errors import Conflict, NotFound
@@ -185,23 +186,13 @@ class Participant:
 
     def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
         """Put a point out of order or back in service."""
-        try:
-            station = self.network.point_owner(point_id)
-        except KeyError:
-            raise NotFound(f"unknown point {point_id!r}", code="UNKNOWN_POINT") from None
-        if station.company_id != self.company_id:
-            raise NotFound(f"point {point_id!r} is not ours", code="UNKNOWN_POINT")
+        self._ours(self.network.point_owner, "point", point_id, "UNKNOWN_POINT")
         self.engine.execute(lambda s: ([one(f"point:{point_id}", T.POINT_STATUS_CHANGED,
                                             {"point_id": point_id, "status": status, "reason": reason})], None))
 
     def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""
-        try:
-            station = self.network.station(station_id)
-        except KeyError:
-            raise NotFound(f"unknown station {station_id!r}", code="UNKNOWN_STATION") from None
-        if station.company_id != self.company_id:
-            raise NotFound(f"station {station_id!r} is not ours", code="UNKNOWN_STATION")
+        station = self._ours(self.network.station, "station", station_id, "UNKNOWN_STATION")
 
         def query(state: ServerState) -> dict[str, Any]:
             points = []
@@ -219,6 +210,16 @@ class Participant:
                     "free_points": sum(1 for p in points if p["free"])}
 
         return self.engine.read(query)
+
+    def _ours(self, lookup: Callable[[str], Station], what: str, ident: str, code: str) -> Station:
+        """The station `lookup` finds for `ident` (a point or station id), if it is this company's."""
+        try:
+            station = lookup(ident)
+        except KeyError:
+            raise NotFound(f"unknown {what} {ident!r}", code=code) from None
+        if station.company_id != self.company_id:
+            raise NotFound(f"{what} {ident!r} is not ours", code=code)
+        return station
 
     def _get(self, state: ServerState, trip_id: str, *, over: str) -> Participation:
         """The trip's live participation; a trip over here (in the log only) is a conflict coded `over`."""
