@@ -132,6 +132,11 @@ def _check_trip(trip_id: str, trip: _Trip, held: Mapping[tuple[str, str], tuple[
     if trip.refunds and (not trip.cancelled or len(trip.refunds) > 1):
         found.append(Violation("debit-once", f"trip {trip_id} refunded {len(trip.refunds)}× "
                                f"(cancelled: {trip.cancelled})", tuple(r for _, r in trip.refunds)))
+    if converged and trip.cancelled:
+        reserved = {c: s[1] for c, s in statuses.items() if s and s[0] in ("HELD", "CONFIRMED")}
+        if reserved:
+            found.append(Violation("all-or-none", f"cancelled trip {trip_id} is still reserved at "
+                                   f"{', '.join(sorted(reserved))}", (trip.requested, *reserved.values())))
     if converged and trip.decision != "commit":
         still = sorted(c for c, s in statuses.items() if s and s[0] == "HELD")
         if still:

@@ -302,7 +302,8 @@ def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
         _schedule_trip(state, trip)
     elif t == T.TRIP_PARTICIPANT_ACKED:
         trip = state.trips[d["trip_id"]]
-        if d["company"] not in trip.acked:
+        # An ack counts for the decision it acknowledges only: a commit's ack is not a cancel's.
+        if d.get("status", trip.status) == trip.status and d["company"] not in trip.acked:
             trip.acked.append(d["company"])
         _schedule_trip(state, trip)
     elif t == T.TRIP_STOP_CHECKED_IN:

@@ -242,24 +242,27 @@ class Coordinator:
             return True
         if trip.status == REQUESTED:
             return False
+        # The decision being delivered, read once: `trip` is the live state, and a cancel may land while
+        # the participants are being told; their acks must be recorded as acks of what they were told.
+        decision, reason = trip.status, trip.reason
         pending = [c for c in trip.participants if c not in trip.acked]
         if not pending:
             return True
-        told = [c for c, ok in zip(pending, self._calls.map(lambda c: self._tell(trip, c), pending), strict=True)
-                if ok]
-        self._record_acks(trip_id, told, trip.status)
+        told = [c for c, ok in zip(pending, self._calls.map(lambda c: self._tell(trip_id, decision, reason, c),
+                                                            pending), strict=True) if ok]
+        self._record_acks(trip_id, told, decision)
         return len(told) == len(pending)
 
-    def _tell(self, trip: Trip, company: str) -> bool:
+    def _tell(self, trip_id: str, decision: str, reason: str, company: str) -> bool:
         try:
-            if trip.status == COMMITTED:
-                self.peers.commit(company, trip.trip_id)
-            elif trip.status == ABORTED:
-                self.peers.abort(company, trip.trip_id, trip.reason or "aborted")
+            if decision == COMMITTED:
+                self.peers.commit(company, trip_id)
+            elif decision == ABORTED:
+                self.peers.abort(company, trip_id, reason or "aborted")
             else:
-                self.peers.release(company, trip.trip_id, "cancelled by the driver")
+                self.peers.release(company, trip_id, "cancelled by the driver")
         except (PeerUnavailable, PeerRefused) as exc:
-            log.warning("trip %s: %s not told %s yet: %s", trip.trip_id, company, trip.status, exc)
+            log.warning("trip %s: %s not told %s yet: %s", trip_id, company, decision, exc)
             return False
         return True
 

@@ -101,9 +101,10 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     return node
 
 
-def build_nodes(network: Network, clock: Clock) -> tuple[dict[str, Node], InProcessPeers]:
-    """A node per company of the network, wired together."""
-    peers = InProcessPeers()
+def build_nodes(network: Network, clock: Clock,
+                peers: InProcessPeers | None = None) -> tuple[dict[str, Node], InProcessPeers]:
+    """A node per company of the network, wired together (through `peers`, plain in-process ones by default)."""
+    peers = peers if peers is not None else InProcessPeers()
     nodes = {c.id: build_node(network, c.id, peers, clock) for c in network.companies}
     return nodes, peers
 
