@@ -17,6 +17,7 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
+from servers.service.requests import Requests
 from servers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,13 +99,14 @@ def build_server(settings: Settings) -> Server:
     engine = Engine(store, snapshots=SnapshotStore(path.with_suffix(".snapshots.db")))
     if store.get_meta("company") is None:
         store.set_meta("company", settings.company)
-    accounts = Accounts(engine, settings.broker_key, timedelta(seconds=settings.token_ttl_s))
+    requests = Requests(engine)
+    accounts = Accounts(engine, requests, settings.broker_key, timedelta(seconds=settings.token_ttl_s))
     participant = Participant(engine, network, settings.company,
                               hold_timeout=timedelta(seconds=settings.hold_timeout_s))
     holder: dict[str, Coordinator] = {}
     peers = HttpPeers(settings.company, settings.peer_addresses(network), settings.peer_secrets, participant,
                       lambda trip_id: holder["c"].outcome(trip_id), timeout_s=settings.peer_timeout_s)
-    coordinator = Coordinator(engine, network, settings.company, peers,
+    coordinator = Coordinator(engine, requests, network, settings.company, peers,
                               stale_after=timedelta(seconds=settings.stale_trip_s))
     holder["c"] = coordinator
     verifier = Verifier(settings.company, settings.peer_secrets)

@@ -1,7 +1,7 @@
 """The vehicle's MQTT client: request/reply to its home company's server over its broker.
 
     with VehicleClient("127.0.0.1", 1883, "voltpoint", "v-42", "v-42", "pw") as car:
-        trip = car.request("book_trip", origin="salvador", destination="recife")
+        trip = car.request("book", origin="salvador", destination="recife")
 
 A request is a QoS 1 PUBLISH of `{"id", "op", "args"[, "token"]}` to the
 vehicle's own request topic, with MQTT v5 Response Topic and Correlation Data

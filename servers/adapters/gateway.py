@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from collections import OrderedDict
@@ -39,6 +40,7 @@ from servers.core.vehicles import DrivingProfile
 from servers.domain import event_types as T
 from servers.domain.errors import DomainError, Unauthorized
 from servers.service import views
+from servers.service.requests import RequestIdReused
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ SESSION_EXPIRY_S = 3600
 _AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
                  T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
 _CREDENTIALS = {T.ACCOUNT_OPENED, T.BROKER_CREDENTIALS_ISSUED}
+# The operations of a vehicle's request topic (token required) and of the sign-up topics.
+VEHICLE_OPS = ("account", "add_credit", "plan", "book", "trips", "reservations", "cancel", "check_in", "logout",
+               "update_vehicle")
+SIGNUP_OPS = ("signup", "login", "fake")
 
 
 class Envelope(BaseModel):
@@ -68,9 +74,14 @@ class BadRequest(DomainError):
     code = "BAD_REQUEST"
 
 
-def error_reply(rid: str, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The error shape of an MQTT reply."""
-    return {"id": rid, "ok": False, "error": {"code": code, "message": message, "details": details or {}}}
+def error_reply(rid: str, code: str, message: str, details: dict[str, Any] | None = None, *,
+                op: str | None = None) -> dict[str, Any]:
+    """The error shape of an MQTT reply (`op` when the request was readable enough to name one)."""
+    reply: dict[str, Any] = {"id": rid, "ok": False,
+                             "error": {"code": code, "message": message, "details": details or {}}}
+    if op is not None:
+        reply["op"] = op
+    return reply
 
 
 class MqttGateway:
@@ -83,7 +94,8 @@ class MqttGateway:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mqtt-op")
         # Live topics are published off the committing thread, in order, so they never delay an answer.
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-live")
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()  # retransmitted ids, answered fast
+        # (op, reply) of recent request ids: retransmissions are answered fast, a reuse for another op refused.
+        self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._credentials_lock = threading.Lock()
         port = self.settings.broker_port or server.network.company(self.company).broker_port
@@ -95,10 +107,7 @@ class MqttGateway:
         self._client.message_callback_add(topics.all_requests(self.company), self._on_vehicle_request)
         self._client.message_callback_add(topics.all_signup_requests(self.company), self._on_signup_request)
         self._vehicle_ops: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
-            "account": self._op_account, "add_credit": self._op_add_credit, "plan": self._op_plan,
-            "book": self._op_book, "trips": self._op_trips, "reservations": self._op_reservations,
-            "cancel": self._op_cancel, "check_in": self._op_check_in, "logout": self._op_logout,
-            "update_vehicle": self._op_update_vehicle}
+            op: getattr(self, f"_op_{op}") for op in VEHICLE_OPS}
 
     @classmethod
     def factory(cls, server: Server) -> MqttGateway:
@@ -155,7 +164,7 @@ class MqttGateway:
     def _serve(self, message: mqtt.MQTTMessage, reply_topic: str,
                handle: Callable[[Envelope], Any], who: str) -> None:
         """Validate, dedupe, handle, reply — never raise (a worker must survive any payload)."""
-        rid = "?"
+        rid, op = _readable_id(message), None
         try:
             if len(message.payload) > MAX_PAYLOAD:
                 raise BadRequest(f"payload over {MAX_PAYLOAD} bytes", code="PAYLOAD_TOO_LARGE")
@@ -170,26 +179,32 @@ class MqttGateway:
             except ValidationError as exc:
                 raise BadRequest("request envelope is not valid", code="BAD_REQUEST",
                                  details={"errors": _errors(exc)}) from None
+            op = env.op
             key = f"{who}/{env.id}"
             with self._recent_lock:
-                reply = self._recent.get(key)
-            if reply is None:
+                recent = self._recent.get(key)
+            if recent is not None and recent[0] != env.op:
+                raise RequestIdReused(f"request id {env.id!r} was already used for {recent[0]!r}; use a new id "
+                                      f"for {env.op!r}", details={"request_id": env.id, "op": recent[0]})
+            if recent is not None:
+                reply = recent[1]
+            else:
                 result = handle(env)
-                reply = {"id": env.id, "ok": True, "result": result}
+                reply = {"id": env.id, "op": env.op, "ok": True, "result": result}
                 if isinstance(result, dict) and result.get("status") == "REFUSED":
                     details = views.refusal_error(result)["details"]
-                    reply = error_reply(env.id, result["code"], result["reason"], details)
+                    reply = error_reply(env.id, result["code"], result["reason"], details, op=env.op)
                 with self._recent_lock:
-                    self._recent[key] = reply
+                    self._recent[key] = (env.op, reply)
                     while len(self._recent) > 4096:
                         self._recent.popitem(last=False)
         except ValidationError as exc:
-            reply = error_reply(rid, "VALIDATION_ERROR", "arguments are not valid", {"errors": _errors(exc)})
+            reply = error_reply(rid, "VALIDATION_ERROR", "arguments are not valid", {"errors": _errors(exc)}, op=op)
         except DomainError as exc:
-            reply = error_reply(rid, exc.code, exc.message, exc.details)
+            reply = error_reply(rid, exc.code, exc.message, exc.details, op=op)
         except Exception:  # a bug must not kill the worker nor leave the vehicle waiting
             log.exception("request %s failed", rid)
-            reply = error_reply(rid, "INTERNAL", "unexpected server error")
+            reply = error_reply(rid, "INTERNAL", "unexpected server error", op=op)
         self._client.publish(reply_topic, json.dumps(reply, default=str), qos=1,
                              properties=correlation_properties(message))
 
@@ -327,6 +342,23 @@ def _stations_of(event: RecordedEvent, server: Server) -> set[str]:
     first = server.engine.first(event.stream_id)
     return {h["station_id"] for h in first.data["holds"]} if first is not None and first.type == T.HOLDS_PLACED \
         else set()
+
+
+_ID_IN_JSON = re.compile(rb'"id"\s*:\s*"([^"\\]{1,64})"')
+
+
+def _readable_id(message: mqtt.MQTTMessage) -> str:
+    """The request id as far as it can be read without parsing: the correlation data, else an `"id"` near the
+    start of the payload; "?" when neither is there (a reply must still say which request it answers)."""
+    correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
+    if isinstance(correlation, bytes | bytearray) and correlation:
+        with contextlib.suppress(UnicodeDecodeError):
+            return bytes(correlation[:64]).decode("utf-8")
+    found = _ID_IN_JSON.search(message.payload[:4096])
+    if found is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            return found.group(1).decode("utf-8")
+    return "?"
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

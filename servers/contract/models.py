@@ -6,18 +6,27 @@ knows nothing of the server's internals.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 Profile = Literal["economic", "normal", "aggressive"]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The network's one time zone: a time without a zone is taken as UTC, any other is converted to it."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class In(BaseModel):
     """Base of every inbound message: unknown fields are refused, strings stripped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No NaN or infinity: JSON has neither, and Python's parser would let them in as numbers.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class SignupIn(In):
@@ -61,7 +70,8 @@ class TripIn(In):
 
     origin: str = Field(min_length=1, max_length=64, examples=["salvador"])
     destination: str = Field(min_length=1, max_length=64, examples=["fortaleza"])
-    departure: datetime | None = Field(default=None, description="UTC; now when omitted")
+    departure: UtcDatetime | None = Field(default=None, description="UTC (a time without a zone is taken as UTC); "
+                                          "now when omitted; from 5 minutes ago to a year ahead")
     profile: Profile | None = None
     charge_kwh: float | None = Field(default=None, ge=0, description="charge at departure; the account's when omitted")
     avoid_stations: list[str] = Field(default_factory=list, max_length=50,
@@ -98,8 +108,8 @@ class StopIn(In):
 
     stop: int = Field(ge=0, le=100)
     station_id: str = Field(min_length=1, max_length=64)
-    start: datetime
-    end: datetime
+    start: UtcDatetime
+    end: UtcDatetime
     min_power_kw: float = Field(ge=0, le=1000)
     energy_kwh: float = Field(ge=0, le=300)
 
@@ -109,7 +119,7 @@ class PrepareIn(In):
 
     trip_id: str = Field(min_length=1, max_length=64)
     coordinator: str = Field(min_length=1, max_length=64)
-    priority: datetime = Field(description="when the trip first asked for a hold; earlier keeps priority")
+    priority: UtcDatetime = Field(description="when the trip first asked for a hold; earlier keeps priority")
     stops: list[StopIn] = Field(min_length=1, max_length=50)
 
 

@@ -7,17 +7,41 @@ to do; the service layer turns that into events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from servers.core.network import Network, Point, Station
-from servers.domain.state import ServerState
+from servers.domain.errors import DomainError
+from servers.domain.state import COMMITTED, ServerState, Trip, ts
 
-# Stable refusal codes a participant gives at prepare.
+# Stable refusal codes: a coordinator's, then a participant's at prepare.
+TRIP_OVERLAPS = "TRIP_OVERLAPS"
 POINT_TAKEN = "POINT_TAKEN"
 UNKNOWN_STATION = "UNKNOWN_STATION"
 NOT_OUR_STATION = "NOT_OUR_STATION"
 BAD_WINDOW = "BAD_WINDOW"
+
+
+# A departure "now" may reach the server a little late; one further back is in the past.
+DEPARTURE_GRACE = timedelta(minutes=5)
+# How far ahead a trip may be planned and booked (the planner's clock arithmetic also stays in range).
+DEPARTURE_HORIZON = timedelta(days=365)
+
+
+class BadDeparture(DomainError):
+    """A departure the network will not plan: in the past, or beyond the booking horizon."""
+
+    status = 422
+
+
+def check_departure(departure: datetime, now: datetime) -> None:
+    """Refuse a departure before `now` (less a few minutes' grace) or more than a year after it."""
+    if departure < now - DEPARTURE_GRACE:
+        raise BadDeparture(f"the departure {departure:%Y-%m-%d %H:%M} UTC is in the past (now {now:%Y-%m-%d %H:%M}"
+                           " UTC)", code="DEPARTURE_IN_PAST", details={"now": now.isoformat()})
+    if departure > now + DEPARTURE_HORIZON:
+        raise BadDeparture(f"the departure is more than {DEPARTURE_HORIZON.days} days ahead; trips are booked "
+                           "up to a year in advance", code="DEPARTURE_TOO_FAR", details={"now": now.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -139,6 +163,26 @@ def decide_prepare(state: ServerState, network: Network, company_id: str,
                        "power_kw": point.power_kw, "start": req.start.isoformat(),
                        "end": req.end.isoformat(), "energy_kwh": req.energy_kwh})
     return picked
+
+
+def overlapping_trip(state: ServerState, vehicle_id: str, departure: datetime, arrival: datetime) -> Trip | None:
+    """A confirmed trip of this vehicle whose [departure, arrival) overlaps the given one: a car is in one place."""
+    acc = state.accounts.get(vehicle_id)
+    for trip_id in acc.trips if acc is not None else ():
+        trip = state.trips.get(trip_id)
+        if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival") and overlaps(
+                departure, arrival, ts(trip.plan["departure"]), ts(trip.plan["arrival"])):
+            return trip
+    return None
+
+
+def overlap_refusal(trip: Trip) -> tuple[str, dict[str, Any]]:
+    """The reason and details of refusing a trip because the car is already booked on `trip`."""
+    plan = trip.plan
+    reason = (f"this car is already booked on trip {trip.trip_id} ({plan['origin']} → {plan['destination']}, "
+              f"{ts(plan['departure']):%Y-%m-%d %H:%M} to {ts(plan['arrival']):%Y-%m-%d %H:%M} UTC)")
+    return reason, {"trip_id": trip.trip_id, "origin": plan["origin"], "destination": plan["destination"],
+                    "departure": plan["departure"], "arrival": plan["arrival"]}
 
 
 def refund_cents(cost_cents: int, now: datetime, first_window: datetime | None) -> int:

@@ -16,7 +16,8 @@ from servers.contract.models import SignupIn
 from servers.domain import event_types as T
 from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
 from servers.domain.state import Account, ServerState, ts
-from servers.service.engine import Engine, answered, one
+from servers.service.engine import Engine, one
+from servers.service.requests import Requests, answered
 from servers.service.secrets import (
     broker_password,
     hash_password,
@@ -65,8 +66,10 @@ class TooManyAttempts(DomainError):
 class Accounts:
     """Account commands and queries of one home company."""
 
-    def __init__(self, engine: Engine, broker_key: str, token_ttl: timedelta = TOKEN_TTL) -> None:
+    def __init__(self, engine: Engine, requests: Requests, broker_key: str,
+                 token_ttl: timedelta = TOKEN_TTL) -> None:
         self.engine = engine
+        self.requests = requests
         self.broker_key = broker_key
         self.token_ttl = token_ttl
         self._failures: dict[str, list[float]] = {}
@@ -156,21 +159,18 @@ class Accounts:
     def add_credit(self, vehicle_id: str, amount: float, request_id: str) -> dict[str, Any]:
         """Add credit once per request id; the answer to a repeated id is the first one."""
         cents = round(amount * 100)
+        with self.requests.claim(vehicle_id, request_id, "add_credit") as known:
+            if known is not None:
+                return known
 
-        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any] | None]:
-            if self.engine.answer(vehicle_id, request_id) is not None:
-                return [], None  # answered before: the first reply is read back below
-            acc = _get(state, vehicle_id)
-            reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
-            return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
-                "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
-                    answered(vehicle_id, request_id, reply)], reply
+            def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+                acc = _get(state, vehicle_id)
+                reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
+                return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
+                    "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
+                        answered(vehicle_id, request_id, "add_credit", reply)], reply
 
-        reply = self.engine.execute(decide)
-        if reply is None:
-            reply = self.engine.answer(vehicle_id, request_id)
-            assert reply is not None
-        return reply
+            return self.engine.execute(decide)
 
     def update_vehicle(self, vehicle_id: str, changes: dict[str, Any]) -> None:
         """Record a change of the vehicle's charge or driving profile."""

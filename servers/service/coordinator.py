@@ -14,6 +14,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from events.model import NewEvent, StreamAppend
@@ -27,8 +28,9 @@ from servers.domain.errors import Conflict, DomainError, InsufficientCredit, Not
 from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, ts
 from servers.faults import fault
 from servers.service.accounts import account_stream
-from servers.service.engine import Engine, answered, one
+from servers.service.engine import Engine, one
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
+from servers.service.requests import Requests, answered
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +62,11 @@ def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
 class Coordinator:
     """Books and cancels trips for the vehicles whose home company this is."""
 
-    def __init__(self, engine: Engine, network: Network, company_id: str, peers: Peers, *,
+    def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers, *,
                  max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
                  complete_in_background: bool = True) -> None:
         self.engine = engine
+        self.requests = requests
         self.network = network
         self.company_id = company_id
         self.peers = peers
@@ -74,7 +77,6 @@ class Coordinator:
         self.complete_in_background = complete_in_background
         self._inflight: set[str] = set()
         self._inflight_lock = threading.Lock()
-        self._request_locks: dict[str, threading.Lock] = {}
         # Two pools, so a task never waits on its own pool: `_calls` runs single peer calls only (leaves),
         # `_background` runs phase two of decided trips, which fans out onto `_calls`.
         self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="peer-call")
@@ -99,7 +101,9 @@ class Coordinator:
 
     def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1) -> list[Plan]:
         """Plan with the planner, its refusals turned into domain errors with stable codes."""
-        departure = trip.departure or self.engine.clock()
+        now = self.engine.clock()
+        departure = trip.departure or now
+        booking.check_departure(departure, now)
         try:
             return plan_trip(self.network, trip.origin, trip.destination, departure, vehicle,
                              exclude=exclude, k=k)
@@ -111,21 +115,15 @@ class Coordinator:
     # -- booking ----------------------------------------------------------------------------------
     def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer."""
-        key = f"{vehicle_id}/{request_id}"
-        with self._inflight_lock:
-            lock = self._request_locks.setdefault(key, threading.Lock())
-        with lock:
-            known = self.engine.answer(vehicle_id, request_id)
+        now = self.engine.clock()
+        booking.check_departure(trip.departure or now, now)
+        with self.requests.claim(vehicle_id, request_id, "book") as known:
             if known is not None:
                 return known
             reply = self._book(vehicle_id, request_id, trip)
             if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
-                self.engine.execute(lambda s: ([answered(vehicle_id, request_id, reply)], None))
-        # Only once the answer is recorded: whoever takes a fresh lock for this id then finds the answer.
-        # (After a failure the lock stays, so a retry cannot run beside one still waiting on it.)
-        with self._inflight_lock:
-            self._request_locks.pop(key, None)
-        return reply
+                self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
+            return reply
 
     def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         vehicle = self.vehicle_of(vehicle_id, trip)
@@ -146,9 +144,14 @@ class Coordinator:
                 return _refused(InsufficientCredit.code,
                                 f"the trip costs R$ {cost / 100:.2f} and the credit is R$ {balance / 100:.2f}",
                                 [], [], cost=cost / 100)
+            other = self.engine.read(partial(booking.overlapping_trip, vehicle_id=vehicle_id,
+                                             departure=plan.departure, arrival=plan.arrival))
+            if other is not None:
+                reason, details = booking.overlap_refusal(other)
+                return _refused(booking.TRIP_OVERLAPS, reason, [], [], overlaps=details)
             outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
             if outcome["status"] == COMMITTED:
-                recorded = self.engine.answer(vehicle_id, request_id)
+                recorded = self.requests.answer(vehicle_id, request_id, "book")
                 assert recorded is not None  # appended with the commit decision
                 return recorded
             last = outcome
@@ -175,7 +178,13 @@ class Coordinator:
             self.engine.execute(lambda s: ([StreamAppend(trip_stream(trip_id), (requested,), 0)], None))
             votes = self._prepare_all(trip_id, priority, grouped)
             fault("coordinator.before_decide")
-            status = self._decide(trip_id, votes)
+            try:
+                status = self._decide(trip_id, votes)
+            except Exception as exc:
+                # Say what really happened, so the holds are freed now and the log tells why.
+                self._abort_undecided(trip_id, "DECISION_FAILED", f"the decision could not be recorded: {exc}")
+                self.complete(trip_id)
+                raise
             fault("coordinator.after_decide")
         finally:
             with self._inflight_lock:
@@ -219,12 +228,16 @@ class Coordinator:
                         for c, v in sorted(votes.items())]
             acc = state.accounts[trip.vehicle_id]
             no = [v for v in votes.values() if v.get("vote") != "yes"]
+            other = booking.overlapping_trip(state, trip.vehicle_id, ts(trip.plan["departure"]),
+                                             ts(trip.plan["arrival"]))
+            if other is not None:  # booked meanwhile by another request of the same car
+                no.append({"code": booking.TRIP_OVERLAPS, "reason": booking.overlap_refusal(other)[0]})
             if not no and acc.balance_cents >= trip.cost_cents:
                 recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
                 debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
                                                   "amount_cents": trip.cost_cents})
                 # The driver's answer is known now: record it with the decision (one durable write fewer).
-                answer = answered(trip.vehicle_id, trip.request_id,
+                answer = answered(trip.vehicle_id, trip.request_id, "book",
                                   self._itinerary(trip, votes=votes, status=COMMITTED))
                 return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
                         StreamAppend(account_stream(trip.vehicle_id), (debit,)), answer], COMMITTED
@@ -280,13 +293,17 @@ class Coordinator:
     # -- termination and recovery ----------------------------------------------------------------
     def outcome(self, trip_id: str) -> str:
         """A participant asks: commit or abort. An undecided trip is aborted, durably, first."""
+        return self._abort_undecided(trip_id, "TIMEOUT", "a participant asked before the decision")
+
+    def _abort_undecided(self, trip_id: str, code: str, reason: str) -> str:
+        """Abort the trip if it is still undecided (with this code and reason); the outcome either way."""
         def decide(state: ServerState) -> tuple[list[StreamAppend], str]:
             trip = state.trips.get(trip_id)
             if trip is None:
                 return [], ABORT  # presumed abort: no record means never committed
             if trip.status == REQUESTED:
-                return [one(trip_stream(trip_id), T.TRIP_ABORTED, {
-                    "trip_id": trip_id, "code": "TIMEOUT", "reason": "a participant asked before the decision"})], ABORT
+                return [one(trip_stream(trip_id), T.TRIP_ABORTED,
+                            {"trip_id": trip_id, "code": code, "reason": reason})], ABORT
             return [], COMMIT if trip.status in (COMMITTED, CANCELLED) else ABORT
 
         return self.engine.execute(decide)
@@ -302,7 +319,8 @@ class Coordinator:
             if trip is None:  # another thread finished it, and an aborted attempt is then forgotten
                 continue
             if trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
-                self.outcome(trip_id)
+                self._abort_undecided(trip_id, "TIMEOUT", f"no decision within {self.stale_after.total_seconds():g} s "
+                                      "(the coordinator restarted, or stalled, while booking)")
             self.complete(trip_id)
         return len(todo)
 

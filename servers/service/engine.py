@@ -13,7 +13,6 @@ from events.fold import replay, save_snapshot, snapshot_key
 from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
-from servers.domain import event_types as T
 from servers.domain.errors import Unavailable
 from servers.domain.state import FOLD, ServerState
 
@@ -26,21 +25,6 @@ Listener = Callable[[Sequence[RecordedEvent]], None]
 def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
     """A single-event append to one stream."""
     return StreamAppend(stream_id, (NewEvent(type_, data),))
-
-
-def answer_stream(vehicle_id: str, request_id: str) -> str:
-    """One request's stream: its first event is the reply (the log's stream index finds it, not memory)."""
-    return f"answer:{vehicle_id}/{request_id}"
-
-
-def answered(vehicle_id: str, request_id: str, reply: dict[str, Any]) -> StreamAppend:
-    """Record the first reply to a request, so that a repeat of its id gets it again (`Engine.answer`).
-
-    Expected at version 0: a second answer to one request would fail the append, never be recorded.
-    """
-    return StreamAppend(answer_stream(vehicle_id, request_id),
-                        (NewEvent(T.REQUEST_ANSWERED,
-                                  {"vehicle_id": vehicle_id, "request_id": request_id, "reply": reply}),), 0)
 
 
 class LogUnwritable(Unavailable):
@@ -119,11 +103,6 @@ class Engine:
         """The first event of a stream (what the state forgot, or never kept, is read back from the log)."""
         events = self.store.read_stream(stream_id)
         return events[0] if events else None
-
-    def answer(self, vehicle_id: str, request_id: str) -> dict[str, Any] | None:
-        """The first reply recorded for a request, read back from the log; None if it was never answered."""
-        event = self.first(answer_stream(vehicle_id, request_id))
-        return None if event is None else dict(event.data["reply"])
 
     def read(self, query: Callable[[ServerState], R]) -> R:
         """Run a read-only query against a consistent state."""

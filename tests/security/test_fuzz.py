@@ -23,14 +23,17 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -227,3 +230,38 @@ def test_a_non_ascii_peer_signature_is_401_not_500(net):
                "X-Recarga-Signature": "é".encode("latin-1")}
     r = httpx.get(net.companies[TARGET].api_url + "/peer/v1/trips/x/outcome", headers=headers)
     assert (r.status_code, r.json()["code"]) == (401, "BAD_SIGNATURE")
+
+
+EDGE_TIMES = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59),
+                 timezones=st.none() | st.just(UTC) | st.sampled_from([timezone(timedelta(hours=h)) for h in
+                                                                       (-14, -3, 5, 14)])).map(datetime.isoformat),
+    st.sampled_from(["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00", "2026-02-30T10:00:00Z",
+                     "now", "", "T", "2026-12-01T25:00:00Z"]))
+EDGE_NUMBERS = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(min_value=-2**70,
+                                                                                         max_value=2**70),
+                         st.sampled_from([1e308, -1e308, 5e-324, 0.0, -0.0]))
+
+
+@settings(max_examples=int(os.environ.get("RECARGA_FUZZ_EXAMPLES", "20")) * 10, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(departure=EDGE_TIMES, number=EDGE_NUMBERS, field=st.sampled_from(
+    ["charge_kwh", "capacity_kwh", "consumption_kwh_per_km", "max_ac_kw", "max_dc_kw", "alternatives"]),
+    raw_number=st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", None]))
+def test_plans_and_bookings_at_the_edges_of_dates_and_numbers_get_a_4xx_never_a_500(net, token, departure, number,
+                                                                                    field, raw_number):
+    base = net.companies[TARGET].api_url
+    body = {"origin": "recife", "destination": "fortaleza", "departure": departure, field: number}
+    text = json.dumps(body)
+    if raw_number is not None:  # numbers JSON has no word for, as Python's json writes them
+        text = text.replace(json.dumps(number), raw_number, 1) if field in body else text
+    plan = httpx.post(base + "/api/v1/plan", content=text, headers={"Content-Type": "application/json"}, timeout=30)
+    assert plan.status_code < 500, plan.text
+    if plan.status_code >= 400:
+        assert plan.json()["code"]
+    trip = {k: v for k, v in body.items() if k in ("origin", "destination", "departure", "charge_kwh")}
+    booked = httpx.post(base + "/api/v1/trips", json=trip, timeout=30, headers={
+        "Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex})
+    assert booked.status_code < 500, booked.text
+    if booked.status_code >= 400:
+        assert booked.json()["code"]

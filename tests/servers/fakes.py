@@ -18,6 +18,7 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
+from servers.service.requests import Requests
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
@@ -93,10 +94,12 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     """A company node on `store` (a new in-memory log unless given: pass the old one to 'restart')."""
     store = store or InMemoryEventStore(clock=clock)  # events are recorded at the test's time
     engine = Engine(store, clock=clock)
+    requests = Requests(engine)
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
-    coordinator = Coordinator(engine, network, company, peers, stale_after=timedelta(seconds=20),
+    coordinator = Coordinator(engine, requests, network, company, peers, stale_after=timedelta(seconds=20),
                               complete_in_background=False)
-    node = Node(company, store, engine, Accounts(engine, "test-broker-key-0123456789"), participant, coordinator)
+    accounts = Accounts(engine, requests, "test-broker-key-0123456789")
+    node = Node(company, store, engine, accounts, participant, coordinator)
     peers.nodes[company] = node
     return node
 

@@ -26,3 +26,17 @@ def test_every_route_has_a_summary_and_errors_have_a_stable_shape():
     collection = json.loads((DOCS / "recarga.postman_collection.json").read_text())
     names = [i["name"] for folder in collection["item"] for i in folder["item"]]
     assert len(names) == len(routes)
+
+
+def test_the_mqtt_docs_name_only_operations_the_gateway_answers_and_every_error_code_of_its_edge():
+    import re
+
+    import vehicle_sim.client
+    from servers.adapters.gateway import SIGNUP_OPS, VEHICLE_OPS
+
+    text = (DOCS.parent / "mqtt.md").read_text() + (vehicle_sim.client.__doc__ or "")
+    named = {a or b for a, b in re.findall(r'"op": "(\w+)"|request(?:_raw)?\("(\w+)"', text)}
+    assert named and named <= set(VEHICLE_OPS) | set(SIGNUP_OPS), named - set(VEHICLE_OPS) - set(SIGNUP_OPS)
+    for code in ("BAD_JSON", "PAYLOAD_TOO_LARGE", "BAD_REQUEST", "UNKNOWN_OP", "BAD_TOKEN", "VALIDATION_ERROR",
+                 "REQUEST_ID_REUSED", "INTERNAL"):
+        assert f"`{code}`" in text, f"docs/mqtt.md does not list {code}"

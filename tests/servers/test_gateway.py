@@ -297,3 +297,48 @@ def test_a_broker_restart_while_a_vehicle_waits_answers_exactly_once(net):
         assert car.request("account")["balance"] == 125.0  # credited exactly once
     finally:
         car.close()
+
+
+def test_a_past_departure_is_refused_over_mqtt_and_a_reused_id_names_its_first_op(net):
+    car = new_vehicle(net, "voltpoint", 21)
+    try:
+        with pytest.raises(ReplyError) as past:
+            car.request("book", 30, origin="salvador", destination="recife", departure="2020-01-01T00:00:00Z")
+        assert past.value.code == "DEPARTURE_IN_PAST"
+        assert car.request("account")["balance"] == 3000.0
+        rid = uuid.uuid4().hex
+        car.request("add_credit", request_id=rid, amount=5)
+        with pytest.raises(ReplyError) as reused:
+            car.request("book", 30, request_id=rid, origin="salvador", destination="recife")
+        assert reused.value.code == "REQUEST_ID_REUSED"
+        assert car.request("account")["balance"] == 3005.0
+    finally:
+        car.close()
+
+
+def _raw_reply(raw_sender, payload: bytes, correlation: bytes | None) -> dict:
+    raw, car, replies, arrived, _ = raw_sender
+    with arrived:
+        count = len(replies)
+    props = None
+    if correlation is not None:
+        from servers.contract.mqtt import request_properties
+
+        props = request_properties(topics.vehicle_reply("voltpoint", car.vehicle_id), correlation)
+    raw.publish(topics.vehicle_request("voltpoint", car.vehicle_id), payload, qos=1, properties=props)
+    with arrived:
+        assert arrived.wait_for(lambda: len(replies) > count, timeout=10)
+        return replies[-1]
+
+
+def test_replies_name_their_request_and_operation_even_when_the_payload_is_bad(raw_sender):
+    _, car, _, _, _ = raw_sender
+    assert _raw_reply(raw_sender, b"\xff not json", b"corr-1")["id"] == "corr-1"
+    big = json.dumps({"id": "big-2", "op": "account", "token": car.token, "args": {"pad": "x" * 20_000}}).encode()
+    too_large = _raw_reply(raw_sender, big, None)
+    assert too_large["id"] == "big-2" and too_large["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    ok = _raw_reply(raw_sender, json.dumps({"id": "acc-3", "op": "account", "token": car.token}).encode(), b"acc-3")
+    assert ok["ok"] and ok["op"] == "account" and ok["id"] == "acc-3"
+    bad_args = _raw_reply(raw_sender, json.dumps({"id": "cr-4", "op": "add_credit", "token": car.token,
+                                                  "args": {"amount": -1}}).encode(), b"cr-4")
+    assert bad_args["op"] == "add_credit" and bad_args["error"]["code"] == "VALIDATION_ERROR"

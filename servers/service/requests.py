@@ -1,0 +1,74 @@
+"""A vehicle's request ids: each is answered once, whatever the operation, and the answer is kept in the log.
+
+A driver's app retries with the same id when a reply is slow; the server must
+never do the work twice. The id is claimed before any work starts (one holder
+at a time per id), and its first answer is recorded in its own stream
+`answer:{vehicle}/{request}` (version 0: a second answer could never be
+appended). The answer names the operation it answered, so the same id reused
+for another operation gets `REQUEST_ID_REUSED` instead of the other answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from events.model import NewEvent, StreamAppend
+from servers.domain import event_types as T
+from servers.domain.errors import Conflict
+from servers.service.engine import Engine
+
+
+def answer_stream(vehicle_id: str, request_id: str) -> str:
+    """One request's stream: its first event is the reply (the log's stream index finds it, not memory)."""
+    return f"answer:{vehicle_id}/{request_id}"
+
+
+def answered(vehicle_id: str, request_id: str, op: str, reply: dict[str, Any]) -> StreamAppend:
+    """Record the first reply to a request (expected at version 0: a second answer fails the append)."""
+    return StreamAppend(answer_stream(vehicle_id, request_id),
+                        (NewEvent(T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id,
+                                                       "op": op, "reply": reply}),), 0)
+
+
+class RequestIdReused(Conflict):
+    """The request id was already used for another operation of this vehicle."""
+
+    code = "REQUEST_ID_REUSED"
+
+
+class Requests:
+    """Claims on request ids and their recorded answers, for every operation that records one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._claims: dict[str, threading.Lock] = {}
+
+    def answer(self, vehicle_id: str, request_id: str, op: str) -> dict[str, Any] | None:
+        """The first reply recorded for this request, None if never answered; RequestIdReused for another op."""
+        event = self.engine.first(answer_stream(vehicle_id, request_id))
+        if event is None:
+            return None
+        recorded = event.data.get("op")  # logs written before answers named their op have none
+        if recorded is not None and recorded != op:
+            raise RequestIdReused(f"request id {request_id!r} was already used for {recorded!r}; use a new id for "
+                                  f"{op!r}", details={"request_id": request_id, "op": recorded})
+        return dict(event.data["reply"])
+
+    @contextmanager
+    def claim(self, vehicle_id: str, request_id: str, op: str) -> Iterator[dict[str, Any] | None]:
+        """Hold the request id while its work runs; yields its recorded answer (then do nothing) or None.
+
+        A claim's lock leaves the table only after a clean finish, when any later claim finds the
+        answer; after a failure it stays, so every retry queues on that same lock.
+        """
+        key = f"{vehicle_id}/{request_id}"
+        with self._lock:
+            lock = self._claims.setdefault(key, threading.Lock())
+        with lock:
+            yield self.answer(vehicle_id, request_id, op)
+        with self._lock:
+            self._claims.pop(key, None)
