@@ -4,7 +4,7 @@
 
 Each vehicle signs up at a home company (spread round-robin over the
 companies), then books trips between random pairs of cities, each departing
-1–48 h from now, until the duration is over or it has booked `max_trips`;
+1–48 h from now and after the car's last booked trip arrives, until the duration is over or it has booked `max_trips`;
 it cancels some of the trips it got. The summary counts confirmed bookings,
 refusals by their code (POINT_TAKEN, OUT_OF_RANGE, …), errors by kind, and
 the latency of `book` (p50/p95/p99, ms). A book can still be in flight when
@@ -97,6 +97,7 @@ class _Car:
         self.index, self.endpoint, self.rng, self.stats = index, endpoint, rng, stats
         self.credit, self.timeout = credit, timeout
         self.session: Session | None = None
+        self.free_from = datetime.now(UTC)  # when the car's last booked trip arrives
 
     def sign_up(self) -> None:
         form = {**fake_vehicle_form(self.rng.getrandbits(63)), "initial_credit": self.credit}
@@ -115,7 +116,9 @@ class _Car:
             if time.monotonic() >= deadline or stop.is_set():
                 return
             origin, destination = self.rng.sample(cities, 2)
-            departure = datetime.now(UTC) + timedelta(hours=self.rng.uniform(1.0, 48.0))
+            # A car is in one place at a time: its next trip leaves after the last one it booked arrives.
+            departure = max(datetime.now(UTC) + timedelta(hours=self.rng.uniform(1.0, 48.0)),
+                            self.free_from + timedelta(hours=self.rng.uniform(0.5, 6.0)))
             started = time.perf_counter()
             try:
                 trip = self.session.request("book", self.timeout, origin=origin, destination=destination,
@@ -131,6 +134,7 @@ class _Car:
                 self.stats.count("error", _error_code(exc))
                 continue
             self.stats.count("confirmed", latency_ms=1000 * (time.perf_counter() - started))
+            self.free_from = max(self.free_from, datetime.fromisoformat(trip["plan"]["arrival"]))
             if self.rng.random() < cancel_fraction:
                 try:
                     self.session.request("cancel", self.timeout, trip_id=trip["trip_id"])
