@@ -1,4 +1,4 @@
-"""The event log's exceptions: one base class and three precise failures."""
+"""The event log's exceptions: one base class and four precise failures."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ class ConcurrencyError(EventLogError):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+class LogMoved(EventLogError):
+    """Rows built for one head of the log were written after another: someone else appended; nothing written."""
+
+    def __init__(self, expected_seq: int, actual_seq: int) -> None:
+        super().__init__(f"rows follow event {expected_seq}, but the log is at {actual_seq}")
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
 
 
 class NotAnEventLog(EventLogError):

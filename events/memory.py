@@ -18,6 +18,7 @@ from events.chain import (
     to_event,
     verify_rows,
 )
+from events.errors import LogMoved
 from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 
 
@@ -51,6 +52,24 @@ class InMemoryEventStore:
                 self._streams.setdefault(row.stream_id, []).append(row.seq)
         when = datetime.fromisoformat(rows[0].recorded_at) if rows else None  # one time per append
         return [to_event(row, when) for row in rows]
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """Append rows built on this log's head; LogMoved (nothing written) if the head moved."""
+        if not rows:
+            return
+        with self._lock:
+            last = self._rows[-1] if self._rows else None
+            head_seq, head_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+            if head_seq != rows[0].seq - 1 or head_hash != rows[0].prev_hash:
+                raise LogMoved(rows[0].seq - 1, head_seq)
+            for row in rows:
+                self._rows.append(row)
+                self._streams.setdefault(row.stream_id, []).append(row.seq)
+
+    def last_row(self) -> Row | None:
+        """The last stored row, None for an empty log."""
+        with self._lock:
+            return self._rows[-1] if self._rows else None
 
     def head(self) -> int:
         """The seq of the last event, 0 for an empty log."""

@@ -28,7 +28,7 @@ from events.chain import (
     to_event,
     verify_rows,
 )
-from events.errors import ConcurrencyError, NotAnEventLog
+from events.errors import ConcurrencyError, LogMoved, NotAnEventLog
 from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 
 SCHEMA_VERSION = "1"
@@ -48,6 +48,17 @@ class EventStore(Protocol):
 
     def append_streams(self, appends: Sequence[StreamAppend]) -> list[RecordedEvent]:
         """Append to several streams in one transaction: all of it or none of it."""
+        ...
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """Append rows built elsewhere (`events.chain.build_rows` on this log's head) in one transaction.
+
+        LogMoved if the log's head is no longer the one they were built on; nothing is then written.
+        """
+        ...
+
+    def last_row(self) -> Row | None:
+        """The last stored row (its seq, hash and time start the next rows), None for an empty log."""
         ...
 
     def head(self) -> int:
@@ -104,20 +115,26 @@ class SqliteEventStore:
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         fresh = _check_path(self.path, create)
-        # One connection for all threads; `_lock` serialises its use. Autocommit mode
-        # (isolation_level=None) so that BEGIN IMMEDIATE / COMMIT are ours alone.
+        # Two connections, each for any thread and serialised by its own lock: writes on `_conn`, reads
+        # on `_read`, so a reader never waits for a writer's fsync (WAL lets both run at once). Autocommit
+        # mode (isolation_level=None) so that BEGIN IMMEDIATE / COMMIT are ours alone.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
+        self._read: sqlite3.Connection | None = None
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._setup(fresh, synchronous)
+            self._read = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._read.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._read.execute(f"PRAGMA synchronous = {synchronous}")  # per connection: say the same on both
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self._close_connections()
             raise NotAnEventLog(str(self.path), f"not an SQLite database ({exc})") from None
         except NotAnEventLog:
-            self._conn.close()
+            self._close_connections()
             raise
-        self.db = sqlite_utils.Database(self._conn)
+        self._read_lock = threading.RLock()
+        self.db = sqlite_utils.Database(self._read)
 
     def _setup(self, fresh: bool, synchronous: str) -> None:
         conn = self._conn
@@ -169,6 +186,31 @@ class SqliteEventStore:
         when = datetime.fromisoformat(rows[0].recorded_at) if rows else None  # one time per append
         return [to_event(row, when) for row in rows]
 
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """Append rows built on this log's head in one transaction; LogMoved (nothing written) if it moved."""
+        if not rows:
+            return
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+                head_seq, head_hash = last if last else (0, GENESIS_HASH)
+                if head_seq != rows[0].seq - 1 or head_hash != rows[0].prev_hash:
+                    raise LogMoved(rows[0].seq - 1, head_seq)
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def last_row(self) -> Row | None:
+        """The last stored row, None for an empty log."""
+        with self._read_lock:
+            row = self._reader().execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else Row._make(row)
+
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the log's `meta` table (e.g. `fold`)."""
         with self._lock:
@@ -179,18 +221,21 @@ class SqliteEventStore:
 
     def head(self) -> int:
         """The seq of the last event, 0 for an empty log."""
-        with self._lock:
-            return int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        with self._read_lock:
+            return int(self._reader().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
     def stream_version(self, stream_id: str) -> int:
         """The version of the stream's last event, 0 (NO_STREAM) if it has none."""
-        with self._lock:
-            return self._version_locked(stream_id)
+        with self._read_lock:
+            return _stream_version(self._reader(), stream_id)
 
     def _version_locked(self, stream_id: str) -> int:
-        row = self._conn.execute("SELECT version FROM events WHERE stream_id = ? "
-                                 "ORDER BY version DESC LIMIT 1", (stream_id,)).fetchone()
-        return int(row[0]) if row else 0
+        return _stream_version(self._conn, stream_id)
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._read is None:
+            raise sqlite3.ProgrammingError("the event store is closed")
+        return self._read
 
     def read_all(self, after: int = 0, limit: int | None = None, *, types: Sequence[str] | None = None,
                  stream_id: str | None = None, until_seq: int | None = None, since: datetime | None = None,
@@ -217,8 +262,8 @@ class SqliteEventStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
+        with self._read_lock:
+            rows = self._reader().execute(sql, params).fetchall()
         return [to_event(row) for row in rows]
 
     def iter_all(self, after: int = 0, until_seq: int | None = None,
@@ -237,9 +282,9 @@ class SqliteEventStore:
         # consumer (or an abandoned generator) never blocks writers.
         bound = until_seq if until_seq is not None else 2**63 - 1
         while True:
-            with self._lock:
-                rows = self._conn.execute(f"{_SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                                          (after, bound, batch)).fetchall()
+            with self._read_lock:
+                rows = self._reader().execute(f"{_SELECT} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                              (after, bound, batch)).fetchall()
             if not rows:
                 return
             yield rows
@@ -249,20 +294,20 @@ class SqliteEventStore:
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         """One stream's events with version > `after_version`, in order."""
-        with self._lock:
-            rows = self._conn.execute(f"{_SELECT} WHERE stream_id = ? AND version > ? ORDER BY version",
-                                      (stream_id, after_version)).fetchall()
+        with self._read_lock:
+            rows = self._reader().execute(f"{_SELECT} WHERE stream_id = ? AND version > ? ORDER BY version",
+                                          (stream_id, after_version)).fetchall()
         return [to_event(row) for row in rows]
 
     def get_meta(self, key: str) -> str | None:
         """A value of the log's `meta` table, None if unset."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._read_lock:
+            row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only SQL query against the log (summaries, ad-hoc looks)."""
-        with self._lock:
+        with self._read_lock:
             return list(self.db.query(sql, params))
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
@@ -274,9 +319,15 @@ class SqliteEventStore:
     # -- lifetime ---------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection; the store is unusable afterwards."""
-        with self._lock:
-            self._conn.close()
+        """Close the connections; the store is unusable afterwards."""
+        with self._lock, self._read_lock:
+            self._close_connections()
+
+    def _close_connections(self) -> None:
+        self._conn.close()
+        if self._read is not None:
+            self._read.close()
+            self._read = None
 
     def __enter__(self) -> Self:
         return self
@@ -284,6 +335,12 @@ class SqliteEventStore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _stream_version(conn: sqlite3.Connection, stream_id: str) -> int:
+    row = conn.execute("SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
+                       (stream_id,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _check_path(path: Path, create: bool) -> bool:

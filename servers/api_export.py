@@ -8,6 +8,7 @@ Insomnia imports either file. The collection has a variable per company
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from pathlib import Path
@@ -39,7 +40,7 @@ def openapi(company: str = "voltpoint") -> dict[str, Any]:
         try:
             return create_app(server).openapi()
         finally:
-            server.close()
+            asyncio.run(server.close())
 
 
 def postman(spec: dict[str, Any], companies: dict[str, int]) -> dict[str, Any]:

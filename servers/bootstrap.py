@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from events.snapshots import SnapshotStore
 from events.store import SqliteEventStore
-from servers.adapters.peer_client import HttpPeers
+from servers.adapters.peer_client import HttpPeer, PeerClient
 from servers.core.network import Network
 from servers.peer_auth import Verifier
 from servers.service.accounts import Accounts
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.participant import Participant
-from servers.service.peers import PeerRefused, PeerUnavailable
+from servers.service.peers import LocalPeer, PeerRefused, Peers, PeerUnavailable
 from servers.service.requests import Requests
+from servers.service.trips import TripsView
 from servers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,27 +35,30 @@ class Server:
     accounts: Accounts
     participant: Participant
     coordinator: Coordinator
-    peers: HttpPeers
+    trips: TripsView
+    peers: Peers
+    client: PeerClient
     verifier: Verifier
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _task: asyncio.Task[None] | None = field(default=None)
 
     @property
     def company(self) -> str:
         return self.settings.company
 
     def start(self) -> None:
-        """Resume unfinished trips now, then keep doing so every tick."""
-        self._thread = threading.Thread(target=self._loop, name=f"recovery-{self.company}", daemon=True)
-        self._thread.start()
+        """Resume unfinished trips now, then keep doing so every tick (on the running event loop)."""
+        self._task = asyncio.create_task(self._loop(), name=f"recovery-{self.company}")
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
         """One round of cooperative termination and recovery, for both roles."""
         now = self.engine.clock()
-        self.coordinator.resume(now)
+        await self.coordinator.resume(now)
         for trip_id, coordinator in self.participant.overdue(now):
+            peer = self.peers.get(coordinator)
             try:
-                outcome = self.peers.outcome(coordinator, trip_id)
+                if peer is None:
+                    raise PeerUnavailable(f"no address for company {coordinator!r}")
+                outcome = await peer.outcome(trip_id)
             except (PeerUnavailable, PeerRefused) as exc:
                 # Never drop a hold we voted yes on without the outcome: wait and ask again.
                 log.warning("trip %s: coordinator %s unreachable (%s); keeping the hold", trip_id, coordinator,
@@ -66,22 +70,30 @@ class Server:
             else:
                 self.participant.abort(trip_id, "aborted (asked the coordinator)")
         self.participant.record_no_shows(now)
+        await self.engine.durable()
+        self.engine.snapshot_if_due()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.tick_s):
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_s)
             try:
-                self.tick()
+                await self.tick()
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("recovery round failed")
 
-    def close(self) -> None:
-        """Stop the loop, the pools and the log."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    async def close(self) -> None:
+        """Stop the loop, let phase two in flight land, close the pools and the log."""
+        if self._task is not None:
+            self._task.cancel()
+        await self.coordinator.close()
+        try:
+            await self.engine.durable()
+        except Exception:  # a log that cannot be written has already said so; close anyway
+            log.exception("closing with unwritten events")
+        await self.client.close()
+        self.accounts.close()
+        self.engine.close()
         self.engine.snapshot_if_due()
-        self.coordinator.close()
-        self.peers.close()
         self.store.close()
 
 
@@ -103,11 +115,13 @@ def build_server(settings: Settings) -> Server:
     accounts = Accounts(engine, requests, settings.broker_key, timedelta(seconds=settings.token_ttl_s))
     participant = Participant(engine, network, settings.company,
                               hold_timeout=timedelta(seconds=settings.hold_timeout_s))
-    holder: dict[str, Coordinator] = {}
-    peers = HttpPeers(settings.company, settings.peer_addresses(network), settings.peer_secrets, participant,
-                      lambda trip_id: holder["c"].outcome(trip_id), timeout_s=settings.peer_timeout_s)
-    coordinator = Coordinator(engine, requests, network, settings.company, peers,
+    trips = TripsView(engine, network)
+    client = PeerClient(settings.company, settings.peer_secrets, timeout_s=settings.peer_timeout_s)
+    peers: Peers = {company: HttpPeer(company, address, client)
+                    for company, address in settings.peer_addresses(network).items()}
+    coordinator = Coordinator(engine, requests, network, settings.company, peers, trips,
                               stale_after=timedelta(seconds=settings.stale_trip_s))
-    holder["c"] = coordinator
+    peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome)
     verifier = Verifier(settings.company, settings.peer_secrets)
-    return Server(settings, network, store, engine, accounts, participant, coordinator, peers, verifier)
+    return Server(settings, network, store, engine, accounts, participant, coordinator, trips, peers, client,
+                  verifier)

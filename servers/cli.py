@@ -54,8 +54,10 @@ def serve(
         from servers.adapters.gateway import MqttGateway
 
         gateway_factory = MqttGateway.factory
+    # One event loop holds the whole server (uvloop, and httptools to parse HTTP): see servers/service/engine.py.
     uvicorn.run(create_app(server, gateway_factory), host=settings.host,
-                port=settings.port or network.company(company).api_port, log_level="warning")
+                port=settings.port or network.company(company).api_port, log_level="warning",
+                loop="uvloop", http="httptools")
 
 
 @app.command()

@@ -2,42 +2,50 @@
 
 - Requests: `…/vehicles/{id}/request` (a token is required; it must be that
   vehicle's) and `…/signup/{client}/request` (sign-up, login, a Faker form).
-  Each is validated, handed to a worker pool (paho's network thread must not
-  wait on bookings), answered on the sender's own reply topic with its
-  correlation data. A repeated request id gets the first answer.
-- Live topics: retained availability per station after every change, a feed
-  of booking events, and a retained online/offline status (the last will).
-- Broker logins: every vehicle's broker password hash, from the log, is
-  written to the broker's password file, which is then reloaded (SIGHUP).
+  Each is validated against its operation's model (`VEHICLE_OPS`, `SIGNUP_OPS`),
+  served on the event loop, and answered — once what it decided is durable —
+  on the sender's own reply topic with its correlation data. A repeated
+  request id gets the first answer.
+- Live topics (`servers.adapters.live`): retained availability per station,
+  a feed of booking events, and a retained online/offline status.
+- Broker logins (`servers.adapters.logins`): a sign-up or login is answered
+  only once the broker accepts the vehicle's login.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import logging
-import os
 import re
-import signal
-import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.model import RecordedEvent
-from mosquitto.passwords import PasswordFile
+from servers.adapters.live import LiveTopics
+from servers.adapters.logins import BrokerLogins, PasswordFileLogins
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import CancelIn, CheckInIn, CreditIn, LoginIn, SignupIn, TripIn
+from servers.contract.models import (
+    CancelIn,
+    CheckInIn,
+    CreditIn,
+    FakeIn,
+    LoginIn,
+    LogoutIn,
+    PlanArgs,
+    SignupIn,
+    TripIn,
+    VehicleUpdateIn,
+)
 from servers.contract.mqtt import correlation_properties, new_client, session_properties
-from servers.core.vehicles import DrivingProfile
-from servers.domain import event_types as T
+from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
 from servers.domain.errors import DomainError, Unauthorized
 from servers.service import views
 from servers.service.requests import RequestIdReused
@@ -47,14 +55,7 @@ log = logging.getLogger(__name__)
 # Below the broker's own limit (64 KiB, which drops the sender), so an oversized request still gets an answer.
 MAX_PAYLOAD = 16 * 1024
 SESSION_EXPIRY_S = 3600
-# Events that change what a station's availability looks like.
-_AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
-                 T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
-_CREDENTIALS = {T.ACCOUNT_OPENED, T.BROKER_CREDENTIALS_ISSUED}
-# The operations of a vehicle's request topic (token required) and of the sign-up topics.
-VEHICLE_OPS = ("account", "add_credit", "plan", "book", "trips", "reservations", "cancel", "check_in", "logout",
-               "update_vehicle")
-SIGNUP_OPS = ("signup", "login", "fake")
+RECENT = 4096  # answers kept in memory for retransmitted ids (the log keeps the booking and credit ones)
 
 
 class Envelope(BaseModel):
@@ -74,6 +75,76 @@ class BadRequest(DomainError):
     code = "BAD_REQUEST"
 
 
+Handler = Callable[[Server, str, Any, str], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a request topic: the model of its arguments and what serves it."""
+
+    args: type[BaseModel]
+    handler: Handler
+
+
+async def _account(s: Server, vid: str, args: Any, rid: str) -> Any:
+    return s.accounts.view(vid)
+
+
+async def _add_credit(s: Server, vid: str, args: CreditIn, rid: str) -> Any:
+    return s.accounts.add_credit(vid, args.amount, rid)
+
+
+async def _plan(s: Server, vid: str, args: PlanArgs, rid: str) -> Any:
+    vehicle = s.coordinator.vehicle_of(vid, args)
+    plans = s.coordinator.plan(args, vehicle, views.exclusions(args.avoid_stations), k=args.alternatives)
+    return {"plans": [p.to_json() for p in plans]}
+
+
+async def _book(s: Server, vid: str, args: TripIn, rid: str) -> Any:
+    return await s.coordinator.book(vid, rid, args)
+
+
+async def _trips(s: Server, vid: str, args: Any, rid: str) -> Any:
+    return {"trips": s.trips.trips_of(vid)}
+
+
+async def _reservations(s: Server, vid: str, args: Any, rid: str) -> Any:
+    return {"reservations": s.trips.reservations_of(vid)}
+
+
+async def _cancel(s: Server, vid: str, args: CancelIn, rid: str) -> Any:
+    return await s.coordinator.cancel(vid, args.trip_id)
+
+
+async def _check_in(s: Server, vid: str, args: CheckInIn, rid: str) -> Any:
+    return await s.coordinator.check_in(vid, args)
+
+
+async def _logout(s: Server, vid: str, args: LogoutIn, rid: str) -> Any:
+    if args.token is not None:
+        s.accounts.logout(args.token)
+    return {"logged_out": True}
+
+
+async def _update_vehicle(s: Server, vid: str, args: VehicleUpdateIn, rid: str) -> Any:
+    s.accounts.update_vehicle(vid, args.model_dump(exclude_none=True))
+    return s.accounts.view(vid)["vehicle"]
+
+
+class _NoArgs(BaseModel):
+    """Operations that take no arguments ignore what is sent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+VEHICLE_OPS: dict[str, Op] = {
+    "account": Op(_NoArgs, _account), "add_credit": Op(CreditIn, _add_credit), "plan": Op(PlanArgs, _plan),
+    "book": Op(TripIn, _book), "trips": Op(_NoArgs, _trips), "reservations": Op(_NoArgs, _reservations),
+    "cancel": Op(CancelIn, _cancel), "check_in": Op(CheckInIn, _check_in), "logout": Op(LogoutIn, _logout),
+    "update_vehicle": Op(VehicleUpdateIn, _update_vehicle)}
+SIGNUP_OPS = ("signup", "login", "fake")
+
+
 def error_reply(rid: str, code: str, message: str, details: dict[str, Any] | None = None, *,
                 op: str | None = None) -> dict[str, Any]:
     """The error shape of an MQTT reply (`op` when the request was readable enough to name one)."""
@@ -85,29 +156,27 @@ def error_reply(rid: str, code: str, message: str, details: dict[str, Any] | Non
 
 
 class MqttGateway:
-    """Adapts the company's broker to the server's services."""
+    """Adapts the company's broker to the server's services, on the server's event loop."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, logins: BrokerLogins | None = None) -> None:
         self.server = server
         self.settings = server.settings
         self.company = server.company
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mqtt-op")
-        # Live topics are published off the committing thread, in order, so they never delay an answer.
-        self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-live")
         # (op, reply) of recent request ids: retransmissions are answered fast, a reuse for another op refused.
         self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
-        self._recent_lock = threading.Lock()
-        self._credentials_lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         port = self.settings.broker_port or server.network.company(self.company).broker_port
         self._address = (self.settings.broker_host, port)
-        self._client = new_client(f"server-{self.company}", self.settings.broker_username,
-                                  self.settings.broker_password)
-        self._client.will_set(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1, retain=True)
-        self._client.on_connect = self._on_connect
-        self._client.message_callback_add(topics.all_requests(self.company), self._on_vehicle_request)
-        self._client.message_callback_add(topics.all_signup_requests(self.company), self._on_signup_request)
-        self._vehicle_ops: dict[str, Callable[[str, dict[str, Any], str], Any]] = {
-            op: getattr(self, f"_op_{op}") for op in VEHICLE_OPS}
+        client = new_client(f"server-{self.company}", self.settings.broker_username, self.settings.broker_password)
+        client.will_set(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.message_callback_add(topics.all_requests(self.company), self._on_vehicle_request)
+        client.message_callback_add(topics.all_signup_requests(self.company), self._on_signup_request)
+        self._mqtt = LoopMqtt(client)
+        self._client = client
+        self.live = LiveTopics(server, client)
+        self.logins = logins or PasswordFileLogins(server, self.settings.broker_password_file,
+                                                   self.settings.broker_pid_file)
 
     @classmethod
     def factory(cls, server: Server) -> MqttGateway:
@@ -115,25 +184,25 @@ class MqttGateway:
         return cls(server)
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Sync broker logins from the log, listen for new events, connect (paho retries in the background)."""
-        self.sync_credentials()
-        self.server.engine.subscribe(self._queue_events)
-        # A fixed client id and a kept session: requests published while we reconnect wait for us.
-        self._client.connect_async(*self._address, keepalive=30, clean_start=False,
-                                   properties=session_properties(SESSION_EXPIRY_S))
-        self._client.loop_start()
+    async def start(self) -> None:
+        """Sync broker logins from the log, publish live topics from now on, connect (retried if down)."""
+        await self.logins.start()
+        self.live.start()
+        try:
+            # A fixed client id and a kept session: requests published while we reconnect wait for us.
+            await self._mqtt.connect(*self._address, keepalive=30, clean_start=False,
+                                     properties=session_properties(SESSION_EXPIRY_S))
+        except (OSError, ConnectRefused) as exc:
+            log.error("broker %s:%d not reachable yet (%s); retrying in the background", *self._address, exc)
 
-    def stop(self) -> None:
-        """Say offline, disconnect, stop the workers."""
-        # Not connected: the last will says offline for us.
+    async def stop(self) -> None:
+        """Say offline, disconnect, stop the live topics."""
+        await self.live.stop()
         with contextlib.suppress(RuntimeError, ValueError):
-            self._client.publish(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1,
-                                 retain=True).wait_for_publish(timeout=1)
-        self._client.disconnect()
-        self._client.loop_stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._live.shutdown(wait=False, cancel_futures=True)
+            self._client.publish(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1, retain=True)
+        await self._mqtt.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -142,7 +211,7 @@ class MqttGateway:
         client.subscribe(topics.all_requests(self.company), qos=1)
         client.subscribe(topics.all_signup_requests(self.company), qos=1)
         client.publish(topics.server_status(self.company), topics.STATUS_ONLINE, qos=1, retain=True)
-        self._live.submit(self.publish_all_availability)
+        self.live.publish_all_availability()
 
     # -- requests -------------------------------------------------------------------------------
     def _on_vehicle_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -150,27 +219,32 @@ class MqttGateway:
             vehicle_id = topics.parse_vehicle_id(message.topic)
         except ValueError:
             return
-        self._pool.submit(self._serve, message, topics.vehicle_reply(self.company, vehicle_id),
-                          lambda env: self._vehicle(vehicle_id, env), vehicle_id)
+        self._spawn(self._serve(message, topics.vehicle_reply(self.company, vehicle_id),
+                                lambda env: self._vehicle(vehicle_id, env), vehicle_id))
 
     def _on_signup_request(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             client_id = topics.parse_signup_client_id(message.topic)
         except ValueError:
             return
-        self._pool.submit(self._serve, message, topics.signup_reply(self.company, client_id), self._signup,
-                          "signup:" + client_id)
+        self._spawn(self._serve(message, topics.signup_reply(self.company, client_id), self._signup,
+                                "signup:" + client_id))
 
-    def _serve(self, message: mqtt.MQTTMessage, reply_topic: str,
-               handle: Callable[[Envelope], Any], who: str) -> None:
-        """Validate, dedupe, handle, reply — never raise (a worker must survive any payload)."""
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, message: mqtt.MQTTMessage, reply_topic: str,
+                     handle: Callable[[Envelope], Awaitable[Any]], who: str) -> None:
+        """Validate, dedupe, handle, wait for the disk, reply — never raise (any payload gets an answer)."""
         rid, op = _readable_id(message), None
         try:
             if len(message.payload) > MAX_PAYLOAD:
                 raise BadRequest(f"payload over {MAX_PAYLOAD} bytes", code="PAYLOAD_TOO_LARGE")
             try:
-                raw = json.loads(message.payload.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+                raw = orjson.loads(message.payload)
+            except orjson.JSONDecodeError:
                 raise BadRequest("payload is not UTF-8 JSON", code="BAD_JSON") from None
             if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 rid = raw["id"][:64]
@@ -181,167 +255,58 @@ class MqttGateway:
                                  details={"errors": _errors(exc)}) from None
             op = env.op
             key = f"{who}/{env.id}"
-            with self._recent_lock:
-                recent = self._recent.get(key)
+            recent = self._recent.get(key)
             if recent is not None and recent[0] != env.op:
                 raise RequestIdReused(f"request id {env.id!r} was already used for {recent[0]!r}; use a new id "
                                       f"for {env.op!r}", details={"request_id": env.id, "op": recent[0]})
             if recent is not None:
                 reply = recent[1]
             else:
-                result = handle(env)
+                result = await handle(env)
                 reply = {"id": env.id, "op": env.op, "ok": True, "result": result}
                 if isinstance(result, dict) and result.get("status") == "REFUSED":
                     details = views.refusal_error(result)["details"]
                     reply = error_reply(env.id, result["code"], result["reason"], details, op=env.op)
-                with self._recent_lock:
-                    self._recent[key] = (env.op, reply)
-                    while len(self._recent) > 4096:
-                        self._recent.popitem(last=False)
+                await self.server.engine.durable()  # what the answer tells is on disk before it leaves
+                self._recent[key] = (env.op, reply)
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
         except ValidationError as exc:
             reply = error_reply(rid, "VALIDATION_ERROR", "arguments are not valid", {"errors": _errors(exc)}, op=op)
         except DomainError as exc:
             reply = error_reply(rid, exc.code, exc.message, exc.details, op=op)
-        except Exception:  # a bug must not kill the worker nor leave the vehicle waiting
+        except Exception:  # a bug must not leave the vehicle waiting
             log.exception("request %s failed", rid)
             reply = error_reply(rid, "INTERNAL", "unexpected server error", op=op)
-        self._client.publish(reply_topic, json.dumps(reply, default=str), qos=1,
+        self._client.publish(reply_topic, orjson.dumps(reply, default=str), qos=1,
                              properties=correlation_properties(message))
 
-    def _signup(self, env: Envelope) -> Any:
+    async def _signup(self, env: Envelope) -> Any:
         if env.op == "signup":
-            return self._with_broker(self.server.accounts.signup(SignupIn.model_validate(env.args)).to_json())
-        if env.op == "login":
+            session = await self.server.accounts.signup(SignupIn.model_validate(env.args))
+        elif env.op == "login":
             body = LoginIn.model_validate(env.args)
-            return self._with_broker(self.server.accounts.login(body.login, body.password).to_json())
-        if env.op == "fake":
-            seed = env.args.get("seed")
-            return fake_vehicle_form(seed if isinstance(seed, int) else None)
-        raise BadRequest(f"unknown operation {env.op!r} on the sign-up channel", code="UNKNOWN_OP")
+            session = await self.server.accounts.login(body.login, body.password)
+        elif env.op == "fake":
+            return fake_vehicle_form(FakeIn.model_validate(env.args).seed)
+        else:
+            raise BadRequest(f"unknown operation {env.op!r} on the sign-up channel", code="UNKNOWN_OP",
+                             details={"known": list(SIGNUP_OPS)})
+        await self.server.engine.durable()
+        # The login must work before the vehicle tries it: the broker has it before the answer leaves.
+        await self.logins.ensure(session.vehicle_id)
+        return session.to_json()
 
-    def _with_broker(self, session: dict[str, Any]) -> dict[str, Any]:
-        # The login must work before the vehicle tries it: the password file is written and reloaded first.
-        self.sync_credentials()
-        return session
-
-    def _vehicle(self, vehicle_id: str, env: Envelope) -> Any:
-        op = self._vehicle_ops.get(env.op)
+    async def _vehicle(self, vehicle_id: str, env: Envelope) -> Any:
+        op = VEHICLE_OPS.get(env.op)
         if op is None:
             raise BadRequest(f"unknown operation {env.op!r}", code="UNKNOWN_OP",
-                             details={"known": sorted(self._vehicle_ops)})
+                             details={"known": sorted(VEHICLE_OPS)})
         if not env.token:
             raise Unauthorized("this operation needs the session token", code="BAD_TOKEN")
         if self.server.accounts.authenticate(env.token) != vehicle_id:
             raise Unauthorized("the token is not this vehicle's", code="BAD_TOKEN")
-        return op(vehicle_id, env.args, env.id)
-
-    # -- vehicle operations (the seed's menus, and driving) ---------------------------------------
-    def _op_account(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return self.server.accounts.view(vid)
-
-    def _op_add_credit(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return self.server.accounts.add_credit(vid, CreditIn.model_validate(args).amount, rid)
-
-    def _op_plan(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        trip_args = {k: v for k, v in args.items() if k != "alternatives"}
-        k = args.get("alternatives", 1)
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 5:
-            raise BadRequest("alternatives must be a whole number from 1 to 5", code="VALIDATION_ERROR")
-        body = TripIn.model_validate(trip_args)
-        vehicle = self.server.coordinator.vehicle_of(vid, body)
-        plans = self.server.coordinator.plan(body, vehicle, views.exclusions(body.avoid_stations), k=k)
-        return {"plans": [p.to_json() for p in plans]}
-
-    def _op_book(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return self.server.coordinator.book(vid, rid, TripIn.model_validate(args))
-
-    def _op_trips(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return {"trips": self.server.coordinator.trips_of(vid)}
-
-    def _op_reservations(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return {"reservations": self.server.coordinator.reservations_of(vid)}
-
-    def _op_cancel(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return self.server.coordinator.cancel(vid, CancelIn.model_validate(args).trip_id)
-
-    def _op_check_in(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        return self.server.coordinator.check_in(vid, CheckInIn.model_validate(args))
-
-    def _op_logout(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        token = args.get("token")
-        if isinstance(token, str):
-            self.server.accounts.logout(token)
-        return {"logged_out": True}
-
-    def _op_update_vehicle(self, vid: str, args: dict[str, Any], rid: str) -> Any:
-        changes: dict[str, Any] = {}
-        if "charge_kwh" in args:
-            charge = args["charge_kwh"]
-            if not isinstance(charge, int | float) or isinstance(charge, bool) or not 0 <= charge <= 300:
-                raise BadRequest("charge_kwh must be a number from 0 to 300", code="VALIDATION_ERROR")
-            changes["charge_kwh"] = float(charge)
-        if "profile" in args:
-            try:
-                changes["profile"] = DrivingProfile(args["profile"]).value
-            except ValueError:
-                raise BadRequest("profile must be economic, normal or aggressive", code="VALIDATION_ERROR") from None
-        if not changes:
-            raise BadRequest("nothing to update (charge_kwh, profile)", code="VALIDATION_ERROR")
-        self.server.accounts.update_vehicle(vid, changes)
-        return self.server.accounts.view(vid)["vehicle"]
-
-    # -- live topics ----------------------------------------------------------------------------
-    def _queue_events(self, recorded: Sequence[RecordedEvent]) -> None:
-        self._live.submit(self._on_events, recorded)
-
-    def _on_events(self, recorded: Sequence[RecordedEvent]) -> None:
-        stations: set[str] = set()
-        for event in recorded:
-            self._client.publish(topics.booking_feed(self.company), json.dumps(views.event_json(event)), qos=0)
-            if event.type in _AVAILABILITY:
-                stations.update(_stations_of(event, self.server))
-        for station_id in stations:
-            self.publish_availability(station_id)
-        if any(e.type in _CREDENTIALS for e in recorded):
-            self.sync_credentials()
-
-    def publish_availability(self, station_id: str) -> None:
-        """Publish (retained) one station's points and bookings of the next six hours."""
-        now = self.server.engine.clock()
-        data = self.server.participant.availability(station_id, now, now + timedelta(hours=6))
-        self._client.publish(topics.station_availability(self.company, station_id), json.dumps(data), qos=1,
-                             retain=True)
-
-    def publish_all_availability(self) -> None:
-        """Publish every station's availability (on connect)."""
-        for station in self.server.network.stations_of(self.company):
-            self.publish_availability(station.id)
-
-    def sync_credentials(self) -> None:
-        """Write every vehicle's broker password hash into the broker's password file; SIGHUP the broker."""
-        path = self.settings.broker_password_file
-        if path is None:
-            return
-        hashes = self.server.engine.read(lambda s: {a.vehicle_id: a.broker_password_hash
-                                                    for a in s.accounts.values()})
-        with self._credentials_lock:
-            changed = PasswordFile(path).set_hashes(hashes)
-            if changed and self.settings.broker_pid_file is not None:
-                try:
-                    os.kill(int(self.settings.broker_pid_file.read_text().strip()), signal.SIGHUP)
-                except (OSError, ValueError) as exc:
-                    log.warning("could not reload the broker: %s", exc)
-
-
-def _stations_of(event: RecordedEvent, server: Server) -> set[str]:
-    if event.type == T.HOLDS_PLACED:
-        return {h["station_id"] for h in event.data["holds"]}
-    if event.type == T.POINT_STATUS_CHANGED:
-        return {server.network.point_owner(event.data["point_id"]).id}
-    # A hold event: its stations are in the stream's first event (the state may have forgotten the trip).
-    first = server.engine.first(event.stream_id)
-    return {h["station_id"] for h in first.data["holds"]} if first is not None and first.type == T.HOLDS_PLACED \
-        else set()
+        return await op.handler(self.server, vehicle_id, op.args.model_validate(env.args), env.id)
 
 
 _ID_IN_JSON = re.compile(rb'"id"\s*:\s*"([^"\\]{1,64})"')

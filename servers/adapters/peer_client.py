@@ -1,93 +1,144 @@
-"""The `Peers` of a coordinator: its own participant called directly, other companies over signed REST."""
+"""Other companies as `Peer`s: signed `/peer/v1/batch` calls, many operations to one company per request.
+
+Every operation for one company goes into that company's queue; a sender takes
+everything queued (up to `MAX_BATCH`) in one signed request, with at most
+`MAX_INFLIGHT` requests in flight per company. Alone, an operation leaves at
+once; under load, the operations that arrive while a request is out share the
+next one: one HTTP request, one signature, one fsync at the participant for
+many trips (docs/booking.md, "Batching").
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
-from servers.contract.models import CheckInIn, DecisionIn, PrepareIn
-from servers.domain.errors import DomainError
+from servers.contract.models import CheckInIn, PrepareIn
 from servers.peer_auth import sign
-from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
 
+BATCH_PATH = "/peer/v1/batch"
+MAX_BATCH = 256  # operations per request
+MAX_INFLIGHT = 2  # requests in flight per company: one on the wire while the next one fills
 
-class HttpPeers:
-    """Signed `/peer/v1` calls to other companies; the local company is served in-process."""
 
-    def __init__(self, company: str, addresses: Mapping[str, str], secrets: Mapping[str, str],
-                 local: Participant, local_outcome: Callable[[str], str], timeout_s: float = 5.0) -> None:
+class PeerClient:
+    """The signed HTTP transport to every other company: one connection pool, one signing key set."""
+
+    def __init__(self, company: str, secrets: Mapping[str, str], timeout_s: float = 5.0) -> None:
         self.company = company
-        self.addresses = dict(addresses)
         self.secrets = secrets
-        self.local = local
-        self.local_outcome = local_outcome
-        self._http = httpx.Client(timeout=timeout_s, headers={"User-Agent": f"recarga-peer/{company}"})
+        self.timeout_s = timeout_s
+        self._http: httpx.AsyncClient | None = None  # made on the event loop that uses it
 
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout_s,
+                                           headers={"User-Agent": f"recarga-peer/{self.company}"},
+                                           limits=httpx.Limits(max_keepalive_connections=16))
+        return self._http
 
-    def _call(self, target: str, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        base = self.addresses.get(target)
-        if base is None:
-            raise PeerRefused(404, "UNKNOWN_COMPANY", f"no address for company {target!r}")
-        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
-        headers = sign(self.secrets, self.company, target, method, path, body)
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def batch(self, target: str, base_url: str, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send `ops` to `target` in one signed request; one result per operation, in order."""
+        body = orjson.dumps({"ops": ops})
+        headers = sign(self.secrets, self.company, target, "POST", BATCH_PATH, body)
+        headers["Content-Type"] = "application/json"
         try:
-            response = self._http.request(method, base.rstrip("/") + path, content=body, headers=headers)
+            response = await self._client().post(base_url.rstrip("/") + BATCH_PATH, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise PeerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise PeerUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         if response.status_code >= 500:
             raise PeerUnavailable(f"HTTP {response.status_code}")
         try:
-            data = response.json()
-        except ValueError as exc:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise PeerUnavailable(f"HTTP {response.status_code}, not JSON") from exc
         if response.status_code >= 400:
             raise PeerRefused(response.status_code, str(data.get("code", "ERROR")), str(data.get("message", "")))
-        return data
+        results = data.get("results")
+        if not isinstance(results, list) or len(results) != len(ops):
+            raise PeerUnavailable(f"{target} answered {len(results) if isinstance(results, list) else 'no'} "
+                                  f"results for {len(ops)} operations")
+        return results
 
-    def _local(self, fn: Callable[[], Any]) -> Any:
+
+class HttpPeer:
+    """One other company, reached over signed REST; its operations are batched (see the module doc)."""
+
+    def __init__(self, company: str, base_url: str, client: PeerClient) -> None:
+        self.company = company
+        self.base_url = base_url
+        self.client = client
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self._inflight = 0
+        self._pump_scheduled = False
+        self._senders: set[asyncio.Task[None]] = set()
+
+    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
+        return await self._call("prepare", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+    async def commit(self, trip_id: str) -> dict[str, Any]:
+        return await self._call("commit", {"trip_id": trip_id})  # type: ignore[no-any-return]
+
+    async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
+        return await self._call("abort", {"trip_id": trip_id, "reason": reason[:200]})  # type: ignore[no-any-return]
+
+    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
+        return await self._call("release", {"trip_id": trip_id,  # type: ignore[no-any-return]
+                                            "reason": reason[:200]})
+
+    async def outcome(self, trip_id: str) -> str:
+        return str((await self._call("outcome", {"trip_id": trip_id}))["outcome"])
+
+    async def check_in(self, req: CheckInIn) -> dict[str, Any]:
+        return await self._call("check_in", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+    async def _call(self, op: str, args: dict[str, Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(({"op": op, "args": args}, future))
+        if not self._pump_scheduled:
+            # After this turn of the loop, so every operation queued in it leaves in the same request.
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+        return await future
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        while self._queue and self._inflight < MAX_INFLIGHT:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            self._inflight += 1
+            task = asyncio.create_task(self._send(batch))
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+
+    async def _send(self, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
         try:
-            return fn()
-        except DomainError as exc:
-            raise PeerRefused(exc.status, exc.code, exc.message) from exc
-
-    def prepare(self, company: str, req: PrepareIn) -> dict[str, Any]:
-        if company == self.company:
-            return self._local(lambda: self.local.prepare(req))  # type: ignore[no-any-return]
-        return self._call(company, "POST", "/peer/v1/prepare", req.model_dump(mode="json"))  # type: ignore[no-any-return]
-
-    def commit(self, company: str, trip_id: str) -> dict[str, Any]:
-        if company == self.company:
-            return self._local(lambda: self.local.commit(trip_id))  # type: ignore[no-any-return]
-        return self._call(company, "POST", "/peer/v1/commit", DecisionIn(trip_id=trip_id).model_dump())  # type: ignore[no-any-return]
-
-    def abort(self, company: str, trip_id: str, reason: str) -> dict[str, Any]:
-        if company == self.company:
-            return self._local(lambda: self.local.abort(trip_id, reason))  # type: ignore[no-any-return]
-        payload = DecisionIn(trip_id=trip_id, reason=reason[:200]).model_dump()
-        return self._call(company, "POST", "/peer/v1/abort", payload)  # type: ignore[no-any-return]
-
-    def release(self, company: str, trip_id: str, reason: str) -> dict[str, Any]:
-        if company == self.company:
-            return self._local(lambda: self.local.release(trip_id, reason))  # type: ignore[no-any-return]
-        payload = DecisionIn(trip_id=trip_id, reason=reason[:200]).model_dump()
-        return self._call(company, "POST", "/peer/v1/release", payload)  # type: ignore[no-any-return]
-
-    def outcome(self, company: str, trip_id: str) -> str:
-        if company == self.company:
-            return self.local_outcome(trip_id)
-        data = self._call(company, "GET", f"/peer/v1/trips/{trip_id}/outcome")
-        return str(data["outcome"])
-
-    def check_in(self, company: str, req: CheckInIn) -> dict[str, Any]:
-        if company == self.company:
-            return self._local(lambda: self.local.check_in(req))  # type: ignore[no-any-return]
-        return self._call(company, "POST", "/peer/v1/check-in", req.model_dump())  # type: ignore[no-any-return]
+            results = await self.client.batch(self.company, self.base_url, [op for op, _ in batch])
+        except (PeerUnavailable, PeerRefused) as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if result.get("ok"):
+                    future.set_result(result.get("result"))
+                else:
+                    error = result.get("error") or {}
+                    future.set_exception(PeerRefused(int(error.get("status", 409)), str(error.get("code", "ERROR")),
+                                                     str(error.get("message", ""))))
+        finally:
+            self._inflight -= 1
+            if self._queue:
+                self._pump()

@@ -14,11 +14,11 @@ from servers.bootstrap import Server
 
 
 class Gateway(Protocol):
-    """Something that runs beside the HTTP app (the MQTT gateway)."""
+    """Something that runs beside the HTTP app on its event loop (the MQTT gateway)."""
 
-    def start(self) -> None: ...
+    async def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | None = None) -> FastAPI:
@@ -29,13 +29,13 @@ def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | No
         server.start()
         gateway = gateway_factory(server) if gateway_factory else None
         if gateway is not None:
-            gateway.start()
+            await gateway.start()
         try:
             yield
         finally:
             if gateway is not None:
-                gateway.stop()
-            server.close()
+                await gateway.stop()
+            await server.close()
 
     company = server.network.company(server.company)
     app = FastAPI(

@@ -1,4 +1,8 @@
-"""Dependencies of the routes: the server, the authenticated vehicle, the authenticated peer."""
+"""Dependencies of the routes: the server, the authenticated vehicle, the authenticated peer.
+
+All `async`: they run on the event loop, where the server's state lives (FastAPI would run plain
+functions on a thread pool).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from servers.bootstrap import Server
 from servers.domain.errors import Unauthorized
 
 
-def get_server(request: Request) -> Server:
+async def get_server(request: Request) -> Server:
     """The server this app serves."""
     server: Server = request.app.state.server
     return server
@@ -20,7 +24,7 @@ def get_server(request: Request) -> Server:
 ServerDep = Annotated[Server, Depends(get_server)]
 
 
-def current_vehicle(server: ServerDep, authorization: Annotated[str | None, Header()] = None) -> str:
+async def current_vehicle(server: ServerDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The vehicle id behind a `Bearer` token."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("send 'Authorization: Bearer <token>'", code="BAD_TOKEN")
@@ -30,7 +34,7 @@ def current_vehicle(server: ServerDep, authorization: Annotated[str | None, Head
 VehicleDep = Annotated[str, Depends(current_vehicle)]
 
 
-def current_peer(request: Request) -> str:
+async def current_peer(request: Request) -> str:
     """The company that signed this peer request (checked by `PeerAuth` before anything else)."""
     peer: str = request.state.peer
     return peer
@@ -39,7 +43,7 @@ def current_peer(request: Request) -> str:
 PeerDep = Annotated[str, Depends(current_peer)]
 
 
-def current_operator(server: ServerDep, x_operator_token: Annotated[str | None, Header()] = None) -> None:
+async def current_operator(server: ServerDep, x_operator_token: Annotated[str | None, Header()] = None) -> None:
     """Only the company's operator (X-Operator-Token) passes."""
     expected = server.settings.operator_token
     if not expected or not x_operator_token or not hmac.compare_digest(expected.encode(), x_operator_token.encode()):

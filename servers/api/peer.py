@@ -1,66 +1,109 @@
-"""`/peer/v1`: what other companies call — prepare, commit, abort, release, outcome, availability.
+"""`/peer/v1`: what other companies call — prepare, commit, abort, release, outcome, check-in, availability.
 
-Every route needs a signed request (see `servers.peer_auth`). They run on a
-thread pool of their own so that a flood of client bookings (which wait on
-peers) can never starve the peer calls those bookings are waiting for.
+Every route needs a signed request (see `servers.peer_auth`). `/batch` carries
+many operations in one request (what the servers send each other under load);
+the single routes are the same operations one at a time (for people with
+Postman). Operations are decided on the event loop, then the answer waits for
+the disk: a vote or a confirmation is never sent before it is durable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 from fastapi import APIRouter, Query
 
 from servers.api.deps import PeerDep, ServerDep
-from servers.contract.models import DecisionIn, PeerCheckInIn, PrepareIn
+from servers.bootstrap import Server
+from servers.contract.models import (
+    BatchIn,
+    BatchOut,
+    CheckInOp,
+    DecisionIn,
+    DecisionOp,
+    OpError,
+    OpResult,
+    OutcomeIn,
+    OutcomeOp,
+    PeerCheckInIn,
+    PrepareIn,
+    PrepareOp,
+)
 from servers.domain.errors import DomainError
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
-T = TypeVar("T")
-_limiter: anyio.CapacityLimiter | None = None
+Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp
 
 
-async def run(fn: Callable[[], T]) -> T:
-    """Run blocking service code on the peer pool."""
-    global _limiter
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(16)
-    return await anyio.to_thread.run_sync(fn, limiter=_limiter)
+def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
+    """Decide one peer operation (staged in the log, not yet durable); DomainError if refused."""
+    handlers: dict[str, Callable[[], dict[str, Any]]] = {}
+    if isinstance(op, PrepareOp):
+        if op.args.coordinator != peer:
+            raise DomainError("a peer can only prepare trips it coordinates", code="NOT_COORDINATOR")
+        return server.participant.prepare(op.args)
+    if isinstance(op, DecisionOp):
+        args = op.args
+        handlers = {"commit": lambda: server.participant.commit(args.trip_id),
+                    "abort": lambda: server.participant.abort(args.trip_id, args.reason or "aborted by coordinator"),
+                    "release": lambda: server.participant.release(args.trip_id, args.reason or "cancelled")}
+        return handlers[op.op]()
+    if isinstance(op, OutcomeOp):
+        return {"trip_id": op.args.trip_id, "outcome": server.coordinator.outcome(op.args.trip_id)}
+    return server.participant.check_in(op.args)
+
+
+def _result(server: Server, peer: str, op: Op) -> OpResult:
+    try:
+        return OpResult(ok=True, result=apply(server, peer, op))
+    except DomainError as exc:
+        return OpResult(ok=False, error=OpError(code=exc.code, message=exc.message, status=exc.status,
+                                                details=exc.details))
+
+
+async def _one(server: Server, peer: str, op: Op) -> dict[str, Any]:
+    result = apply(server, peer, op)
+    await server.engine.durable()
+    return result
+
+
+@router.post("/batch", summary="Many operations (prepare, commit, abort, release, outcome, check_in) in one request")
+async def batch(body: BatchIn, peer: PeerDep, server: ServerDep) -> BatchOut:
+    results = [_result(server, peer, op) for op in body.ops]
+    await server.engine.durable()  # one fsync for the whole batch
+    return BatchOut(results=results)
 
 
 @router.post("/prepare", summary="Phase one: hold points for a trip's stops, or refuse with alternatives")
 async def prepare(body: PrepareIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
-    if body.coordinator != peer:
-        raise DomainError("a peer can only prepare trips it coordinates", code="NOT_COORDINATOR")
-    return await run(lambda: server.participant.prepare(body))
+    return await _one(server, peer, PrepareOp(op="prepare", args=body))
 
 
 @router.post("/commit", summary="Phase two: the trip was committed — confirm its holds")
-async def commit(body: DecisionIn, _: PeerDep, server: ServerDep) -> dict[str, Any]:
-    return await run(lambda: server.participant.commit(body.trip_id))
+async def commit(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    return await _one(server, peer, DecisionOp(op="commit", args=body))
 
 
 @router.post("/abort", summary="Phase two: the trip was aborted — release its holds")
-async def abort(body: DecisionIn, _: PeerDep, server: ServerDep) -> dict[str, Any]:
-    return await run(lambda: server.participant.abort(body.trip_id, body.reason or "aborted by coordinator"))
+async def abort(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    return await _one(server, peer, DecisionOp(op="abort", args=body))
 
 
 @router.post("/release", summary="The trip was cancelled — release its reservations")
-async def release(body: DecisionIn, _: PeerDep, server: ServerDep) -> dict[str, Any]:
-    return await run(lambda: server.participant.release(body.trip_id, body.reason or "cancelled"))
+async def release(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    return await _one(server, peer, DecisionOp(op="release", args=body))
 
 
 @router.get("/trips/{trip_id}/outcome", summary="Cooperative termination: commit or abort (undecided → abort)")
-async def outcome(trip_id: str, _: PeerDep, server: ServerDep) -> dict[str, str]:
-    return {"trip_id": trip_id, "outcome": await run(lambda: server.coordinator.outcome(trip_id))}
+async def outcome(trip_id: str, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    return await _one(server, peer, OutcomeOp(op="outcome", args=OutcomeIn(trip_id=trip_id)))
 
 
 @router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point")
-async def check_in(body: PeerCheckInIn, _: PeerDep, server: ServerDep) -> dict[str, Any]:
-    return await run(lambda: server.participant.check_in(body))
+async def check_in(body: PeerCheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    return await _one(server, peer, CheckInOp(op="check_in", args=body))
 
 
 @router.get("/availability/{station_id}", summary="A station's points and their bookings in a window")
@@ -68,4 +111,4 @@ async def availability(station_id: str, _: PeerDep, server: ServerDep,
                        start: datetime | None = None,
                        hours: float = Query(default=6.0, gt=0, le=72)) -> dict[str, Any]:
     begin = start or server.engine.clock()
-    return await run(lambda: server.participant.availability(station_id, begin, begin + timedelta(hours=hours)))
+    return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
@@ -21,42 +22,45 @@ IdempotencyKey = Annotated[str | None, Header(max_length=64, description="repeat
 
 
 @router.get("/health", summary="Is this server up, and how far is its log")
-def health(server: ServerDep) -> dict[str, Any]:
+async def health(server: ServerDep) -> dict[str, Any]:
     return {"status": "ok", "company": server.company, "seq": server.engine.state.seq}
 
 
 @router.get("/network", summary="Cities, roads, companies and stations of the whole network")
-def network(server: ServerDep) -> dict[str, Any]:
+async def network(server: ServerDep) -> dict[str, Any]:
     return views.network_json(server.network)
 
 
 @router.get("/stations", summary="This company's stations with live availability")
-def stations(server: ServerDep, hours: float = Query(default=6.0, gt=0, le=72)) -> list[dict[str, Any]]:
+async def stations(server: ServerDep, hours: float = Query(default=6.0, gt=0, le=72)) -> list[dict[str, Any]]:
     now = server.engine.clock()
     return [server.participant.availability(s.id, now, now + timedelta(hours=hours))
             for s in server.network.stations_of(server.company)]
 
 
 @router.get("/stations/{station_id}/availability", summary="One station's points and bookings in a window")
-def station_availability(station_id: str, server: ServerDep, start: datetime | None = None,
+async def station_availability(station_id: str, server: ServerDep, start: datetime | None = None,
                          hours: float = Query(default=6.0, gt=0, le=72)) -> dict[str, Any]:
     begin = start or server.engine.clock()
     return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))
 
 
 @router.put("/points/{point_id}/status", summary="Operator: put a point out of order or back in service")
-def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: ServerDep) -> dict[str, str]:
+async def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: ServerDep) -> dict[str, str]:
     server.participant.set_point_status(point_id, body.status, body.reason)
+    await server.engine.durable()
     return {"point_id": point_id, "status": body.status}
 
 
 @router.post("/vehicles/{vehicle_id}/revoke", summary="Operator: revoke a vehicle's tokens and broker login")
-def revoke(vehicle_id: str, _: OperatorDep, server: ServerDep) -> dict[str, Any]:
-    return server.accounts.revoke(vehicle_id)
+async def revoke(vehicle_id: str, _: OperatorDep, server: ServerDep) -> dict[str, Any]:
+    revoked = server.accounts.revoke(vehicle_id)
+    await server.engine.durable()
+    return revoked
 
 
 @router.post("/plan", summary="Preview a plan for an inline vehicle (nothing is reserved)")
-def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
+async def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
     charge = body.capacity_kwh if body.charge_kwh is None else min(body.charge_kwh, body.capacity_kwh)
     vehicle = Vehicle(capacity_kwh=body.capacity_kwh, consumption_kwh_per_km=body.consumption_kwh_per_km,
                       charge_kwh=charge, profile=DrivingProfile(body.profile or "normal"),
@@ -66,94 +70,109 @@ def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
 
 
 @router.get("/signup/fake", summary="A plausible sign-up form filled by Faker (pt_BR)")
-def fake_form(seed: int | None = None) -> dict[str, Any]:
+async def fake_form(seed: int | None = None) -> dict[str, Any]:
     return fake_vehicle_form(seed)
 
 
 @router.post("/accounts", status_code=201, summary="Sign up: owner and vehicle; returns a token")
-def signup(body: SignupIn, server: ServerDep) -> dict[str, Any]:
-    return server.accounts.signup(body).to_json()
+async def signup(body: SignupIn, server: ServerDep) -> dict[str, Any]:
+    session = await server.accounts.signup(body)
+    await server.engine.durable()
+    return session.to_json()
 
 
 @router.post("/sessions", summary="Log in by CPF or e-mail; returns a token")
-def login(body: LoginIn, server: ServerDep) -> dict[str, Any]:
-    return server.accounts.login(body.login, body.password).to_json()
+async def login(body: LoginIn, server: ServerDep) -> dict[str, Any]:
+    session = await server.accounts.login(body.login, body.password)
+    await server.engine.durable()
+    return session.to_json()
 
 
 @router.get("/me", summary="My account: owner, vehicle, credit, statement")
-def me(vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
+async def me(vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
     return server.accounts.view(vehicle_id)
 
 
 @router.post("/me/credit", summary="Add credit (R$)")
-def add_credit(body: CreditIn, vehicle_id: VehicleDep, server: ServerDep,
-               idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    return server.accounts.add_credit(vehicle_id, body.amount, idempotency_key or uuid.uuid4().hex)
+async def add_credit(body: CreditIn, vehicle_id: VehicleDep, server: ServerDep,
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    added = server.accounts.add_credit(vehicle_id, body.amount, idempotency_key or uuid.uuid4().hex)
+    await server.engine.durable()
+    return added
 
 
 @router.post("/trips", summary="Book a trip: every stop at every company, all or none",
              responses={409: {"description": "refused, with the reason and the alternatives"}})
-def book(body: TripIn, vehicle_id: VehicleDep, server: ServerDep,
-         idempotency_key: IdempotencyKey = None) -> Any:
-    reply = server.coordinator.book(vehicle_id, idempotency_key or uuid.uuid4().hex, body)
+async def book(body: TripIn, vehicle_id: VehicleDep, server: ServerDep,
+               idempotency_key: IdempotencyKey = None) -> Any:
+    reply = await server.coordinator.book(vehicle_id, idempotency_key or uuid.uuid4().hex, body)
+    await server.engine.durable()
     if reply["status"] == "REFUSED":
         return JSONResponse(views.refusal_error(reply), status_code=409)
     return JSONResponse(reply, status_code=201)
 
 
 @router.get("/trips", summary="My confirmed and cancelled trips")
-def my_trips(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
-    return server.coordinator.trips_of(vehicle_id)
+async def my_trips(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
+    return server.trips.trips_of(vehicle_id)
 
 
 @router.get("/trips/{trip_id}", summary="One of my trips")
-def my_trip(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
-    return server.coordinator.trip_of(vehicle_id, trip_id)
+async def my_trip(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
+    return server.trips.trip_of(vehicle_id, trip_id)
 
 
 @router.post("/trips/{trip_id}/cancel", summary="Cancel a confirmed trip (refund by the policy)")
-def cancel(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
-    return server.coordinator.cancel(vehicle_id, trip_id)
+async def cancel(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
+    cancelled = await server.coordinator.cancel(vehicle_id, trip_id)
+    await server.engine.durable()
+    return cancelled
 
 
 @router.post("/trips/{trip_id}/check-in", summary="Start or finish charging at a reserved stop")
-def check_in(trip_id: str, body: CheckInIn, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
+async def check_in(trip_id: str, body: CheckInIn, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
     if body.trip_id != trip_id:
         raise DomainError("trip_id in the body and the path differ", code="TRIP_MISMATCH")
-    return server.coordinator.check_in(vehicle_id, body)
+    reply = await server.coordinator.check_in(vehicle_id, body)
+    await server.engine.durable()
+    return reply
 
 
 @router.get("/reservations", summary="My reserved points, stop by stop")
-def reservations(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
-    return server.coordinator.reservations_of(vehicle_id)
+async def reservations(vehicle_id: VehicleDep, server: ServerDep) -> list[dict[str, Any]]:
+    return server.trips.reservations_of(vehicle_id)
 
 
 @router.get("/events", summary="The event feed: events after a sequence number (secrets redacted)")
-def events(server: ServerDep, after: int = Query(default=0, ge=0),
-           limit: int = Query(default=100, ge=1, le=1000),
-           type: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
-    found = server.store.read_all(after=after, limit=limit, types=type or None)
-    return {"head": server.store.head(), "events": [views.event_json(e) for e in found]}
+async def events(server: ServerDep, after: int = Query(default=0, ge=0),
+                 limit: int = Query(default=100, ge=1, le=1000),
+                 type: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+    def read() -> dict[str, Any]:  # the durable log only, read on a worker thread
+        found = server.store.read_all(after=after, limit=limit, types=type or None)
+        return {"head": server.store.head(), "events": [views.event_json(e) for e in found]}
+
+    return await anyio.to_thread.run_sync(read)
 
 
 @router.get("/stats", summary="Figures of this company: points, occupancy, trips confirmed and refused")
-def stats(server: ServerDep) -> dict[str, Any]:
+async def stats(server: ServerDep) -> dict[str, Any]:
     return server.engine.read(lambda s: views.stats(s, server.network, server.company, server.engine.clock()))
 
 
 @router.get("/log/state", summary="The state rebuilt by replaying this log up to a sequence number or time")
-def state_at(server: ServerDep, at: int | None = Query(default=None, ge=0),
-             at_time: datetime | None = None) -> dict[str, Any]:
-    return views.state_at(server.store, server.network, server.company, at, at_time)
+async def state_at(server: ServerDep, at: int | None = Query(default=None, ge=0),
+                   at_time: datetime | None = None) -> dict[str, Any]:
+    # A replay of the log on disk, into a state of its own: on a worker thread, not the event loop.
+    return await anyio.to_thread.run_sync(views.state_at, server.store, server.network, server.company, at, at_time)
 
 
 @router.get("/log/digest", summary="A fingerprint of the running state and the sequence it is at")
-def state_digest(server: ServerDep) -> dict[str, Any]:
+async def state_digest(server: ServerDep) -> dict[str, Any]:
     return server.engine.read(lambda s: {"seq": s.seq, "digest": views.digest(s)})
 
 
 @router.get("/log/verify", summary="Check this log's hash chain and stream versions")
-def verify(server: ServerDep) -> dict[str, Any]:
-    report = server.store.verify()
+async def verify(server: ServerDep) -> dict[str, Any]:
+    report = await anyio.to_thread.run_sync(server.store.verify)
     return {"ok": report.ok, "first_bad_seq": report.first_bad_seq, "reason": report.reason,
             "checked": report.checked}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 Profile = Literal["economic", "normal", "aggressive"]
 
@@ -78,6 +78,37 @@ class TripIn(In):
                                       description="stations to plan around (e.g. to take an alternative)")
 
 
+class PlanArgs(TripIn):
+    """A plan preview for the vehicle asking (MQTT `plan`): a trip and how many alternatives."""
+
+    alternatives: int = Field(default=1, ge=1, le=5, strict=True)
+
+
+class VehicleUpdateIn(In):
+    """Change the car's charge or its driving profile (MQTT `update_vehicle`)."""
+
+    charge_kwh: float | None = Field(default=None, ge=0, le=300, strict=True)
+    profile: Profile | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> VehicleUpdateIn:
+        if self.charge_kwh is None and self.profile is None:
+            raise ValueError("nothing to update (charge_kwh, profile)")
+        return self
+
+
+class LogoutIn(BaseModel):
+    """Revoke a token (MQTT `logout`): the one in `token`, the session's own when it is sent."""
+
+    token: str | None = Field(default=None, max_length=200)
+
+
+class FakeIn(BaseModel):
+    """A Faker-filled sign-up form (MQTT `fake`); the same `seed` gives the same form."""
+
+    seed: int | None = None
+
+
 class PlanIn(TripIn):
     """A plan preview for a vehicle described inline (no account needed)."""
 
@@ -132,6 +163,73 @@ class DecisionIn(In):
 
 class PeerCheckInIn(CheckInIn):
     """A check-in forwarded by a vehicle's home company."""
+
+
+class OutcomeIn(In):
+    """Cooperative termination: what was decided for this trip?"""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+
+
+class PrepareOp(In):
+    """A prepare in a batch."""
+
+    op: Literal["prepare"]
+    args: PrepareIn
+
+
+class DecisionOp(In):
+    """A commit, abort or release in a batch."""
+
+    op: Literal["commit", "abort", "release"]
+    args: DecisionIn
+
+
+class OutcomeOp(In):
+    """An outcome query in a batch."""
+
+    op: Literal["outcome"]
+    args: OutcomeIn
+
+
+class CheckInOp(In):
+    """A forwarded check-in in a batch."""
+
+    op: Literal["check_in"]
+    args: PeerCheckInIn
+
+
+PeerOp = Annotated[PrepareOp | DecisionOp | OutcomeOp | CheckInOp, Field(discriminator="op")]
+
+
+class BatchIn(In):
+    """Many peer operations in one signed request, applied in order and made durable together."""
+
+    ops: list[PeerOp] = Field(min_length=1, max_length=500)
+
+
+class OpError(BaseModel):
+    """Why one operation of a batch was refused: the code and message its own route would answer, and that
+    route's HTTP status."""
+
+    code: str
+    message: str
+    status: int
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpResult(BaseModel):
+    """One operation's answer in a batch: `result` when `ok`, else `error`."""
+
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: OpError | None = None
+
+
+class BatchOut(BaseModel):
+    """The answers of a batch, in the order of its operations."""
+
+    results: list[OpResult]
 
 
 class PointStatusIn(In):

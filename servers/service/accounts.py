@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from events.model import NewEvent, StreamAppend
 from mosquitto import hash_password as broker_password_hash
@@ -26,6 +29,7 @@ from servers.service.secrets import (
     verify_password,
 )
 
+R = TypeVar("R")
 TOKEN_TTL = timedelta(hours=12)  # the default; `token_ttl_s` in the settings
 LOGIN_WINDOW_S = 300.0
 LOGIN_MAX_FAILURES = 5
@@ -74,17 +78,28 @@ class Accounts:
         self.token_ttl = token_ttl
         self._failures: dict[str, list[float]] = {}
         self._failures_lock = threading.Lock()
+        # One hash at a time: a storm of sign-ups then costs 16 MiB, not 16 MiB each, and leaves a core to bookings.
+        self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-hash")
+
+    def close(self) -> None:
+        """Stop the hashing pool."""
+        self._hashing.shutdown(wait=False, cancel_futures=True)
 
     # -- commands -------------------------------------------------------------------------------
-    def signup(self, form: SignupIn) -> Session:
-        """Open an account, issue its first token and its broker credentials."""
+    async def _hashed(self, fn: Callable[..., R], *args: Any) -> R:
+        """Run a slow, memory-hard hash on the hashing pool (one at a time: 16 MiB each, off the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self._hashing, fn, *args)
+
+    async def signup(self, form: SignupIn) -> Session:
+        """Open an account, issue its first token and its broker credentials (staged: await durability)."""
         cpf = digits(form.cpf)
         if not cpf_is_valid(cpf):
             raise DomainError(f"CPF {form.cpf} is not valid (check digits)", code="INVALID_CPF")
+        if cpf in self.engine.state.by_login or form.email.lower() in self.engine.state.by_login:
+            raise Conflict("an account with this CPF or e-mail already exists", code="ACCOUNT_EXISTS")
         vehicle_id = "v" + uuid.uuid4().hex[:12]
-        password_hash = hash_password(form.password)  # slow on purpose: outside the engine's lock
         broker_login = broker_password(self.broker_key, vehicle_id, 1)
-        broker_hash = broker_password_hash(broker_login)
+        password_hash, broker_hash = await self._hashed(_hash_both, form.password, broker_login)
         token = new_token()
         now = self.engine.clock()
         expires = (now + self.token_ttl).isoformat()
@@ -113,7 +128,7 @@ class Accounts:
         self.engine.execute(decide)
         return Session(vehicle_id, token, expires, vehicle_id, broker_login)
 
-    def login(self, login: str, password: str) -> Session:
+    async def login(self, login: str, password: str) -> Session:
         """Log in by CPF or e-mail: a new token, and the vehicle's broker login (the same on every device)."""
         ident = login.strip().lower()
         ident = digits(ident) if "@" not in ident else ident
@@ -121,11 +136,12 @@ class Accounts:
         # Throttle per account (its CPF and e-mail share one budget), else per identifier tried.
         key = account.vehicle_id if account is not None else ident
         self._check_rate(key)
-        if account is None or not verify_password(password, account.password_hash):
+        if account is None or not await self._hashed(verify_password, password, account.password_hash):
             self._record_failure(key)
             raise Unauthorized("wrong login or password", code="BAD_CREDENTIALS")
         with self._failures_lock:
             self._failures.pop(key, None)
+        account = _get(self.engine.state, account.vehicle_id)  # as it is now, after the wait for the hash
         token = new_token()
         expires = (self.engine.clock() + self.token_ttl).isoformat()
         event = NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
@@ -157,20 +173,21 @@ class Accounts:
                                        None))
 
     def add_credit(self, vehicle_id: str, amount: float, request_id: str) -> dict[str, Any]:
-        """Add credit once per request id; the answer to a repeated id is the first one."""
+        """Add credit once per request id; the answer to a repeated id is the first one (staged)."""
         cents = round(amount * 100)
-        with self.requests.claim(vehicle_id, request_id, "add_credit") as known:
-            if known is not None:
-                return known
+        # No wait between this check and the append: on the event loop, nothing else runs in between.
+        known = self.requests.answer(vehicle_id, request_id, "add_credit")
+        if known is not None:
+            return known
 
-            def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
-                acc = _get(state, vehicle_id)
-                reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
-                return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
-                    "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
-                        answered(vehicle_id, request_id, "add_credit", reply)], reply
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            acc = _get(state, vehicle_id)
+            reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
+            return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
+                "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
+                    answered(vehicle_id, request_id, "add_credit", reply)], reply
 
-            return self.engine.execute(decide)
+        return self.engine.execute(decide)
 
     def update_vehicle(self, vehicle_id: str, changes: dict[str, Any]) -> None:
         """Record a change of the vehicle's charge or driving profile."""
@@ -215,6 +232,10 @@ class Accounts:
     def _record_failure(self, key: str) -> None:
         with self._failures_lock:
             self._failures.setdefault(key, []).append(time.monotonic())
+
+
+def _hash_both(password: str, broker_login: str) -> tuple[str, str]:
+    return hash_password(password), broker_password_hash(broker_login)
 
 
 def _get(state: ServerState, vehicle_id: str) -> Account:

@@ -1,18 +1,19 @@
 """The coordinator of a trip: plan, prepare at every company, decide, complete — all or none.
 
 Two-phase commit with presumed abort and cooperative termination
-(see docs/booking.md): the decision is appended before any participant is
-told; a trip with no decision is aborted when anyone asks about it or when
-the coordinator restarts; decided trips are driven to every participant
-until each has acknowledged.
+(docs/booking.md): the decision is durable before any participant is told;
+a trip with no decision is aborted when anyone asks about it or when it goes
+stale; decided trips are driven to every participant until each has
+acknowledged. Everything here runs on the server's event loop: decisions are
+staged in the log at once (`Engine.execute`), and the waits are for peers and
+for the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -25,22 +26,18 @@ from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import booking
 from servers.domain import event_types as T
 from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, ts
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, ts
 from servers.faults import fault
 from servers.service.accounts import account_stream
-from servers.service.engine import Engine, one
+from servers.service.engine import Engine, LogUnwritable, one
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
 from servers.service.requests import Requests, answered
+from servers.service.trips import TripsView, trip_stream
 
 log = logging.getLogger(__name__)
 
 COMMIT = "commit"
 ABORT = "abort"
-
-
-def trip_stream(trip_id: str) -> str:
-    """The stream of one trip at its coordinator."""
-    return f"trip:{trip_id}"
 
 
 def cents(reais: float) -> int:
@@ -62,35 +59,33 @@ def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
 class Coordinator:
     """Books and cancels trips for the vehicles whose home company this is."""
 
-    def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers, *,
-                 max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
+    def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers,
+                 trips: TripsView, *, max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
                  complete_in_background: bool = True) -> None:
         self.engine = engine
         self.requests = requests
         self.network = network
         self.company_id = company_id
         self.peers = peers
+        self.trips = trips
         self.max_attempts = max_attempts
         self.stale_after = stale_after
         # Phase two need not delay the driver's answer: the decision is durable, and the recovery loop
         # finishes any delivery that this background attempt does not.
         self.complete_in_background = complete_in_background
-        self._inflight: set[str] = set()
-        self._inflight_lock = threading.Lock()
-        # Two pools, so a task never waits on its own pool: `_calls` runs single peer calls only (leaves),
-        # `_background` runs phase two of decided trips, which fans out onto `_calls`.
-        self._calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="peer-call")
-        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="phase-two")
+        self._inflight: set[str] = set()  # trips being prepared: not stale, whatever their age
+        self._delivering: set[str] = set()  # trips whose decision is being told right now
+        self._background: set[asyncio.Task[Any]] = set()
 
-    def close(self) -> None:
-        """Stop the pools."""
-        self._background.shutdown(wait=False, cancel_futures=True)
-        self._calls.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        """Let phase two in flight finish (briefly); the recovery loop of the next start does the rest."""
+        if self._background:
+            await asyncio.wait(self._background, timeout=2)
 
     # -- planning ---------------------------------------------------------------------------------
     def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
         """The vehicle as the planner needs it, from the account and the trip's overrides."""
-        acc = self.engine.read(lambda s: s.accounts.get(vehicle_id))
+        acc = self.engine.state.accounts.get(vehicle_id)
         if acc is None:
             raise NotFound(f"no account {vehicle_id!r} here", code="UNKNOWN_ACCOUNT")
         v = acc.vehicle
@@ -113,19 +108,22 @@ class Coordinator:
             raise DomainError(exc.reason, code=exc.code) from exc
 
     # -- booking ----------------------------------------------------------------------------------
-    def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
-        """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer."""
+    async def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
+        """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer.
+
+        The answer is staged in the log; the caller awaits `engine.durable()` before passing it on.
+        """
         now = self.engine.clock()
         booking.check_departure(trip.departure or now, now)
-        with self.requests.claim(vehicle_id, request_id, "book") as known:
+        async with self.requests.claim(vehicle_id, request_id, "book") as known:
             if known is not None:
                 return known
-            reply = self._book(vehicle_id, request_id, trip)
+            reply = await self._book(vehicle_id, request_id, trip)
             if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
 
-    def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
+    async def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         vehicle = self.vehicle_of(vehicle_id, trip)
         exclude = Exclusions(stations=frozenset(trip.avoid_stations))
         priority = self.engine.clock()
@@ -138,7 +136,7 @@ class Coordinator:
                 if attempt == 1:
                     return _refused(exc.code, exc.message, [], [])
                 break  # nothing else fits around what is taken: answer with the last refusal
-            balance = self.engine.read(lambda s: s.accounts[vehicle_id].balance_cents)
+            balance = self.engine.state.accounts[vehicle_id].balance_cents
             cost = sum(cents(c) for c in plan.cost_by_company.values())
             if cost > balance:
                 return _refused(InsufficientCredit.code,
@@ -149,10 +147,10 @@ class Coordinator:
             if other is not None:
                 reason, details = booking.overlap_refusal(other)
                 return _refused(booking.TRIP_OVERLAPS, reason, [], [], overlaps=details)
-            outcome = self._attempt(vehicle_id, request_id, plan, priority, attempt)
+            outcome = await self._attempt(vehicle_id, request_id, plan, priority, attempt)
             if outcome["status"] == COMMITTED:
                 recorded = self.requests.answer(vehicle_id, request_id, "book")
-                assert recorded is not None  # appended with the commit decision
+                assert recorded is not None  # staged with the commit decision
                 return recorded
             last = outcome
             offered.extend(outcome.get("alternatives", []))
@@ -161,8 +159,8 @@ class Coordinator:
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
                         offered, plans)
 
-    def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
-                 attempt: int) -> dict[str, Any]:
+    async def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
+                       attempt: int) -> dict[str, Any]:
         """One two-phase transaction for one plan."""
         trip_id = "t" + uuid.uuid4().hex[:16]
         grouped = stops_by_company(plan)
@@ -172,85 +170,102 @@ class Coordinator:
             "priority": priority.isoformat(), "plan": plan.to_json(), "participants": sorted(grouped),
             "stops_by_company": grouped, "cost_cents": sum(cost_by_company.values()),
             "cost_by_company_cents": cost_by_company})
-        with self._inflight_lock:
-            self._inflight.add(trip_id)
+        self._inflight.add(trip_id)
         try:
+            # Not awaited: with presumed abort a prepare may go out before the request is on disk (a
+            # coordinator that forgot the trip answers "abort" to whoever asks).
             self.engine.execute(lambda s: ([StreamAppend(trip_stream(trip_id), (requested,), 0)], None))
-            votes = self._prepare_all(trip_id, priority, grouped)
+            votes = await self._prepare_all(trip_id, priority, grouped)
             fault("coordinator.before_decide")
             try:
-                status = self._decide(trip_id, votes)
+                status = self.engine.execute(partial(self._decide, trip_id, votes))
+                await self.engine.durable()  # the commit point: on disk before anyone hears of it
             except Exception as exc:
-                # Say what really happened, so the holds are freed now and the log tells why.
-                self._abort_undecided(trip_id, "DECISION_FAILED", f"the decision could not be recorded: {exc}")
-                self.complete(trip_id)
+                await self._abandon(trip_id, grouped, f"the decision could not be recorded: {exc}")
                 raise
             fault("coordinator.after_decide")
         finally:
-            with self._inflight_lock:
-                self._inflight.discard(trip_id)
+            self._inflight.discard(trip_id)
         if self.complete_in_background and status == COMMITTED:
-            self._background.submit(self.complete, trip_id)
+            task = asyncio.create_task(self.complete(trip_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         else:
             # An abort is delivered before the driver is answered or the trip re-planned: its holds must
             # be free by then, or the retry would collide with its own (and others') dead holds.
-            self.complete(trip_id)
+            await self.complete(trip_id)
         refusals = [v for v in votes.values() if v.get("vote") != "yes"]
         first = refusals[0] if refusals else {}
         return {"trip_id": trip_id, "status": status, "votes": votes,
                 "code": first.get("code", "ABORTED"), "reason": first.get("reason", ""),
                 "alternatives": [a for r in refusals for a in r.get("alternatives", [])]}
 
-    def _prepare_all(self, trip_id: str, priority: datetime,
-                     grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    async def _prepare_all(self, trip_id: str, priority: datetime,
+                           grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
         """Phase one: ask every participant at once; a silent one votes no."""
-        def ask(company: str) -> dict[str, Any]:
+        async def ask(company: str) -> dict[str, Any]:
+            peer = self.peers.get(company)
+            if peer is None:
+                return {"vote": "no", "code": "UNKNOWN_COMPANY", "reason": f"no address for company {company!r}"}
             req = PrepareIn(trip_id=trip_id, coordinator=self.company_id, priority=priority,
                             stops=[StopIn(**s) for s in grouped[company]])
             try:
-                return self.peers.prepare(company, req)
+                return await peer.prepare(req)
             except PeerUnavailable as exc:
-                return {"vote": "no", "code": "PEER_UNAVAILABLE",
+                return {"vote": "no", "code": "PEER_UNAVAILABLE", "company": company,
                         "reason": f"{self.network.company(company).name} did not answer: {exc}"}
             except PeerRefused as exc:
                 return {"vote": "no", "code": exc.code, "reason": exc.message}
 
-        futures = {c: self._calls.submit(ask, c) for c in grouped}
-        return {c: f.result() for c, f in futures.items()}
+        companies = list(grouped)
+        votes = await asyncio.gather(*(ask(c) for c in companies))
+        return dict(zip(companies, votes, strict=True))
 
-    def _decide(self, trip_id: str, votes: dict[str, dict[str, Any]]) -> str:
+    def _decide(self, trip_id: str, votes: dict[str, dict[str, Any]],
+                state: ServerState) -> tuple[list[StreamAppend], str]:
         """The commit point: all yes and enough credit → commit and debit, in one append; else abort."""
-        def decide(state: ServerState) -> tuple[list[StreamAppend], str]:
-            trip = state.trips[trip_id]
-            if trip.status != REQUESTED:  # an outcome query already aborted it
-                return [], trip.status
-            recorded = [NewEvent(T.TRIP_VOTE_RECORDED, {"trip_id": trip_id, "company": c, "vote": v})
-                        for c, v in sorted(votes.items())]
-            acc = state.accounts[trip.vehicle_id]
-            no = [v for v in votes.values() if v.get("vote") != "yes"]
-            other = booking.overlapping_trip(state, trip.vehicle_id, ts(trip.plan["departure"]),
-                                             ts(trip.plan["arrival"]))
-            if other is not None:  # booked meanwhile by another request of the same car
-                no.append({"code": booking.TRIP_OVERLAPS, "reason": booking.overlap_refusal(other)[0]})
-            if not no and acc.balance_cents >= trip.cost_cents:
-                recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
-                debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
-                                                  "amount_cents": trip.cost_cents})
-                # The driver's answer is known now: record it with the decision (one durable write fewer).
-                answer = answered(trip.vehicle_id, trip.request_id, "book",
-                                  self._itinerary(trip, votes=votes, status=COMMITTED))
-                return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
-                        StreamAppend(account_stream(trip.vehicle_id), (debit,)), answer], COMMITTED
-            code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
-                            else (InsufficientCredit.code, "not enough credit at decision time"))
-            recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
-            return [StreamAppend(trip_stream(trip_id), tuple(recorded))], ABORTED
+        trip = state.trips.get(trip_id)
+        if trip is None:  # its request was staged in a write that failed: the log never had it
+            raise LogUnwritable("the event log cannot be written (the trip's request was lost); try again later")
+        if trip.status != REQUESTED:  # an outcome query already aborted it
+            return [], trip.status
+        recorded = [NewEvent(T.TRIP_VOTE_RECORDED, {"trip_id": trip_id, "company": c, "vote": v})
+                    for c, v in sorted(votes.items())]
+        acc = state.accounts[trip.vehicle_id]
+        no = [v for v in votes.values() if v.get("vote") != "yes"]
+        other = booking.overlapping_trip(state, trip.vehicle_id, ts(trip.plan["departure"]),
+                                         ts(trip.plan["arrival"]))
+        if other is not None:  # booked meanwhile by another request of the same car
+            no.append({"code": booking.TRIP_OVERLAPS, "reason": booking.overlap_refusal(other)[0]})
+        if not no and acc.balance_cents >= trip.cost_cents:
+            recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
+            debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
+                                              "amount_cents": trip.cost_cents})
+            # The driver's answer is known now: record it with the decision (one durable write fewer).
+            answer = answered(trip.vehicle_id, trip.request_id, "book",
+                              self.trips.itinerary(trip, votes=votes, status=COMMITTED))
+            return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
+                    StreamAppend(account_stream(trip.vehicle_id), (debit,)), answer], COMMITTED
+        code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
+                        else (InsufficientCredit.code, "not enough credit at decision time"))
+        recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
+        return [StreamAppend(trip_stream(trip_id), tuple(recorded))], ABORTED
 
-        return self.engine.execute(decide)
+    async def _abandon(self, trip_id: str, grouped: dict[str, list[dict[str, Any]]], reason: str) -> None:
+        """The decision failed: abort with the real reason and free the holds now, whatever the log can do."""
+        try:
+            self._abort_undecided(trip_id, "DECISION_FAILED", reason)
+            await self.engine.durable()
+        except Exception:
+            log.exception("trip %s: could not record its abort", trip_id)
+        if trip_id in self.engine.state.trips:
+            await self.complete(trip_id)
+        else:  # the log lost the trip with the failed write: no record means abort (presumed abort)
+            await asyncio.gather(*(self._tell(trip_id, ABORTED, reason, c) for c in grouped))
 
-    def complete(self, trip_id: str) -> bool:
+    async def complete(self, trip_id: str) -> bool:
         """Phase two: tell every participant not yet acknowledged (in parallel); True when all have."""
-        trip = self._find(trip_id)
+        trip = self.engine.state.trips.get(trip_id)
         if trip is None:  # an aborted attempt every participant has heard: forgotten
             return True
         if trip.status == REQUESTED:
@@ -261,38 +276,44 @@ class Coordinator:
         pending = [c for c in trip.participants if c not in trip.acked]
         if not pending:
             return True
-        told = [c for c, ok in zip(pending, self._calls.map(lambda c: self._tell(trip_id, decision, reason, c),
-                                                            pending), strict=True) if ok]
-        self._record_acks(trip_id, told, decision)
+        self._delivering.add(trip_id)
+        try:
+            await self.engine.durable()  # the decision is on disk before anyone hears it
+            results = await asyncio.gather(*(self._tell(trip_id, decision, reason, c) for c in pending))
+        finally:
+            self._delivering.discard(trip_id)
+        told = [c for c, ok in zip(pending, results, strict=True) if ok]
+        self.engine.execute(partial(self._record_acks, trip_id, told, decision))
         return len(told) == len(pending)
 
-    def _tell(self, trip_id: str, decision: str, reason: str, company: str) -> bool:
+    async def _tell(self, trip_id: str, decision: str, reason: str, company: str) -> bool:
+        peer = self.peers.get(company)
         try:
+            if peer is None:
+                raise PeerUnavailable(f"no address for company {company!r}")
             if decision == COMMITTED:
-                self.peers.commit(company, trip_id)
+                await peer.commit(trip_id)
             elif decision == ABORTED:
-                self.peers.abort(company, trip_id, reason or "aborted")
+                await peer.abort(trip_id, reason or "aborted")
             else:
-                self.peers.release(company, trip_id, "cancelled by the driver")
+                await peer.release(trip_id, "cancelled by the driver")
         except (PeerUnavailable, PeerRefused) as exc:
             log.warning("trip %s: %s not told %s yet: %s", trip_id, company, decision, exc)
             return False
         return True
 
-    def _record_acks(self, trip_id: str, companies: list[str], status: str) -> None:
-        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
-            trip = state.trips.get(trip_id)
-            if trip is None or trip.status != status:  # forgotten (all told), or cancelled since: the release
-                return [], None  # must be delivered and acknowledged too
-            events = tuple(NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": c, "status": status})
-                           for c in companies if c not in trip.acked)
-            return ([StreamAppend(trip_stream(trip_id), events)] if events else []), None
-
-        self.engine.execute(decide)
+    def _record_acks(self, trip_id: str, companies: list[str], status: str,
+                     state: ServerState) -> tuple[list[StreamAppend], None]:
+        trip = state.trips.get(trip_id)
+        if trip is None or trip.status != status:  # forgotten (all told), or cancelled since: the release
+            return [], None  # must be delivered and acknowledged too
+        events = tuple(NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": c, "status": status})
+                       for c in companies if c not in trip.acked)
+        return ([StreamAppend(trip_stream(trip_id), events)] if events else []), None
 
     # -- termination and recovery ----------------------------------------------------------------
     def outcome(self, trip_id: str) -> str:
-        """A participant asks: commit or abort. An undecided trip is aborted, durably, first."""
+        """A participant asks: commit or abort. An undecided trip is aborted (staged) first."""
         return self._abort_undecided(trip_id, "TIMEOUT", "a participant asked before the decision")
 
     def _abort_undecided(self, trip_id: str, code: str, reason: str) -> str:
@@ -308,24 +329,20 @@ class Coordinator:
 
         return self.engine.execute(decide)
 
-    def resume(self, now: datetime) -> int:
+    async def resume(self, now: datetime) -> int:
         """Abort undecided trips nobody is working on; drive decided ones to every participant."""
-        with self._inflight_lock:
-            inflight = set(self._inflight)
-        todo = self.engine.read(lambda s: [t.trip_id for t in s.trips.values()
-                                           if t.trip_id not in inflight and _unfinished(t)])
+        busy = self._inflight | self._delivering
+        todo = [t.trip_id for t in self.engine.state.trips.values() if t.trip_id not in busy and _unfinished(t)]
         for trip_id in todo:
-            trip = self._find(trip_id)
-            if trip is None:  # another thread finished it, and an aborted attempt is then forgotten
-                continue
-            if trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
+            trip = self.engine.state.trips.get(trip_id)
+            if trip is not None and trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
                 self._abort_undecided(trip_id, "TIMEOUT", f"no decision within {self.stale_after.total_seconds():g} s "
                                       "(the coordinator restarted, or stalled, while booking)")
-            self.complete(trip_id)
+        await asyncio.gather(*(self.complete(t) for t in todo))
         return len(todo)
 
     # -- cancel -----------------------------------------------------------------------------------
-    def cancel(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
+    async def cancel(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
         """Cancel a confirmed trip: refund by the policy and release every point, atomically."""
         now = self.engine.clock()
 
@@ -351,70 +368,37 @@ class Coordinator:
             return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
 
         reply = self.engine.execute(decide)
-        self.complete(trip_id)
+        await self.complete(trip_id)
         return reply
 
     # -- while driving ----------------------------------------------------------------------------
-    def check_in(self, vehicle_id: str, req: CheckInIn) -> dict[str, Any]:
+    async def check_in(self, vehicle_id: str, req: CheckInIn) -> dict[str, Any]:
         """Forward a vehicle's check-in to the company that owns the stop's station."""
-        trip = self._trip_of(vehicle_id, req.trip_id)
+        trip = self.trips.trip(vehicle_id, req.trip_id)
         if trip.status != COMMITTED:
             raise Conflict(f"trip {req.trip_id} is {trip.status}", code="NOT_CONFIRMED")
         stops = trip.plan.get("stops", [])
         if not 0 <= req.stop < len(stops):
             raise NotFound(f"trip {req.trip_id} has no stop {req.stop}", code="UNKNOWN_STOP")
+        peer = self.peers.get(stops[req.stop]["company_id"])
         try:
-            reply = self.peers.check_in(stops[req.stop]["company_id"], req)
+            if peer is None:
+                raise PeerUnavailable(f"no address for company {stops[req.stop]['company_id']!r}")
+            reply = await peer.check_in(req)
         except PeerUnavailable as exc:
             raise DomainError(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
         except PeerRefused as exc:
             raise DomainError(exc.message, code=exc.code) from exc
-        if req.stop not in trip.checked_in:
-            checked_in = one(trip_stream(req.trip_id), T.TRIP_STOP_CHECKED_IN,
-                             {"trip_id": req.trip_id, "stop": req.stop})
-            self.engine.execute(lambda s: ([checked_in] if req.stop not in s.trips[req.trip_id].checked_in else [],
-                                           None))
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
+            current = state.trips.get(req.trip_id)
+            if current is None or req.stop in current.checked_in:
+                return [], None
+            return [one(trip_stream(req.trip_id), T.TRIP_STOP_CHECKED_IN,
+                        {"trip_id": req.trip_id, "stop": req.stop})], None
+
+        self.engine.execute(decide)
         return reply
-
-    # -- queries ----------------------------------------------------------------------------------
-    def _find(self, trip_id: str) -> Trip | None:
-        return self.engine.read(lambda s: s.trips.get(trip_id))
-
-    def _trip_of(self, vehicle_id: str, trip_id: str) -> Trip:
-        trip = self._find(trip_id)
-        if trip is None or trip.vehicle_id != vehicle_id:
-            raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
-        return trip
-
-    def _itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
-                   status: str | None = None) -> dict[str, Any]:
-        held = (dict(enumerate(trip.points)) if votes is None else
-                {h["stop"]: h["point_id"] for v in votes.values() for h in v.get("holds", [])})
-        stops = []
-        for index, stop in enumerate(trip.plan.get("stops", [])):
-            stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
-                          "company_name": self.network.company(stop["company_id"]).name})
-        status = status or trip.status
-        return {"status": "CONFIRMED" if status == COMMITTED else status, "trip_id": trip.trip_id,
-                "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
-                "cost": trip.cost_cents / 100,
-                "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
-                "requested_at": trip.requested_at, "refund": trip.refund_cents / 100, "reason": trip.reason}
-
-    def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
-        """One trip of a vehicle, as its driver sees it."""
-        return self._itinerary(self._trip_of(vehicle_id, trip_id))
-
-    def reservations_of(self, vehicle_id: str) -> list[dict[str, Any]]:
-        """Every reserved stop of a vehicle's confirmed trips."""
-        return [{"trip_id": t["trip_id"], **stop} for t in self.trips_of(vehicle_id)
-                if t["status"] == "CONFIRMED" for stop in t["stops"]]
-
-    def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
-        """Every confirmed or cancelled trip of a vehicle still kept (docs/eventlog.md: retention), newest first."""
-        trips = self.engine.read(lambda s: [s.trips[t] for t in reversed(s.accounts[vehicle_id].trips)]
-                                 if vehicle_id in s.accounts else [])
-        return [self._itinerary(t) for t in trips]
 
     def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
         try:
@@ -424,8 +408,8 @@ class Coordinator:
         return [_summary(p) for p in plans]
 
 
-def _unfinished(trip: Trip) -> bool:
-    return trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants)
+def _unfinished(trip: Any) -> bool:
+    return bool(trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants))
 
 
 def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, dict[str, Any]],

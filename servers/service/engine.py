@@ -1,14 +1,35 @@
-"""The one writer of a company's log: decide under a lock, append, fold what was appended."""
+"""The one writer of a company's log: decide, stage and fold at once; make durable in groups.
+
+Every decision runs on one thread — the server's event loop — against the
+folded state, so decisions never interleave and need no lock. `execute` runs
+a decision, builds its events' rows (seq, version, hash) on the log's head and
+folds them into the state at once, so the next decision already sees them.
+The rows are *staged*: a writer thread appends everything staged since its
+last write in one transaction — one fsync for all the decisions that arrived
+meanwhile (group commit). `durable()` waits until what is staged so far is on
+disk. The rule that keeps this safe: **nothing leaves the process before it is
+durable** — an edge awaits `durable()` before it answers, and phase two awaits
+it before telling a participant (docs/booking.md, "Group commit").
+
+If a write fails (disk full, read-only), everything staged after the last
+durable event is dropped: the state is rebuilt from the log, and every waiter
+gets `LogUnwritable`. Without a running event loop (tools, synchronous tests)
+rows are written at once, inside `execute`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
-import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from events.chain import GENESIS_HASH, Row, build_rows, to_event
+from events.errors import EventLogError
 from events.fold import replay, save_snapshot, snapshot_key
 from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
@@ -19,6 +40,7 @@ from servers.domain.state import FOLD, ServerState
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
+VERSION_CACHE = 100_000  # stream versions remembered before the cache is emptied (when nothing is staged)
 Listener = Callable[[Sequence[RecordedEvent]], None]
 
 
@@ -39,75 +61,197 @@ def utcnow() -> datetime:
 
 
 class Engine:
-    """Holds the folded state of one log; every change goes through `execute`.
-
-    One writer per log (this lock) keeps decisions and appends in one order,
-    so a decision never reads a state that an append has made stale.
-    """
+    """Holds the folded state of one log; every change goes through `execute`, on one thread."""
 
     def __init__(self, store: EventStore, clock: Callable[[], datetime] = utcnow,
-                 snapshots: SnapshotStore | None = None, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                 snapshots: SnapshotStore | None = None, snapshot_every: int = SNAPSHOT_EVERY, *,
+                 background: bool = True) -> None:
         self.store = store
         self.snapshots = snapshots
         self.snapshot_every = snapshot_every
         self.clock = clock
-        self._lock = threading.RLock()
+        self.background = background  # write from a writer thread when a loop runs (else inline)
         self._listeners: list[Listener] = []
         if store.get_meta("fold") is None:
             store.set_meta("fold", FOLD.name)
         self.state: ServerState
+        self._load()
         latest = snapshots.latest(snapshot_key(FOLD)) if snapshots is not None else None
-        self.state, _ = replay(store, FOLD, snapshots=snapshots, progress=_log_progress)
         self._snapshot_seq = latest.seq if latest is not None else 0
         log.info("replayed the log up to seq %d (from a snapshot at %d)", self.state.seq, self._snapshot_seq)
+        self._writer: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kick_scheduled = False
         self.snapshot_if_due()
 
-    def snapshot_if_due(self) -> None:
-        """Store the state beside the log (a cache for a fast start) when enough events have been folded."""
-        if self.snapshots is None:
-            return
-        with self._lock:
-            if self.state.seq - self._snapshot_seq < self.snapshot_every:
-                return
-            save_snapshot(self.store, FOLD, self.snapshots, self.state, self.state.seq)
-            self._snapshot_seq = self.state.seq
-            log.info("snapshot saved at seq %d", self.state.seq)
+    def _load(self) -> None:
+        """State and head from the log as it is on disk (at start, and after a failed write)."""
+        self.state, _ = replay(self.store, FOLD, snapshots=self.snapshots, progress=_log_progress)
+        last = self.store.last_row()
+        self._head = (last.seq, last.hash, last.recorded_at) if last else (0, GENESIS_HASH, "")
+        self._durable_seq = self._head[0]
+        self._versions: dict[str, int] = {}  # streams' versions, staged ones included
+        self._firsts: dict[str, RecordedEvent] = {}  # first events of streams that exist only in staging
+        self._staged: list[Row] = []  # built and folded, not yet handed to the writer
+        self._staged_events: list[RecordedEvent] = []
+        self._writing: list[Row] = []  # handed to the writer, not yet durable
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
-    def subscribe(self, listener: Listener) -> None:
-        """Call `listener` with every batch of events appended from now on (after the lock is released)."""
-        self._listeners.append(listener)
-
+    # -- deciding -----------------------------------------------------------------------------------
     def execute(self, decide: Callable[[ServerState], tuple[Sequence[StreamAppend], R]]) -> R:
-        """Run `decide` on the current state; append its events in one transaction; fold them."""
-        with self._lock:
-            appends, result = decide(self.state)
-            recorded: list[RecordedEvent] = []
-            if appends:
-                try:
-                    recorded = self.store.append_streams(appends)
-                except (sqlite3.Error, OSError) as exc:
-                    # Disk full, read-only, I/O error: the append rolled back, so refuse and change nothing.
-                    log.error("the event log refused an append: %s", exc)
-                    raise LogUnwritable(f"the event log cannot be written ({exc}); try again later") from exc
-                for event in recorded:
-                    FOLD.evolve(self.state, event)
-        if recorded:
-            for listener in self._listeners:
-                try:
-                    listener(recorded)
-                except Exception:  # a broken listener (e.g. MQTT down) must not undo a committed decision
-                    log.exception("event listener failed")
+        """Run `decide` on the current state, stage its events and fold them; its result at once.
+
+        Durable only after `await durable()` (at once when no event loop runs).
+        """
+        appends, result = decide(self.state)
+        if appends:
+            self._stage(appends)
         return result
+
+    def read(self, query: Callable[[ServerState], R]) -> R:
+        """Run a read-only query against the state (staged events included)."""
+        return query(self.state)
 
     def first(self, stream_id: str) -> RecordedEvent | None:
         """The first event of a stream (what the state forgot, or never kept, is read back from the log)."""
-        events = self.store.read_stream(stream_id)
+        staged = self._firsts.get(stream_id)
+        if staged is not None:
+            return staged
+        events = self.store.read_stream(stream_id) if self._versions.get(stream_id, 1) else []
         return events[0] if events else None
 
-    def read(self, query: Callable[[ServerState], R]) -> R:
-        """Run a read-only query against a consistent state."""
-        with self._lock:
-            return query(self.state)
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every batch of events once it is durable (on the deciding thread)."""
+        self._listeners.append(listener)
+
+    def _version(self, stream_id: str) -> int:
+        version = self._versions.get(stream_id)
+        if version is None:
+            version = self._versions[stream_id] = self.store.stream_version(stream_id)
+        return version
+
+    def _stage(self, appends: Sequence[StreamAppend]) -> None:
+        seq, prev, last_time = self._head
+        rows = build_rows(appends, seq, prev, last_time, self._version, self.clock())
+        when = datetime.fromisoformat(rows[0].recorded_at)
+        events = [to_event(row, when) for row in rows]
+        for row, event in zip(rows, events, strict=True):
+            self._versions[row.stream_id] = row.version
+            if row.version == 1:
+                self._firsts[row.stream_id] = event
+            FOLD.evolve(self.state, event)
+        self._head = (rows[-1].seq, rows[-1].hash, rows[-1].recorded_at)
+        self._staged.extend(rows)
+        self._staged_events.extend(events)
+        loop = self._running_loop()
+        if loop is None:
+            self._write_inline()
+        elif not self._kick_scheduled:
+            self._kick_scheduled = True
+            loop.call_soon(self._kick)  # after this turn of the loop: what else arrives now joins the group
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
+        if not self.background:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is not None:  # decisions run on one thread, or two could read one state
+                raise RuntimeError("the engine was used off its event loop") from None
+            return None
+        if self._loop is not None and loop is not self._loop:
+            raise RuntimeError("the engine was used from a second event loop")
+        self._loop = loop
+        return loop
+
+    # -- writing ------------------------------------------------------------------------------------
+    async def durable(self) -> None:
+        """Wait until everything staged so far is on disk; LogUnwritable if it never will be."""
+        seq = self._head[0]
+        if seq <= self._durable_seq:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, future))
+        await future
+
+    def _write_inline(self) -> None:
+        rows, events = self._staged, self._staged_events
+        self._staged, self._staged_events = [], []
+        try:
+            self.store.write_rows(rows)
+        except (sqlite3.Error, OSError, EventLogError) as exc:
+            self._failed(exc)
+        self._done(rows[-1].seq, events)
+
+    def _kick(self) -> None:
+        """Hand everything staged to the writer thread, unless a write is in flight (it kicks again)."""
+        self._kick_scheduled = False
+        if self._writing or not self._staged:
+            return
+        assert self._loop is not None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer")
+        rows, events = self._staged, self._staged_events
+        self._staged, self._staged_events = [], []
+        self._writing = rows
+        future = self._loop.run_in_executor(self._writer, self.store.write_rows, rows)
+        future.add_done_callback(lambda f: self._written(f, rows, events))
+
+    def _written(self, future: asyncio.Future[None], rows: list[Row], events: list[RecordedEvent]) -> None:
+        self._writing = []
+        exc = future.exception()
+        if exc is not None:
+            try:
+                self._failed(exc)
+            except LogUnwritable:
+                return
+        self._done(rows[-1].seq, events)
+        if self._staged:
+            self._kick()
+
+    def _done(self, seq: int, events: list[RecordedEvent]) -> None:
+        self._durable_seq = seq
+        for event in events:
+            if self._firsts.get(event.stream_id) is event:
+                del self._firsts[event.stream_id]
+        while self._waiters and self._waiters[0][0] <= seq:
+            _, waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        if len(self._versions) > VERSION_CACHE and not self._staged and not self._writing:
+            self._versions.clear()
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:  # a broken listener (e.g. MQTT down) must not undo a committed decision
+                log.exception("event listener failed")
+
+    def _failed(self, exc: BaseException) -> None:
+        """A write failed: forget everything not on disk, tell every waiter, and raise LogUnwritable."""
+        log.error("the event log refused an append: %s", exc)
+        error = LogUnwritable(f"the event log cannot be written ({exc}); try again later")
+        waiters = self._waiters
+        self._load()  # the state of what is on disk; staged decisions are gone with their rows
+        for _, waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        raise error from exc
+
+    # -- snapshots and lifetime ---------------------------------------------------------------------
+    def snapshot_if_due(self) -> None:
+        """Store the state beside the log (a cache for a fast start) when enough durable events were folded."""
+        if self.snapshots is None or self._staged or self._writing:
+            return  # only a state that is all on disk may be saved
+        if self.state.seq - self._snapshot_seq < self.snapshot_every:
+            return
+        save_snapshot(self.store, FOLD, self.snapshots, self.state, self.state.seq)
+        self._snapshot_seq = self.state.seq
+        log.info("snapshot saved at seq %d", self.state.seq)
+
+    def close(self) -> None:
+        """Stop the writer (after what it is writing); the store stays open for the caller to close."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
 
 def _log_progress(done: int, target: int) -> None:

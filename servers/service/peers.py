@@ -1,10 +1,19 @@
-"""How a coordinator reaches the participants of a trip: itself directly, other companies over REST."""
+"""How a coordinator reaches a trip's participants: one `Peer` per company, itself included.
+
+The home company's own participant is a `LocalPeer` (called in-process, its
+events staged in the same log as the decision); other companies are reached
+over signed REST (`servers.adapters.peer_client.HttpPeer`). Both speak the
+same port, so the coordinator never asks "is this my own company?".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from servers.contract.models import CheckInIn, PrepareIn
+from servers.domain.errors import DomainError
+from servers.service.participant import Participant
 
 
 class PeerUnavailable(Exception):
@@ -19,17 +28,61 @@ class PeerRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class Peers(Protocol):
-    """The participant operations of every company, addressed by company id."""
+class Peer(Protocol):
+    """The participant operations of one company (and its coordinator's outcome)."""
 
-    def prepare(self, company: str, req: PrepareIn) -> dict[str, Any]: ...
+    company: str
 
-    def commit(self, company: str, trip_id: str) -> dict[str, Any]: ...
+    async def prepare(self, req: PrepareIn) -> dict[str, Any]: ...
 
-    def abort(self, company: str, trip_id: str, reason: str) -> dict[str, Any]: ...
+    async def commit(self, trip_id: str) -> dict[str, Any]: ...
 
-    def release(self, company: str, trip_id: str, reason: str) -> dict[str, Any]: ...
+    async def abort(self, trip_id: str, reason: str) -> dict[str, Any]: ...
 
-    def outcome(self, company: str, trip_id: str) -> str: ...
+    async def release(self, trip_id: str, reason: str) -> dict[str, Any]: ...
 
-    def check_in(self, company: str, req: CheckInIn) -> dict[str, Any]: ...
+    async def outcome(self, trip_id: str) -> str: ...
+
+    async def check_in(self, req: CheckInIn) -> dict[str, Any]: ...
+
+
+Peers = dict[str, Peer]
+
+
+class LocalPeer:
+    """This company as a participant of its own trips: the participant called directly.
+
+    Its events are staged in the log the decision goes to; they are durable before the decision is,
+    so nothing here waits for the disk.
+    """
+
+    def __init__(self, company: str, participant: Participant, outcome: Callable[[str], str]) -> None:
+        self.company = company
+        self.participant = participant
+        self._outcome = outcome
+
+    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
+        return _local(lambda: self.participant.prepare(req))
+
+    async def commit(self, trip_id: str) -> dict[str, Any]:
+        return _local(lambda: self.participant.commit(trip_id))
+
+    async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
+        return _local(lambda: self.participant.abort(trip_id, reason))
+
+    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
+        return _local(lambda: self.participant.release(trip_id, reason))
+
+    async def outcome(self, trip_id: str) -> str:
+        return self._outcome(trip_id)
+
+    async def check_in(self, req: CheckInIn) -> dict[str, Any]:
+        return _local(lambda: self.participant.check_in(req))
+
+
+def _local(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A domain refusal of our own participant, as a peer's refusal (the coordinator treats both alike)."""
+    try:
+        return call()
+    except DomainError as exc:
+        raise PeerRefused(exc.status, exc.code, exc.message) from exc

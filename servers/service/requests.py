@@ -2,17 +2,18 @@
 
 A driver's app retries with the same id when a reply is slow; the server must
 never do the work twice. The id is claimed before any work starts (one holder
-at a time per id), and its first answer is recorded in its own stream
-`answer:{vehicle}/{request}` (version 0: a second answer could never be
+at a time per id; a second request with the same id and operation waits for
+the first, then gets its answer), and its first answer is appended in its own
+stream `answer:{vehicle}/{request}` (version 0: a second answer could never be
 appended). The answer names the operation it answered, so the same id reused
 for another operation gets `REQUEST_ID_REUSED` instead of the other answer.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from events.model import NewEvent, StreamAppend
@@ -39,36 +40,43 @@ class RequestIdReused(Conflict):
     code = "REQUEST_ID_REUSED"
 
 
+def _reused(request_id: str, first: str, op: str) -> RequestIdReused:
+    return RequestIdReused(f"request id {request_id!r} was already used for {first!r}; use a new id for {op!r}",
+                           details={"request_id": request_id, "op": first})
+
+
 class Requests:
     """Claims on request ids and their recorded answers, for every operation that records one."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._lock = threading.Lock()
-        self._claims: dict[str, threading.Lock] = {}
+        self._claims: dict[str, tuple[str, asyncio.Future[None]]] = {}  # key -> (op, done)
 
     def answer(self, vehicle_id: str, request_id: str, op: str) -> dict[str, Any] | None:
         """The first reply recorded for this request, None if never answered; RequestIdReused for another op."""
+        claim = self._claims.get(f"{vehicle_id}/{request_id}")
+        if claim is not None and claim[0] != op:
+            raise _reused(request_id, claim[0], op)
         event = self.engine.first(answer_stream(vehicle_id, request_id))
         if event is None:
             return None
         recorded = event.data.get("op")  # logs written before answers named their op have none
         if recorded is not None and recorded != op:
-            raise RequestIdReused(f"request id {request_id!r} was already used for {recorded!r}; use a new id for "
-                                  f"{op!r}", details={"request_id": request_id, "op": recorded})
+            raise _reused(request_id, recorded, op)
         return dict(event.data["reply"])
 
-    @contextmanager
-    def claim(self, vehicle_id: str, request_id: str, op: str) -> Iterator[dict[str, Any] | None]:
-        """Hold the request id while its work runs; yields its recorded answer (then do nothing) or None.
-
-        A claim's lock leaves the table only after a clean finish, when any later claim finds the
-        answer; after a failure it stays, so every retry queues on that same lock.
-        """
+    @asynccontextmanager
+    async def claim(self, vehicle_id: str, request_id: str, op: str) -> AsyncIterator[dict[str, Any] | None]:
+        """Hold the request id while its work runs; yields its recorded answer (then do nothing) or None."""
         key = f"{vehicle_id}/{request_id}"
-        with self._lock:
-            lock = self._claims.setdefault(key, threading.Lock())
-        with lock:
+        while (claim := self._claims.get(key)) is not None:
+            if claim[0] != op:
+                raise _reused(request_id, claim[0], op)
+            await asyncio.shield(claim[1])  # the same request again while the first runs: wait for its answer
+        done = asyncio.get_running_loop().create_future()
+        self._claims[key] = (op, done)
+        try:
             yield self.answer(vehicle_id, request_id, op)
-        with self._lock:
-            self._claims.pop(key, None)
+        finally:
+            del self._claims[key]
+            done.set_result(None)

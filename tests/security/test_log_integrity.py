@@ -11,6 +11,7 @@ appended, before the server starts).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from events.store import SqliteEventStore
 from mosquitto import free_port
 from servers.bootstrap import build_server
 from servers.contract.models import SignupIn
+from servers.service.accounts import Session
 from servers.service.secrets import new_token, token_hash
 from servers.settings import Settings
 from tests.chaos.harness import signup_form
@@ -47,11 +49,16 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """A real log written by a real server (three sign-ups): (its data dir, a vehicle id, its token)."""
     data = tmp_path_factory.mktemp("pristine")
     server = build_server(settings(data))
-    try:
-        sessions = [server.accounts.signup(SignupIn.model_validate(signup_form(seed))) for seed in (61, 62, 63)]
-    finally:
-        server.close()
-        server.store.close()
+
+    async def sign_up() -> list[Session]:
+        try:
+            found = [await server.accounts.signup(SignupIn.model_validate(signup_form(seed))) for seed in (61, 62, 63)]
+            await server.engine.durable()
+            return found
+        finally:
+            await server.close()
+
+    sessions = asyncio.run(sign_up())
     return data, sessions[0].vehicle_id, sessions[0].token
 
 

@@ -1,11 +1,21 @@
-"""Hand-written fakes: several company servers in one process, on in-memory logs, wired without sockets."""
+"""Hand-written fakes: several company servers in one process, on in-memory logs, wired without sockets.
+
+The services are asynchronous (they run on a server's event loop); a test
+drives them from plain code through `Blocking`, which runs each coroutine to
+its end on the nodes' one event loop. The nodes' engines write at once (no
+writer thread), so a test sees every append as soon as the call returns.
+Every fake peer call yields to the loop once, so operations started together
+(`gather`) really interleave.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from events.memory import InMemoryEventStore
 from events.model import RecordedEvent
@@ -19,10 +29,12 @@ from servers.service.engine import Engine
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
 from servers.service.requests import Requests
+from servers.service.trips import TripsView
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
        "profile": "normal"}
+T = TypeVar("T")
 
 
 class Clock:
@@ -38,68 +50,129 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+class Blocking(Generic[T]):
+    """A service whose coroutine methods run to their end when called (on the nodes' loop); `real` is the service."""
+
+    def __init__(self, real: T, loop: asyncio.AbstractEventLoop) -> None:
+        self.real = real
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            return self._loop.run_until_complete(result) if inspect.isawaitable(result) else result
+
+        return call
+
+
 @dataclass
 class Node:
-    """One company: its log, engine and services."""
+    """One company: its log, engine and services (the async ones behind `Blocking`)."""
 
     company: str
     store: InMemoryEventStore
     engine: Engine
-    accounts: Accounts
+    accounts: Blocking[Accounts]
     participant: Participant
-    coordinator: Coordinator
+    coordinator: Blocking[Coordinator]
+    trips: TripsView
 
 
 @dataclass
 class InProcessPeers:
-    """`Peers` that call the other nodes directly; a company in `down` does not answer."""
+    """Every company as a `Peer` that calls its node directly; a company in `down` does not answer."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
 
-    def _node(self, company: str, what: str, trip_id: str) -> Node:
-        self.calls.append((company, what, trip_id))
-        if company in self.down:
-            raise PeerUnavailable(f"{company} is down")
-        return self.nodes[company]
+    def of(self, company: str) -> FakePeer:
+        """The port through which anyone reaches `company`."""
+        return FakePeer(self, company)
 
-    def _run(self, fn: Any) -> Any:
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine (several, with `asyncio.gather`) to its end on the nodes' loop."""
+        return self.loop.run_until_complete(coro)
+
+    def outcome(self, company: str, trip_id: str) -> str:
+        return str(self.run(self.of(company).outcome(trip_id)))
+
+
+class FakePeer:
+    """One company seen through `InProcessPeers` (the `Peer` port)."""
+
+    def __init__(self, peers: InProcessPeers, company: str) -> None:
+        self.peers = peers
+        self.company = company
+
+    async def _node(self, what: str, trip_id: str) -> Node:
+        await asyncio.sleep(0)  # a peer call is a wait: let whatever else runs go on
+        self.peers.calls.append((self.company, what, trip_id))
+        if self.company in self.peers.down:
+            raise PeerUnavailable(f"{self.company} is down")
+        return self.peers.nodes[self.company]
+
+    @staticmethod
+    def _run(fn: Any) -> Any:
         try:
             return fn()
         except DomainError as exc:
             raise PeerRefused(exc.status, exc.code, exc.message) from exc
 
-    def prepare(self, company: str, req: PrepareIn) -> dict[str, Any]:
-        return self._run(lambda: self._node(company, "prepare", req.trip_id).participant.prepare(req))
+    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
+        node = await self._node("prepare", req.trip_id)
+        return self._run(lambda: node.participant.prepare(req))  # type: ignore[no-any-return]
 
-    def commit(self, company: str, trip_id: str) -> dict[str, Any]:
-        return self._run(lambda: self._node(company, "commit", trip_id).participant.commit(trip_id))
+    async def commit(self, trip_id: str) -> dict[str, Any]:
+        node = await self._node("commit", trip_id)
+        return self._run(lambda: node.participant.commit(trip_id))  # type: ignore[no-any-return]
 
-    def abort(self, company: str, trip_id: str, reason: str) -> dict[str, Any]:
-        return self._run(lambda: self._node(company, "abort", trip_id).participant.abort(trip_id, reason))
+    async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
+        node = await self._node("abort", trip_id)
+        return self._run(lambda: node.participant.abort(trip_id, reason))  # type: ignore[no-any-return]
 
-    def release(self, company: str, trip_id: str, reason: str) -> dict[str, Any]:
-        return self._run(lambda: self._node(company, "release", trip_id).participant.release(trip_id, reason))
+    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
+        node = await self._node("release", trip_id)
+        return self._run(lambda: node.participant.release(trip_id, reason))  # type: ignore[no-any-return]
 
-    def outcome(self, company: str, trip_id: str) -> str:
-        return str(self._run(lambda: self._node(company, "outcome", trip_id).coordinator.outcome(trip_id)))
+    async def outcome(self, trip_id: str) -> str:
+        node = await self._node("outcome", trip_id)
+        return str(self._run(lambda: node.coordinator.real.outcome(trip_id)))
 
-    def check_in(self, company: str, req: CheckInIn) -> dict[str, Any]:
-        return self._run(lambda: self._node(company, "check_in", req.trip_id).participant.check_in(req))
+    async def check_in(self, req: CheckInIn) -> dict[str, Any]:
+        node = await self._node("check_in", req.trip_id)
+        return self._run(lambda: node.participant.check_in(req))  # type: ignore[no-any-return]
+
+
+class PeersOf(dict[str, Any]):
+    """A coordinator's `Peers`: every company of the network, through the fakes (made on first use)."""
+
+    def __init__(self, peers: InProcessPeers) -> None:
+        super().__init__()
+        self.peers = peers
+
+    def get(self, company: str, default: Any = None) -> Any:
+        return self.peers.of(company) if company in self.peers.nodes else default
 
 
 def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clock,
                store: InMemoryEventStore | None = None) -> Node:
     """A company node on `store` (a new in-memory log unless given: pass the old one to 'restart')."""
     store = store or InMemoryEventStore(clock=clock)  # events are recorded at the test's time
-    engine = Engine(store, clock=clock)
+    engine = Engine(store, clock=clock, background=False)
     requests = Requests(engine)
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
-    coordinator = Coordinator(engine, requests, network, company, peers, stale_after=timedelta(seconds=20),
-                              complete_in_background=False)
+    trips = TripsView(engine, network)
+    coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips,
+                              stale_after=timedelta(seconds=20), complete_in_background=False)
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
-    node = Node(company, store, engine, accounts, participant, coordinator)
+    node = Node(company, store, engine, Blocking(accounts, peers.loop), participant,
+                Blocking(coordinator, peers.loop), trips)
     peers.nodes[company] = node
     return node
 
@@ -117,7 +190,7 @@ def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
     form = fake_vehicle_form(1000 + n + zlib.crc32(node.company.encode()) % 1000)
     form.update(CAR, charge_kwh=54.0, initial_credit=credit)
     allowed = set(SignupIn.model_fields)
-    return node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id
+    return str(node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id)
 
 
 def logs(nodes: dict[str, Node]) -> dict[str, list[RecordedEvent]]:

@@ -153,7 +153,7 @@ def test_an_undecided_hold_is_resolved_by_asking_the_coordinator(network, cross_
 
 def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     clock = Clock(START)
-    nodes, _ = build_nodes(network, clock)
+    nodes, peers = build_nodes(network, clock)
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
@@ -171,7 +171,7 @@ def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     assert home.engine.state.trips["stalled"].status == "ABORTED"
     assert home.coordinator.outcome("stalled") == "abort"
     # The decision is in the log: a restarted coordinator still says abort.
-    restarted = build_node(network, "voltpoint", nodes["voltpoint"].coordinator.peers, clock, store=home.store)
+    restarted = build_node(network, "voltpoint", peers, clock, store=home.store)
     assert restarted.coordinator.outcome("stalled") == "abort"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from servers.contract.models import TripIn
 from servers.invariants import check
-from tests.servers.fakes import START, Clock, InProcessPeers, build_nodes, logs, signup
+from tests.servers.fakes import START, Clock, FakePeer, InProcessPeers, build_nodes, logs, signup
 
 
 class CancelDuringCommit(InProcessPeers):
@@ -15,15 +15,22 @@ class CancelDuringCommit(InProcessPeers):
 
     def __init__(self) -> None:
         super().__init__()
-        self.cancel: Any = None  # set by the test: cancels the trip at its coordinator
+        self.cancel: Any = None  # set by the test: cancels the trip at its coordinator (a coroutine function)
 
-    def commit(self, company: str, trip_id: str) -> dict[str, Any]:
-        cancel, self.cancel = self.cancel, None
+    def of(self, company: str) -> FakePeer:
+        return _Hooked(self, company)
+
+
+class _Hooked(FakePeer):
+    peers: CancelDuringCommit
+
+    async def commit(self, trip_id: str) -> dict[str, Any]:
+        cancel, self.peers.cancel = self.peers.cancel, None
         if cancel is not None:
-            self.down = set(self.nodes)  # the cancel's releases reach nobody for now
-            cancel()
-            self.down = set()
-        return super().commit(company, trip_id)
+            self.peers.down = set(self.peers.nodes)  # the cancel's releases reach nobody for now
+            await cancel()
+            self.peers.down = set()
+        return await super().commit(trip_id)
 
 
 def test_a_cancel_during_phase_two_releases_every_point_once_settled(network, cross_trip):
@@ -34,9 +41,9 @@ def test_a_cancel_during_phase_two_releases_every_point_once_settled(network, cr
     vid = signup(home)
     trip_id: list[str] = []
 
-    def cancel() -> None:
+    async def cancel() -> None:
         trip_id.append(next(iter(home.engine.state.trips)))
-        home.coordinator.cancel(vid, trip_id[0])
+        await home.coordinator.real.cancel(vid, trip_id[0])
 
     peers.cancel = cancel
     reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -98,35 +98,38 @@ def test_a_request_id_reused_for_another_operation_is_refused_and_runs_nothing(n
     assert home.accounts.view(vid)["balance"] == pytest.approx(2010.0 - booked["cost"])
 
 
-def test_a_book_and_a_credit_sent_at_once_with_one_id_run_one_of_them(network, cross_trip):
-    nodes, _ = build_nodes(network, Clock(START))
+@pytest.mark.parametrize("first", ["book", "credit"])
+def test_a_book_and_a_credit_sent_at_once_with_one_id_run_one_of_them(network, cross_trip, first):
+    nodes, peers = build_nodes(network, Clock(START))
     home = nodes["voltpoint"]
     vid = signup(home)
-    results: dict[str, object] = {}
 
-    def run(name: str, call: object) -> None:
-        try:
-            results[name] = call()  # type: ignore[operator]
-        except DomainError as exc:
-            results[name] = exc.code
+    async def book() -> object:
+        return await home.coordinator.real.book(vid, "x", trip(cross_trip, START + timedelta(hours=1)))
 
-    threads = [threading.Thread(target=run, args=("book", lambda: home.coordinator.book(
-                   vid, "x", trip(cross_trip, START + timedelta(hours=1))))),
-               threading.Thread(target=run, args=("credit", lambda: home.accounts.add_credit(vid, 50.0, "x")))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(str(type(v).__name__) for v in results.values()) == ["dict", "str"]
-    assert "REQUEST_ID_REUSED" in results.values()
-    booked = isinstance(results["book"], dict)
-    if booked:
-        assert results["book"]["status"] == "CONFIRMED"  # type: ignore[index]
-    statement = [e["kind"] for e in home.accounts.view(vid)["statement"]]
-    assert statement == (["credit", "debit"] if booked else ["credit", "credit"])
+    async def credit() -> object:
+        return home.accounts.real.add_credit(vid, 50.0, "x")
+
+    async def both() -> list[object]:
+        calls = [book(), credit()] if first == "book" else [credit(), book()]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return results if first == "book" else results[::-1]
+
+    booked, credited = peers.run(both())
+    if first == "book":  # the booking claimed the id first: the credit is refused while it runs
+        assert isinstance(credited, DomainError) and credited.code == "REQUEST_ID_REUSED"
+        assert credited.details["op"] == "book"
+        assert booked["status"] == "CONFIRMED"  # type: ignore[index]
+        assert [e["kind"] for e in home.accounts.view(vid)["statement"]] == ["credit", "debit"]
+        held = {booked["trip_id"]}  # type: ignore[index]
+    else:  # the credit answered first: the booking is refused before it plans or holds anything
+        assert isinstance(booked, DomainError) and booked.code == "REQUEST_ID_REUSED"
+        assert booked.details["op"] == "add_credit"
+        assert credited == {"balance": 2050.0, "added": 50.0}
+        assert [e["kind"] for e in home.accounts.view(vid)["statement"]] == ["credit", "credit"]
+        held = set()
     # No hold is stranded: every company has only the booked trip's points, or none.
-    held = {t for n in nodes.values() for t in n.engine.state.participations}
-    assert held == ({results["book"]["trip_id"]} if booked else set())  # type: ignore[index]
+    assert {t for n in nodes.values() for t in n.engine.state.participations} == held
     assert check(logs(nodes), converged=True) == []
 
 
@@ -135,15 +138,14 @@ def test_a_decision_that_cannot_be_recorded_aborts_with_that_reason_and_frees_th
     nodes, _ = build_nodes(network, Clock(START))
     home = nodes["voltpoint"]
     vid = signup(home)
-    real = home.coordinator._decide
 
-    def failing(trip_id: str, votes: dict) -> str:
+    def failing(trip_id: str, votes: dict, state: object) -> str:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(home.coordinator, "_decide", failing)
+    monkeypatch.setattr(home.coordinator.real, "_decide", failing)
     with pytest.raises(RuntimeError):
         home.coordinator.book(vid, "r", trip(cross_trip, START + timedelta(hours=1)))
-    monkeypatch.setattr(home.coordinator, "_decide", real)
+    monkeypatch.undo()
     aborted = [e for e in home.store.iter_all() if e.type == "TripAborted"]
     assert [e.data["code"] for e in aborted] == ["DECISION_FAILED"]
     assert "disk on fire" in aborted[0].data["reason"]

@@ -141,7 +141,7 @@ def test_finished_reservations_and_past_trips_are_forgotten_after_their_retentio
         poke(nodes[company])
         assert trip_id not in nodes[company].engine.state.participations
     assert trip_id in home.engine.state.trips  # the driver's trip stays longer than the points' records
-    assert [t["trip_id"] for t in home.coordinator.trips_of(vid)] == [trip_id]
+    assert [t["trip_id"] for t in home.trips.trips_of(vid)] == [trip_id]
     # A snapshot taken now carries what was forgotten; a restart from it and a replay from zero agree.
     snapshots = SnapshotStore(tmp_path / "snap.db")
     Engine(home.store, clock=clock, snapshots=snapshots, snapshot_every=1)
@@ -150,7 +150,7 @@ def test_finished_reservations_and_past_trips_are_forgotten_after_their_retentio
     clock.now = arrival + RETAIN_TRIPS + timedelta(minutes=1)
     poke(home)
     assert trip_id not in home.engine.state.trips
-    assert home.coordinator.trips_of(vid) == []
+    assert home.trips.trips_of(vid) == []
     account = home.accounts.view(vid)
     assert account["trips"] == []
     assert any(line.get("trip_id") == trip_id for line in account["statement"])  # money lines stay

@@ -1,0 +1,107 @@
+"""Live topics: what a station looks like now (retained) and a feed of booking events, published on a beat.
+
+Under a storm of bookings a station changes many times a second; a subscriber
+can only notice so much. So durable events mark their stations dirty and
+queue for the feed, and every `PERIOD_S` one retained availability message
+goes out per dirty station and one feed message carries every event since the
+last beat — the cost follows the beat, not the bookings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+
+from events.model import RecordedEvent
+from servers.bootstrap import Server
+from servers.contract import topics
+from servers.domain import event_types as T
+from servers.service import views
+from servers.service.participant import hold_stream
+
+log = logging.getLogger(__name__)
+
+PERIOD_S = 0.5
+WINDOW = timedelta(hours=6)  # the stretch of time an availability message shows
+# Events that change what a station's availability looks like.
+AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
+                T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
+
+
+class LiveTopics:
+    """Publishes a company's live topics on its broker, from the server's durable events."""
+
+    def __init__(self, server: Server, client: mqtt.Client) -> None:
+        self.server = server
+        self.client = client
+        self.company = server.company
+        self._dirty: set[str] = set()
+        self._feed: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Listen to durable events and publish on the beat."""
+        self.server.engine.subscribe(self._on_durable)
+        self._task = asyncio.create_task(self._beat())
+
+    async def stop(self) -> None:
+        """Stop the beat."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_durable(self, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            self._feed.append(views.event_json(event))
+            if event.type in AVAILABILITY:
+                self._dirty.update(self._stations_of(event))
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(PERIOD_S)
+            try:
+                self.flush()
+            except Exception:  # a failed beat must not end the live topics
+                log.exception("live topics: publishing failed")
+
+    def flush(self) -> None:
+        """Publish what changed since the last beat."""
+        if self._feed:
+            feed, self._feed = self._feed, []
+            self.client.publish(topics.booking_feed(self.company), orjson.dumps({"events": feed}), qos=0)
+        dirty, self._dirty = self._dirty, set()
+        for station_id in sorted(dirty):
+            self.publish_availability(station_id)
+
+    def publish_availability(self, station_id: str) -> None:
+        """Publish (retained) one station's points and bookings of the next six hours."""
+        now = self.server.engine.clock()
+        data = self.server.participant.availability(station_id, now, now + WINDOW)
+        self.client.publish(topics.station_availability(self.company, station_id), orjson.dumps(data), qos=1,
+                            retain=True)
+
+    def publish_all_availability(self) -> None:
+        """Publish every station's availability (on connect)."""
+        for station in self.server.network.stations_of(self.company):
+            self.publish_availability(station.id)
+
+    def _stations_of(self, event: RecordedEvent) -> set[str]:
+        if event.type == T.HOLDS_PLACED:
+            return {h["station_id"] for h in event.data["holds"]}
+        if event.type == T.POINT_STATUS_CHANGED:
+            return {self.server.network.point_owner(event.data["point_id"]).id}
+        part = self.server.engine.state.participations.get(event.data["trip_id"])
+        if part is not None:
+            return {h.station_id for h in part.holds}
+        # Released (the state forgot it): its stations are in the hold stream's first event.
+        first = self.server.engine.first(hold_stream(event.data["trip_id"]))
+        return {h["station_id"] for h in first.data["holds"]} if first is not None and \
+            first.type == T.HOLDS_PLACED else set()

@@ -1,0 +1,61 @@
+"""The driver's view of their trips at the home company: one trip, all trips, every reserved stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servers.core.network import Network
+from servers.domain.errors import NotFound
+from servers.domain.state import COMMITTED, Trip
+from servers.service.engine import Engine
+
+
+def trip_stream(trip_id: str) -> str:
+    """The stream of one trip at its coordinator."""
+    return f"trip:{trip_id}"
+
+
+class TripsView:
+    """Read model of the coordinator's trips, as their drivers see them."""
+
+    def __init__(self, engine: Engine, network: Network) -> None:
+        self.engine = engine
+        self.network = network
+
+    def trip(self, vehicle_id: str, trip_id: str) -> Trip:
+        """The trip, if it is this vehicle's (a forgotten or another's trip is UNKNOWN_TRIP)."""
+        trip = self.engine.state.trips.get(trip_id)
+        if trip is None or trip.vehicle_id != vehicle_id:
+            raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
+        return trip
+
+    def itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
+                  status: str | None = None) -> dict[str, Any]:
+        """A trip as its driver sees it; `votes` name the held points before the state has them."""
+        held = (dict(enumerate(trip.points)) if votes is None else
+                {h["stop"]: h["point_id"] for v in votes.values() for h in v.get("holds", [])})
+        stops = []
+        for index, stop in enumerate(trip.plan.get("stops", [])):
+            stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
+                          "company_name": self.network.company(stop["company_id"]).name})
+        status = status or trip.status
+        return {"status": "CONFIRMED" if status == COMMITTED else status, "trip_id": trip.trip_id,
+                "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
+                "cost": trip.cost_cents / 100,
+                "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
+                "requested_at": trip.requested_at, "refund": trip.refund_cents / 100, "reason": trip.reason}
+
+    def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
+        """One trip of a vehicle, as its driver sees it."""
+        return self.itinerary(self.trip(vehicle_id, trip_id))
+
+    def trips_of(self, vehicle_id: str) -> list[dict[str, Any]]:
+        """Every confirmed or cancelled trip of a vehicle still kept (docs/eventlog.md: retention), newest first."""
+        state = self.engine.state
+        acc = state.accounts.get(vehicle_id)
+        return [self.itinerary(state.trips[t]) for t in reversed(acc.trips)] if acc is not None else []
+
+    def reservations_of(self, vehicle_id: str) -> list[dict[str, Any]]:
+        """Every reserved stop of a vehicle's confirmed trips."""
+        return [{"trip_id": t["trip_id"], **stop} for t in self.trips_of(vehicle_id)
+                if t["status"] == "CONFIRMED" for stop in t["stops"]]
