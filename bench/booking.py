@@ -1,25 +1,41 @@
 """Booking benchmark, run by hand: the real local network (Mosquitto, servers, SQLite) on loopback.
 
     .venv/bin/python bench/booking.py [--seconds 20] [--trips 40] [--fleets 1,50,200]
+                                      [--storms 1,10,60,300,1000] [--corridor 1000] [--json out.json]
+                                      [--profile DIR]
 
 In one run it measures the bare building blocks (fsync, an MQTT request/reply
 through Mosquitto with an echo responder, an HTTP round trip to a server),
 then one vehicle booking a three-company trip again and again (end to end,
 over MQTT), then the fleet at 1, 50 and 200 concurrent vehicles; finally it
 checks the invariants from the three logs. Prints a Markdown table.
+
+Storms (`--storms`): for each size N, a fresh network; N vehicles sign up over
+MQTT, then all ask at the same moment for Vitória da Conquista → Fortaleza
+(three companies), departures spread over 30 days so that capacity does not
+limit. The corridor storm (`--corridor N`) is the same with departures within
+10 hours: room for a few dozen trips, so most must be refused (with their
+alternatives). For each: confirmed/s, answered/s, p50/p95/p99, client
+timeouts, and the CPU each server spent (from /proc, from the storm's start
+until the logs have settled) per confirmed trip — plus each server's RSS.
+`--profile DIR` attaches py-spy to every server during each storm.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +52,10 @@ from servers.launcher import LocalNetwork  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
 from vehicle_sim.fleet import percentile, run_fleet  # noqa: E402
+from vehicle_sim.storm import close_all, prepare_vehicles, spread, storm, within  # noqa: E402
+
+CORRIDOR = ("vitoria-da-conquista", "fortaleza")
+TICK = os.sysconf("SC_CLK_TCK")
 
 CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
        "max_dc_kw": 100.0, "profile": "normal", "initial_credit": 10_000.0}
@@ -120,22 +140,125 @@ def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int]:
     return out, companies
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pids(net: LocalNetwork) -> dict[str, int]:
+    """The servers' and brokers' process ids, and this process's own (the load generator)."""
+    found = {"load generator": os.getpid()}
+    for cid, proc in net.companies.items():
+        assert proc.server is not None and proc.broker is not None
+        found[cid] = proc.server.pid
+        found[f"broker {cid}"] = proc.broker.pid
+    return found
+
+
+def bench_storm(directory: Path, size: int, departures: Callable[[int], list], label: str, *,
+                synchronous: str, profile: Path | None) -> dict:
+    """One storm on a fresh network: sign up `size` vehicles, then every one books at once."""
+    net = LocalNetwork(directory / f"{label}-{size}", free_ports=True, mqtt=True,
+                       env={"RECARGA_SYNCHRONOUS": synchronous})
+    net.start(timeout=60)
+    try:
+        endpoints = load_endpoints(net.clients_file)
+        procs = pids(net)
+
+        async def run() -> tuple:
+            began = time.monotonic()
+            cars = await prepare_vehicles(endpoints, size, seed=size)
+            signed_up = time.monotonic() - began
+            await asyncio.sleep(1.0)  # what the sign-ups left running settles before the storm
+            spies = [subprocess.Popen(["py-spy", "record", "-p", str(procs[c]), "-r", "200", "-f", "raw",
+                                       "--nonblocking", "-o", str(profile / f"{label}-{size}-{c}.txt")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for c in net.companies] if profile is not None else []
+            before = {name: cpu_s(pid) for name, pid in procs.items()}
+            result = await storm(cars, *CORRIDOR, departures(size), timeout=60)
+            await close_all(cars)
+            return result, before, spies, signed_up
+
+        result, before, spies, signed_up = asyncio.run(run())
+        violations, settle_s = net.settle(timeout=60)
+        after = {name: cpu_s(pid) for name, pid in procs.items()}
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=30)
+        summary = result.summary()
+        cpu = {name: after[name] - before[name] for name in procs}
+        servers = sum(cpu[c] for c in net.companies)
+        summary.update({
+            "label": label, "sign_up_s": round(signed_up, 1), "settle_s": round(settle_s, 2),
+            "violations": len(violations), "events": sum(len(v) for v in net.read_logs().values()),
+            "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
+            "cpu_ms_per_confirmed": {c: round(1000 * cpu[c] / max(result.confirmed, 1), 2) for c in net.companies},
+            "servers_cpu_ms_per_confirmed": round(1000 * servers / max(result.confirmed, 1), 2),
+            "servers_cpu_ms_per_answer": round(1000 * servers / max(result.answered, 1), 2),
+            "rss_mib": {c: round(rss_mib(procs[c]), 1) for c in net.companies}})
+        return summary
+    finally:
+        net.stop()
+
+
+def storm_row(s: dict) -> tuple[str, str, str]:
+    lat = s["latency_ms"]
+    refused = sum(s["refused"].values())
+    what = (f"{s['label']} storm of {s['vehicles']}: p50 / p95 / p99 ms")
+    notes = (f"{s['confirmed_per_s']} confirmed/s, {s['answered_per_s']} answered/s; {s['confirmed']} confirmed, "
+             f"{refused} refused ({s['refusals_with_alternatives']} with alternatives), errors {s['errors']}, "
+             f"timeouts {s['timeouts']}; servers' CPU {s['servers_cpu_ms_per_confirmed']} ms per confirmed trip "
+             f"({s['servers_cpu_ms_per_answer']} per answer; "
+             + ", ".join(f"{c} {v}" for c, v in s["cpu_ms_per_confirmed"].items())
+             + f"), load generator {s['cpu_s']['load generator']:.1f} s; RSS "
+             + ", ".join(f"{c} {v:.0f}" for c, v in s["rss_mib"].items())
+             + f" MiB; settled in {s['settle_s']} s, {s['violations']} violations")
+    return what, f"{lat['p50']} / {lat['p95']} / {lat['p99']}", notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each fleet run")
     parser.add_argument("--trips", type=int, default=40, help="sequential single-vehicle bookings")
     parser.add_argument("--fleets", default="1,50,200", help="fleet sizes")
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
+    parser.add_argument("--storms", default="", help="storm sizes, e.g. 1,10,60,300,1000 (conflict-free)")
+    parser.add_argument("--corridor", type=int, default=0, help="size of the contended corridor storm")
+    parser.add_argument("--only-storms", action="store_true", help="skip the single-trip and fleet runs")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server during each storm")
     args = parser.parse_args()
+    storms: list[dict] = []
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="recarga-bench-") as tmp:
         tmpdir = Path(tmp)
         rows.append(("fsync of 200 bytes", ms(bench_fsync(tmpdir)), "baseline"))
         rows.append(("MQTT request/reply, bare echo responder", ms(bench_mqtt_echo(tmpdir)), "baseline"))
+        for size in [int(n) for n in args.storms.split(",") if n]:
+            storms.append(bench_storm(tmpdir, size, lambda n: spread(n, days=30), "conflict-free",
+                                      synchronous=args.synchronous, profile=args.profile))
+            rows.append(storm_row(storms[-1]))
+        if args.corridor:
+            storms.append(bench_storm(tmpdir, args.corridor, lambda n: within(n, hours=10), "corridor",
+                                      synchronous=args.synchronous, profile=args.profile))
+            rows.append(storm_row(storms[-1]))
         net = LocalNetwork(tmpdir / "net", free_ports=True, mqtt=True,
                            env={"RECARGA_SYNCHRONOUS": args.synchronous})
         net.start()
         try:
+            if args.only_storms:
+                raise _Skip
             rows.append(("HTTP GET /health (keep-alive)", ms(bench_http(net.companies["voltpoint"].api_url)),
                          "baseline"))
             single, companies = bench_single_trip(net, args.trips)
@@ -153,6 +276,8 @@ def main() -> None:
             logs = net.read_logs()
             events = sum(len(v) for v in logs.values())
             rows.append(("invariant violations (from the 3 logs)", str(len(violations)), f"{events} events"))
+        except _Skip:
+            pass
         finally:
             net.stop()
     print(f"\nrecarga booking bench — {datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -161,6 +286,13 @@ def main() -> None:
     for what, value, note in rows:
         print(f"| {what} | {value} | {note} |")
     print(json.dumps({"run": str(uuid.uuid4())[:8]}))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M}", "cpus": os.cpu_count(),
+                                         "rows": rows, "storms": storms}, indent=1))
+
+
+class _Skip(Exception):
+    """--only-storms: the single-trip and fleet runs are skipped."""
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-import sqlite_utils
-
 from events.chain import format_time
 
 
@@ -38,9 +36,9 @@ class SnapshotStore:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._conn.execute("PRAGMA busy_timeout = 30000")
-        sqlite_utils.Database(self._conn).table("snapshots").create(
-            {"fold_name": str, "seq": int, "head_hash": str, "state_json": str, "saved_at": str},
-            pk=("fold_name", "seq"), if_not_exists=True)
+        # Written out rather than through sqlite-utils, whose import pulls pandas into the server.
+        self._conn.execute('CREATE TABLE IF NOT EXISTS "snapshots" ("fold_name" TEXT, "seq" INTEGER, '
+                           '"head_hash" TEXT, "state_json" TEXT, "saved_at" TEXT, PRIMARY KEY ("fold_name", "seq"))')
 
     def save(self, seq: int, head_hash: str, fold_name: str, state_json: str) -> Snapshot:
         """Store (or replace) the snapshot of `fold_name` at `seq`."""

@@ -16,8 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
-import sqlite_utils
-
 from events.chain import (
     GENESIS_HASH,
     Progress,
@@ -134,7 +132,6 @@ class SqliteEventStore:
             self._close_connections()
             raise
         self._read_lock = threading.RLock()
-        self.db = sqlite_utils.Database(self._read)
 
     def _setup(self, fresh: bool, synchronous: str) -> None:
         conn = self._conn
@@ -306,9 +303,14 @@ class SqliteEventStore:
         return None if row is None else str(row[0])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run a read-only SQL query against the log (summaries, ad-hoc looks)."""
+        """Run a read-only SQL query against the log (summaries, ad-hoc looks), through sqlite-utils.
+
+        Imported here, by the tools that ask: a server never needs it (it drags pandas in).
+        """
+        import sqlite_utils
+
         with self._read_lock:
-            return list(self.db.query(sql, params))
+            return list(sqlite_utils.Database(self._reader()).query(sql, params))
 
     def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Recompute the hash chain and check seqs and stream versions."""
@@ -359,19 +361,25 @@ def _check_path(path: Path, create: bool) -> bool:
     return False
 
 
+# The schema as sqlite-utils would create it, written out: importing sqlite-utils pulls in pandas and numpy
+# (~85 MiB), which a server must not carry for four CREATE statements.
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS "events" ("seq" INTEGER PRIMARY KEY NOT NULL, "stream_id" TEXT NOT NULL,
+       "version" INTEGER NOT NULL, "type" TEXT NOT NULL, "recorded_at" TEXT NOT NULL, "data" TEXT NOT NULL,
+       "prev_hash" TEXT NOT NULL, "hash" TEXT NOT NULL)""",
+    'CREATE UNIQUE INDEX IF NOT EXISTS "idx_events_stream_id_version" ON "events" ("stream_id", "version")',
+    'CREATE INDEX IF NOT EXISTS "idx_events_type" ON "events" ("type")',
+    'CREATE INDEX IF NOT EXISTS "idx_events_recorded_at" ON "events" ("recorded_at")',
+    'CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
+)
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     """Create the tables in one transaction; safe if another process races to do the same."""
-    db = sqlite_utils.Database(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        events = db.table("events")
-        events.create({"seq": int, "stream_id": str, "version": int, "type": str, "recorded_at": str,
-                       "data": str, "prev_hash": str, "hash": str}, pk="seq", not_null=COLUMNS,
-                      if_not_exists=True)
-        events.create_index(["stream_id", "version"], unique=True, if_not_exists=True)
-        events.create_index(["type"], if_not_exists=True)
-        events.create_index(["recorded_at"], if_not_exists=True)
-        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        for statement in _SCHEMA:
+            conn.execute(statement)
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                      (SCHEMA_VERSION,))
         conn.execute("COMMIT")

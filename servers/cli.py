@@ -31,6 +31,7 @@ def serve(
     from servers.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per peer request is noise, and costs CPU
     overrides: dict[str, object] = {"company": company}
     for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file)):
         if value is not None:
