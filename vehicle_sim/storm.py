@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -197,7 +198,7 @@ async def prepare_vehicles(endpoints: dict[str, Endpoint], vehicles: int, *, com
             await car.connect()
             return car
 
-        return await _bounded(concurrency, [lambda h=h, f=f: sign_up(h, f) for h, f in forms])
+        return await _bounded(concurrency, [partial(sign_up, h, f) for h, f in forms])
     finally:
         await asyncio.gather(*(s.close() for s in signups.values()))
 
