@@ -23,13 +23,18 @@ from events.model import RecordedEvent
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.domain import event_types as T
-from servers.service import views
 from servers.service.participant import hold_stream
 
 log = logging.getLogger(__name__)
 
 PERIOD_S = 0.5
 WINDOW = timedelta(hours=6)  # the stretch of time an availability message shows
+# The feed carries the booking events (trips, holds, points): no account event, so no secret to redact and no
+# owner's name, e-mail or CPF.
+FEED = {T.TRIP_REQUESTED, T.TRIP_COMMITTED, T.TRIP_ABORTED, T.TRIP_CANCELLED, T.TRIP_PARTICIPANT_ACKED,
+        T.TRIP_STOP_CHECKED_IN, T.HOLDS_PLACED, T.PREPARE_REFUSED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED,
+        T.HOLD_DEADLINE_EXTENDED, T.CHARGING_STARTED, T.CHARGING_FINISHED, T.NO_SHOW_RECORDED,
+        T.POINT_STATUS_CHANGED}
 # Events that change what a station's availability looks like.
 AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
                 T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
@@ -60,7 +65,9 @@ class LiveTopics:
 
     def _on_durable(self, events: Sequence[RecordedEvent]) -> None:
         for event in events:
-            self._feed.append(views.event_json(event))
+            if event.type in FEED:
+                self._feed.append({"seq": event.seq, "stream_id": event.stream_id, "type": event.type,
+                                   "recorded_at": event.recorded_at.isoformat(), "data": event.data})
             if event.type in AVAILABILITY:
                 self._dirty.update(self._stations_of(event))
 

@@ -208,6 +208,22 @@ class Network:
             grouped.setdefault(s.city_id, []).append(s)
         return {c: tuple(v) for c, v in grouped.items()}
 
+    def drawn_powers(self, max_ac_kw: float, max_dc_kw: float) -> tuple[tuple[Station, tuple[tuple[str, float], ...]],
+                                                                        ...]:
+        """Every station with the power a car of these limits draws at each of its points (cached per limits)."""
+        key = (max_ac_kw, max_dc_kw)
+        found = self._powers_cache.get(key)
+        if found is None:
+            found = tuple((s, tuple((p.id, min(p.power_kw, max_ac_kw if p.is_ac else max_dc_kw)) for p in s.points))
+                          for s in self.stations)
+            if len(self._powers_cache) < 256:  # a bound: cars come in a handful of kinds
+                self._powers_cache[key] = found
+        return found
+
+    @cached_property
+    def _powers_cache(self) -> dict[tuple[float, float], tuple[tuple[Station, tuple[tuple[str, float], ...]], ...]]:
+        return {}
+
     # -- roads ------------------------------------------------------------------------------------
     def shortest_km(self, source: str) -> dict[str, float]:
         """Road km from `source` to every city it reaches (Dijkstra), cached per source."""

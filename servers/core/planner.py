@@ -15,8 +15,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from servers.core.network import Network, Station
 from servers.core.plans import (
@@ -37,9 +37,11 @@ EPS = 1e-9
 MAX_ALTERNATIVE_SEARCHES = 40
 
 
-@dataclass(frozen=True)
-class _Label:
-    """A way of arriving at `node` at minute `t` with `level` kWh; `parent` led here."""
+class _Label(NamedTuple):
+    """A way of arriving at `node` at minute `t` with `level` kWh; `parent` led here.
+
+    A tuple, not a dataclass: a search makes hundreds, and a frozen dataclass's __init__ costs several times more.
+    """
 
     node: str
     level: float
@@ -65,11 +67,11 @@ class _Search:
         # Usable stations per city, fastest first: a slower station in the same city is only worth
         # trying when the faster ones are blocked by an excluded window.
         self.by_city: dict[str, list[tuple[float, Station]]] = {}
-        for s in network.stations:
+        banned_points = exclude.points
+        for s, points in network.drawn_powers(vehicle.max_ac_kw, vehicle.max_dc_kw):
             if s.id in exclude.stations or s.city_id == destination:
                 continue
-            power = max((vehicle.charge_power_kw(p.power_kw, p.is_ac) for p in s.points
-                         if p.id not in exclude.points), default=0.0)
+            power = max((kw for pid, kw in points if pid not in banned_points), default=0.0)
             if power > 0:
                 self.by_city.setdefault(s.city_id, []).append((power, s))
         for options in self.by_city.values():

@@ -75,13 +75,17 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 
 def point_conflicts(state: ServerState, point_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The holds and reservations on `point_id` that overlap [start, end)."""
+    windows = state.windows.get(point_id)
+    if windows is None:
+        return []
     found = []
-    for hold in state.occupancy.get(point_id, {}).values():
-        if overlaps(start, end, *hold.window):
-            part = state.participations.get(hold.trip_id)
-            found.append({"trip_id": hold.trip_id, "point_id": point_id, "start": hold.start,
-                          "end": hold.end, "status": hold.status,
-                          "priority": part.priority if part else ""})
+    holds = state.occupancy[point_id]
+    for key in windows.overlapping(start.timestamp(), end.timestamp()):
+        hold = holds[key]
+        part = state.participations.get(hold.trip_id)
+        found.append({"trip_id": hold.trip_id, "point_id": point_id, "start": hold.start,
+                      "end": hold.end, "status": hold.status,
+                      "priority": part.priority if part else ""})
     return found
 
 
@@ -89,7 +93,8 @@ def is_free(state: ServerState, point: Point, start: datetime, end: datetime) ->
     """In service and with no overlapping hold or reservation."""
     if state.point_status.get(point.id, "AVAILABLE") != "AVAILABLE":
         return False
-    return not point_conflicts(state, point.id, start, end)
+    windows = state.windows.get(point.id)
+    return windows is None or not windows.any_overlapping(start.timestamp(), end.timestamp())
 
 
 def free_points(state: ServerState, station: Station, start: datetime, end: datetime) -> list[Point]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from events.model import RecordedEvent
 from servers.domain import event_types as T
+from servers.domain.windows import PointWindows
 
 # Trip states at the coordinator.
 REQUESTED = "REQUESTED"
@@ -115,6 +116,15 @@ class Hold:
     def window(self) -> tuple[datetime, datetime]:
         return ts(self.start), ts(self.end)
 
+    @cached_property
+    def span(self) -> tuple[float, float]:
+        """`window` in epoch seconds (what the point's `PointWindows` index holds)."""
+        return self.window[0].timestamp(), self.window[1].timestamp()
+
+    @property
+    def key(self) -> str:
+        return self.trip_id + "#" + str(self.stop)
+
 
 @dataclass
 class Participation:
@@ -152,6 +162,8 @@ class ServerState:
     counts: dict[str, int] = field(default_factory=dict)  # events by type
     # (when, kind, key) of what may be forgotten then; derived from the rest (rebuilt, never saved).
     expiring: list[tuple[datetime, str, str]] = field(default_factory=list, metadata={"derived": True})
+    # point_id -> the windows of `occupancy` on it, sorted (derived: for "what overlaps?" by bisection).
+    windows: dict[str, PointWindows] = field(default_factory=dict, metadata={"derived": True})
 
 
 def _settled(trip: Trip) -> bool:
@@ -206,15 +218,17 @@ def _expire(state: ServerState, now: datetime) -> None:
 
 
 def _occupy(state: ServerState, hold: Hold) -> None:
-    state.occupancy.setdefault(hold.point_id, {})[hold.trip_id + "#" + str(hold.stop)] = hold
+    state.occupancy.setdefault(hold.point_id, {})[hold.key] = hold
+    state.windows.setdefault(hold.point_id, PointWindows()).add(*hold.span, hold.key)
 
 
 def _vacate(state: ServerState, hold: Hold) -> None:
     points = state.occupancy.get(hold.point_id)
-    if points is not None:
-        points.pop(hold.trip_id + "#" + str(hold.stop), None)
+    if points is not None and points.pop(hold.key, None) is not None:
+        state.windows[hold.point_id].remove(*hold.span, hold.key)
         if not points:
             del state.occupancy[hold.point_id]
+            del state.windows[hold.point_id]
 
 
 def _account(state: ServerState, event: RecordedEvent) -> Account:

@@ -61,6 +61,7 @@ class Coordinator:
 
     def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers,
                  trips: TripsView, *, max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
+                 max_inflight: int = 32,
                  complete_in_background: bool = True) -> None:
         self.engine = engine
         self.requests = requests
@@ -76,6 +77,9 @@ class Coordinator:
         self._inflight: set[str] = set()  # trips being prepared: not stale, whatever their age
         self._delivering: set[str] = set()  # trips whose decision is being told right now
         self._background: set[asyncio.Task[Any]] = set()
+        # Bookings in progress at once, first come first served: a burst is served in order (the first
+        # answered first) instead of every booking of it advancing together and all finishing last.
+        self._admission = asyncio.Semaphore(max_inflight)
 
     async def close(self) -> None:
         """Let phase two in flight finish (briefly); the recovery loop of the next start does the rest."""
@@ -118,7 +122,8 @@ class Coordinator:
         async with self.requests.claim(vehicle_id, request_id, "book") as known:
             if known is not None:
                 return known
-            reply = await self._book(vehicle_id, request_id, trip)
+            async with self._admission:
+                reply = await self._book(vehicle_id, request_id, trip)
             if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply

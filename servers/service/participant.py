@@ -194,13 +194,15 @@ class Participant:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""
         station = self._ours(self.network.station, "station", station_id, "UNKNOWN_STATION")
 
+        lo, hi = start.timestamp(), end.timestamp()
+
         def query(state: ServerState) -> dict[str, Any]:
             points = []
             for p in station.points:
+                windows, holds = state.windows.get(p.id), state.occupancy.get(p.id, {})
                 bookings = [{"trip_id": h.trip_id, "start": h.start, "end": h.end, "status": h.status,
                              "charging": h.charging}
-                            for h in state.occupancy.get(p.id, {}).values()
-                            if booking.overlaps(start, end, *h.window)]
+                            for h in (holds[k] for k in (windows.overlapping(lo, hi) if windows else ()))]
                 status = state.point_status.get(p.id, "AVAILABLE")
                 points.append({"point_id": p.id, "power_kw": p.power_kw, "connector": p.connector,
                                "status": status, "free": status == "AVAILABLE" and not bookings,
