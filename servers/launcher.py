@@ -4,6 +4,10 @@
 and by the integration tests (free ports, a temporary run directory). It
 writes generated configs and credentials into the run directory, including
 `clients.json`: what a third-party client needs to reach each company.
+
+Each company runs on a `Host`: 127.0.0.1 by default; the multi-host tests give
+every company an address of its own and a command prefix that starts its
+processes in its own network namespace (`tests/multihost`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SIGNUP_PASSWORD = "signup"  # the shared sign-up login is public on purpose: it can only ask to sign up
 
 
+@dataclass(frozen=True)
+class Host:
+    """Where one company's broker and server run: the address they listen on, and how to start a process there."""
+
+    address: str = "127.0.0.1"
+    exec_prefix: tuple[str, ...] = ()  # e.g. ("ip", "netns", "exec", "ns-voltpoint"); it must exec the command
+
+
 @dataclass
 class CompanyProcesses:
     """One company's broker and server, and where they listen."""
@@ -48,13 +60,18 @@ class CompanyProcesses:
     company: str
     api_port: int
     broker_port: int
+    host: Host = field(default_factory=Host)
     broker: BrokerProcess | None = None
     server: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"http://{self.host.address}:{self.api_port}"
+
+    @property
+    def broker_host(self) -> str:
+        return self.host.address
 
 
 @dataclass
@@ -71,6 +88,8 @@ class LocalNetwork:
     container_hosts: bool = False  # clients.json names compose services (server-X, broker-X), not 127.0.0.1
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
+    hosts: dict[str, Host] = field(default_factory=dict)  # a company elsewhere than 127.0.0.1
+    peer_urls: dict[str, str] = field(default_factory=dict)  # how the others reach a company (e.g. via a proxy)
     companies: dict[str, CompanyProcesses] = field(default_factory=dict)
     dashboard: subprocess.Popen[bytes] | None = None
 
@@ -79,7 +98,7 @@ class LocalNetwork:
         self.network: Network = load_network(self.network_file)
         for c in self.network.companies:
             api, broker = (free_port(), free_port()) if self.free_ports else (c.api_port, c.broker_port)
-            self.companies[c.id] = CompanyProcesses(c.id, api, broker)
+            self.companies[c.id] = CompanyProcesses(c.id, api, broker, self.hosts.get(c.id, Host()))
 
     # -- generated configuration ----------------------------------------------------------------
     def _secret_file(self, name: str, make: Any) -> Any:
@@ -106,11 +125,14 @@ class LocalNetwork:
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)
-            proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=self.bind)
+            bind = proc.host.address if cid in self.hosts else self.bind
+            proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=bind, host=proc.host.address,
+                                        dynsec=True, command_prefix=proc.host.exec_prefix)
+            # The fixed accounts in files written once; vehicles in the dynamic-security plugin, at run time.
             logins = self.service_passwords[cid]
             PasswordFile(proc.broker.password_file).set_many(
                 {SERVICE_USER: logins["server"], DASHBOARD_USER: logins["dashboard"], SIGNUP_USER: SIGNUP_PASSWORD})
-            AclFile(cid).write(proc.broker.acl_file)
+            AclFile(cid, dynsec=True).write(proc.broker.acl_file)
             proc.broker.write_config()
         self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
 
@@ -125,7 +147,7 @@ class LocalNetwork:
             return f"http://server-{cid}:{p.api_port}" if self.container_hosts else p.api_url
 
         return {"companies": {cid: {
-            "api": api(cid, p), "broker_host": f"broker-{cid}" if self.container_hosts else "127.0.0.1",
+            "api": api(cid, p), "broker_host": f"broker-{cid}" if self.container_hosts else p.broker_host,
             "broker_port": p.broker_port,
             "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
             "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
@@ -134,18 +156,17 @@ class LocalNetwork:
     def server_settings(self, cid: str) -> dict[str, str]:
         """The RECARGA_* settings the launcher gives one company's server (compose.yaml mirrors them)."""
         proc = self.companies[cid]
-        assert proc.broker is not None
         settings = {
-            "RECARGA_COMPANY": cid, "RECARGA_PORT": str(proc.api_port),
+            "RECARGA_COMPANY": cid, "RECARGA_HOST": proc.host.address, "RECARGA_PORT": str(proc.api_port),
             "RECARGA_DATA_DIR": str(self.run_dir / "data"),
-            "RECARGA_PEERS": json.dumps({c: p.api_url for c, p in self.companies.items() if c != cid}),
+            "RECARGA_PEERS": json.dumps({c: self.peer_urls.get(c, p.api_url)
+                                         for c, p in self.companies.items() if c != cid}),
             "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
             "RECARGA_MQTT": "true" if self.mqtt else "false",
+            "RECARGA_BROKER_HOST": proc.broker_host,
             "RECARGA_BROKER_PORT": str(proc.broker_port),
             "RECARGA_SERVICE_LOGINS_FILE": str(self.run_dir / "service-logins.json"),
             "RECARGA_BROKER_USERNAME": SERVICE_USER,
-            "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),
-            "RECARGA_BROKER_PID_FILE": str(proc.broker.run_dir / "mosquitto.pid"),
         }
         if self.network_file is not None:
             settings["RECARGA_NETWORK_FILE"] = str(self.network_file)
@@ -183,7 +204,6 @@ class LocalNetwork:
         proc = self.companies[cid]
         assert proc.broker is not None
         proc.broker.start()
-        (proc.broker.run_dir / "mosquitto.pid").write_text(str(proc.broker.pid))
 
     def start_server(self, cid: str, *, wait: bool = True, timeout: float = 30.0,
                      extra_env: dict[str, str] | None = None) -> None:
@@ -192,7 +212,7 @@ class LocalNetwork:
         logs.mkdir(parents=True, exist_ok=True)
         proc.log_path = logs / f"{cid}.log"
         with open(proc.log_path, "ab") as out:
-            proc.server = subprocess.Popen([sys.executable, *server_command(cid)[1:]],
+            proc.server = subprocess.Popen([*proc.host.exec_prefix, sys.executable, *server_command(cid)[1:]],
                                            cwd=ROOT, env=self.server_env(cid, extra_env), stdin=subprocess.DEVNULL,
                                            stdout=out, stderr=subprocess.STDOUT)
         if wait:
@@ -289,7 +309,7 @@ class LocalNetwork:
             name = self.network.company(cid).name
             lines.append(f"{name:<10} server  {p.api_url}  (OpenAPI: {p.api_url}/docs)")
             if self.mqtt:
-                lines.append(f"{name:<10} broker  mqtt://127.0.0.1:{p.broker_port}")
+                lines.append(f"{name:<10} broker  mqtt://{p.broker_host}:{p.broker_port}")
         if self.dashboard is not None:
             lines.append(f"dashboards        http://127.0.0.1:{self.dashboard_port}")
         return lines

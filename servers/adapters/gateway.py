@@ -7,8 +7,9 @@
   correlation data. A repeated request id gets the first answer.
 - Live topics: retained availability per station after every change, a feed
   of booking events, and a retained online/offline status (the last will).
-- Broker logins: every vehicle's broker password hash, from the log, is
-  written to the broker's password file, which is then reloaded (SIGHUP).
+- Broker logins: kept equal to the log's accounts through the broker's
+  dynamic-security plugin (`broker_logins.VehicleLogins`); a sign-up or login
+  is answered once the broker accepts that vehicle's login.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.model import RecordedEvent
-from mosquitto.passwords import PasswordFile
+from servers.adapters.broker_logins import VehicleLogins
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
@@ -48,7 +47,6 @@ SESSION_EXPIRY_S = 3600
 # Events that change what a station's availability looks like.
 _AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
                  T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
-_CREDENTIALS = {T.ACCOUNT_OPENED, T.BROKER_CREDENTIALS_ISSUED}
 
 
 class Envelope(BaseModel):
@@ -85,7 +83,7 @@ class MqttGateway:
         self._live = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-live")
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()  # retransmitted ids, answered fast
         self._recent_lock = threading.Lock()
-        self._credentials_lock = threading.Lock()
+        self.logins = VehicleLogins.connect(server)
         port = self.settings.broker_port or server.network.company(self.company).broker_port
         self._address = (self.settings.broker_host, port)
         self._client = new_client(f"server-{self.company}", self.settings.broker_username,
@@ -107,8 +105,8 @@ class MqttGateway:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Sync broker logins from the log, listen for new events, connect (paho retries in the background)."""
-        self.sync_credentials()
+        """Keep broker logins in sync, listen for new events, connect (paho retries in the background)."""
+        self.logins.start()
         self.server.engine.subscribe(self._queue_events)
         # A fixed client id and a kept session: requests published while we reconnect wait for us.
         self._client.connect_async(*self._address, keepalive=30, clean_start=False,
@@ -123,6 +121,7 @@ class MqttGateway:
                                  retain=True).wait_for_publish(timeout=1)
         self._client.disconnect()
         self._client.loop_stop()
+        self.logins.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._live.shutdown(wait=False, cancel_futures=True)
 
@@ -205,8 +204,8 @@ class MqttGateway:
         raise BadRequest(f"unknown operation {env.op!r} on the sign-up channel", code="UNKNOWN_OP")
 
     def _with_broker(self, session: dict[str, Any]) -> dict[str, Any]:
-        # The login must work before the vehicle tries it: the password file is written and reloaded first.
-        self.sync_credentials()
+        # The login must work before the vehicle tries it: the broker confirms it before we answer.
+        self.logins.ensure(session["vehicle_id"])
         return session
 
     def _vehicle(self, vehicle_id: str, env: Envelope) -> Any:
@@ -287,8 +286,6 @@ class MqttGateway:
                 stations.update(_stations_of(event, self.server))
         for station_id in stations:
             self.publish_availability(station_id)
-        if any(e.type in _CREDENTIALS for e in recorded):
-            self.sync_credentials()
 
     def publish_availability(self, station_id: str) -> None:
         """Publish (retained) one station's points and bookings of the next six hours."""
@@ -301,21 +298,6 @@ class MqttGateway:
         """Publish every station's availability (on connect)."""
         for station in self.server.network.stations_of(self.company):
             self.publish_availability(station.id)
-
-    def sync_credentials(self) -> None:
-        """Write every vehicle's broker password hash into the broker's password file; SIGHUP the broker."""
-        path = self.settings.broker_password_file
-        if path is None:
-            return
-        hashes = self.server.engine.read(lambda s: {a.vehicle_id: a.broker_password_hash
-                                                    for a in s.accounts.values()})
-        with self._credentials_lock:
-            changed = PasswordFile(path).set_hashes(hashes)
-            if changed and self.settings.broker_pid_file is not None:
-                try:
-                    os.kill(int(self.settings.broker_pid_file.read_text().strip()), signal.SIGHUP)
-                except (OSError, ValueError) as exc:
-                    log.warning("could not reload the broker: %s", exc)
 
 
 def _stations_of(event: RecordedEvent, server: Server) -> set[str]:
