@@ -89,7 +89,8 @@ class LocalNetwork:
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
     hosts: dict[str, Host] = field(default_factory=dict)  # a company elsewhere than 127.0.0.1
-    peer_urls: dict[str, str] = field(default_factory=dict)  # how the others reach a company (e.g. via a proxy)
+    # How one company reaches another, when not at its api_url: {from: {to: url}} (e.g. through a delay proxy).
+    peer_urls: dict[str, dict[str, str]] = field(default_factory=dict)
     companies: dict[str, CompanyProcesses] = field(default_factory=dict)
     dashboard: subprocess.Popen[bytes] | None = None
 
@@ -159,7 +160,7 @@ class LocalNetwork:
         settings = {
             "RECARGA_COMPANY": cid, "RECARGA_HOST": proc.host.address, "RECARGA_PORT": str(proc.api_port),
             "RECARGA_DATA_DIR": str(self.run_dir / "data"),
-            "RECARGA_PEERS": json.dumps({c: self.peer_urls.get(c, p.api_url)
+            "RECARGA_PEERS": json.dumps({c: self.peer_urls.get(cid, {}).get(c, p.api_url)
                                          for c, p in self.companies.items() if c != cid}),
             "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
             "RECARGA_MQTT": "true" if self.mqtt else "false",

@@ -211,7 +211,7 @@ def status_online(net: LocalNetwork, cid: str, timeout: float = 20.0) -> bool:
 
     client.on_connect = on_connect
     client.on_message = on_message
-    client.connect_async("127.0.0.1", net.companies[cid].broker_port)
+    client.connect_async(net.companies[cid].broker_host, net.companies[cid].broker_port)
     client.loop_start()
     try:
         return seen.wait(timeout)

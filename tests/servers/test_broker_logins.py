@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +24,7 @@ COMPANY = "eflux"
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network = LocalNetwork(tmp_path_factory.mktemp("logins-net"), free_ports=True, mqtt=True,
                            env={"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"})
     network.start()
@@ -30,9 +32,10 @@ def net(tmp_path_factory: pytest.TempPathFactory):
     network.stop()
 
 
-def mqtt_signup(net: LocalNetwork, seed: int) -> dict:
+def mqtt_signup(net: LocalNetwork, seed: int) -> dict[str, Any]:
     form = {**fake_vehicle_form(seed), **CAR, "initial_credit": 0.0}
-    return signup("127.0.0.1", net.companies[COMPANY].broker_port, COMPANY, form)
+    session: dict[str, Any] = signup("127.0.0.1", net.companies[COMPANY].broker_port, COMPANY, form)
+    return session
 
 
 def logs_in_once(net: LocalNetwork, username: str, password: str) -> bool:
@@ -50,13 +53,13 @@ def dynsec_usernames(net: LocalNetwork) -> set[str]:
     return {c["username"] for c in json.loads(broker.dynsec_file.read_text())["clients"]}
 
 
-def test_an_mqtt_sign_up_is_answered_only_once_its_login_works(net):
+def test_an_mqtt_sign_up_is_answered_only_once_its_login_works(net: LocalNetwork) -> None:
     for seed in range(4):
         session = mqtt_signup(net, 300 + seed)
         assert logs_in_once(net, session["broker"]["username"], session["broker"]["password"])
 
 
-def test_vehicle_logins_live_in_the_plugin_and_never_in_the_password_file(net):
+def test_vehicle_logins_live_in_the_plugin_and_never_in_the_password_file(net: LocalNetwork) -> None:
     session = mqtt_signup(net, 310)
     broker = net.companies[COMPANY].broker
     assert broker is not None
@@ -65,7 +68,7 @@ def test_vehicle_logins_live_in_the_plugin_and_never_in_the_password_file(net):
     assert session["broker"]["password"] not in broker.dynsec_file.read_text()  # the plugin keeps a hash
 
 
-def test_a_rest_sign_up_reaches_the_broker_in_the_background(net):
+def test_a_rest_sign_up_reaches_the_broker_in_the_background(net: LocalNetwork) -> None:
     form = {**fake_vehicle_form(320), **CAR, "initial_credit": 0.0}
     body = httpx.post(net.companies[COMPANY].api_url + "/api/v1/accounts", json=form, timeout=30).json()
     deadline = time.monotonic() + 10
@@ -74,7 +77,7 @@ def test_a_rest_sign_up_reaches_the_broker_in_the_background(net):
         time.sleep(0.1)
 
 
-def test_a_broker_that_lost_its_logins_gets_them_back_from_the_log(net):
+def test_a_broker_that_lost_its_logins_gets_them_back_from_the_log(net: LocalNetwork) -> None:
     sessions = [mqtt_signup(net, 330 + n) for n in range(3)]
     broker = net.companies[COMPANY].broker
     assert broker is not None
