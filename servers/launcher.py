@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,22 +26,14 @@ import httpx
 
 from events.model import RecordedEvent
 from events.store import SqliteEventStore
-from mosquitto import (
-    DASHBOARD_USER,
-    SERVICE_USER,
-    SIGNUP_USER,
-    AclFile,
-    BrokerProcess,
-    PasswordFile,
-    free_port,
-)
+from mosquitto import SERVICE_USER, BrokerProcess, free_port
 from servers.compose import server_command
 from servers.core.network import Network, load_network
+from servers.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
 from servers.invariants import Violation, check
-from servers.peer_auth import pair_key
 
 ROOT = Path(__file__).resolve().parent.parent
-SIGNUP_PASSWORD = "signup"  # the shared sign-up login is public on purpose: it can only ask to sign up
+__all__ = ["SIGNUP_PASSWORD", "CompanyProcesses", "Host", "LocalNetwork"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +75,7 @@ class LocalNetwork:
     mqtt: bool = True
     dashboards: bool = False
     dashboard_port: int = 8501
-    bind: str = "127.0.0.1"  # brokers' listen address; 0.0.0.0 in containers
-    container_hosts: bool = False  # clients.json names compose services (server-X, broker-X), not 127.0.0.1
+    bind: str = "127.0.0.1"  # brokers' listen address
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
     hosts: dict[str, Host] = field(default_factory=dict)  # a company elsewhere than 127.0.0.1
@@ -115,14 +105,9 @@ class LocalNetwork:
         """Write peer secrets, broker logins, ACLs and the clients' file (kept across runs)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         ids = [c.id for c in self.network.companies]
-        self.peer_secrets: dict[str, str] = self._secret_file(
-            "peer-secrets.json", lambda: {pair_key(a, b): secrets.token_hex(32)
-                                          for i, a in enumerate(ids) for b in ids[i + 1:]})
+        self.peer_secrets: dict[str, str] = self._secret_file("peer-secrets.json", lambda: new_peer_secrets(ids))
         self.service_passwords: dict[str, dict[str, str]] = self._secret_file(
-            "service-logins.json", lambda: {c: {"server": secrets.token_urlsafe(18),
-                                                "dashboard": secrets.token_urlsafe(12),
-                                                "operator": secrets.token_urlsafe(18),
-                                                "broker_key": secrets.token_urlsafe(32)} for c in ids})
+            "service-logins.json", lambda: {c: new_service_logins() for c in ids})
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)
@@ -130,11 +115,7 @@ class LocalNetwork:
             proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=bind, host=proc.host.address,
                                         dynsec=True, command_prefix=proc.host.exec_prefix)
             # The fixed accounts in files written once; vehicles in the dynamic-security plugin, at run time.
-            logins = self.service_passwords[cid]
-            PasswordFile(proc.broker.password_file).set_many(
-                {SERVICE_USER: logins["server"], DASHBOARD_USER: logins["dashboard"], SIGNUP_USER: SIGNUP_PASSWORD})
-            AclFile(cid, dynsec=True).write(proc.broker.acl_file)
-            proc.broker.write_config()
+            write_broker_files(proc.broker, cid, self.service_passwords[cid])
         self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
 
     @property
@@ -144,15 +125,9 @@ class LocalNetwork:
 
     def clients_json(self) -> dict[str, Any]:
         """Where each company's server and broker are, and the public logins a client starts with."""
-        def api(cid: str, p: CompanyProcesses) -> str:
-            return f"http://server-{cid}:{p.api_port}" if self.container_hosts else p.api_url
-
-        return {"companies": {cid: {
-            "api": api(cid, p), "broker_host": f"broker-{cid}" if self.container_hosts else p.broker_host,
-            "broker_port": p.broker_port,
-            "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
-            "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
-            for cid, p in self.companies.items()}}
+        return {"companies": {cid: client_entry(p.api_url, p.broker_host, p.broker_port,
+                                                self.service_passwords[cid]["dashboard"])
+                              for cid, p in self.companies.items()}}
 
     def server_settings(self, cid: str) -> dict[str, str]:
         """The RECARGA_* settings the launcher gives one company's server (compose.yaml mirrors them)."""

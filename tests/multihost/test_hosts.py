@@ -20,6 +20,7 @@ from servers.contract.fake import fake_vehicle_form
 from tests.chaos.harness import CAR, FAULTS, Driver, run_trial
 from tests.multihost.federation import Federation
 from vehicle_sim.client import VehicleClient, signup
+from vehicle_sim.config import load_endpoints
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +52,11 @@ def test_every_company_runs_in_a_namespace_of_its_own_and_is_reached_by_its_addr
 
 def test_a_vehicle_on_another_host_books_and_cancels_a_trip_across_three_companies(
         fed: Federation) -> None:
-    home = fed.net.companies["voltpoint"]
+    home = load_endpoints(fed.net.clients_file)["voltpoint"]  # all a vehicle elsewhere knows: clients.json
+    assert home.broker_host == fed.hosts.address("voltpoint")
     form = {**fake_vehicle_form(1501), **CAR, "initial_credit": 3000.0}
-    session = signup(home.broker_host, home.broker_port, "voltpoint", form)
+    session = signup(home.broker_host, home.broker_port, "voltpoint", form, username=home.signup_username,
+                     password=home.signup_password)
     car = VehicleClient(home.broker_host, home.broker_port, "voltpoint", session["vehicle_id"],
                         session["broker"]["username"], session["broker"]["password"], resend_interval=1.0)
     car.connect(timeout=10)
