@@ -4,7 +4,7 @@ Every company on a host of its own (tests/multihost: a network namespace,
 an address, delay proxies between each pair of companies). For each added
 round trip (0, 10, 20, 40, 80 ms by default) it measures:
 
-- the HTTP round trip between companies: a signed-less GET /api/v1/health
+- the HTTP round trip between companies: an unsigned GET /api/v1/health
   from the root namespace through the VoltPoint→E-Flux proxy, kept-alive;
 - one driver's bookings of Salvador → Fortaleza, one at a time (a trip that
   stops at VoltPoint, EcoCharge and E-Flux; VoltPoint coordinates), over
