@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup run down test lint typecheck screenshots clean
+.PHONY: setup nettools run down test lint typecheck screenshots clean
 
 ## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
 setup: $(STAMP)
@@ -15,6 +15,10 @@ $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
+
+## nettools: iproute2 and nftables for the multi-host tests (apt-get as root when missing; they skip otherwise).
+nettools:
+	@bash scripts/ensure-nettools.sh
 
 ## run: the whole local network (brokers, servers, dashboards) on this machine; Ctrl-C stops it.
 run: setup
@@ -29,8 +33,8 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-## test: set-up, lint, type checks, then the whole suite.
-test: lint typecheck
+## test: set-up, lint, type checks, then the whole suite (the multi-host tests need root: they skip otherwise).
+test: lint typecheck nettools
 	$(VENV)/bin/pytest
 
 ## screenshots: the browser test, saving its screenshots into docs/screenshots.

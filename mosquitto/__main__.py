@@ -1,9 +1,11 @@
-"""`python -m mosquitto`: write one company's broker files, add or remove users, or hash a password."""
+"""`python -m mosquitto`: write one company's broker files, add or remove users, hash a password, health check."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +52,34 @@ def _hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def connack(host: str, port: int, timeout: float) -> int | None:
+    """Send a bare MQTT 3.1.1 CONNECT (no login) and return the CONNACK's return code, or None.
+
+    Any CONNACK proves the broker is up and speaking MQTT; with logins
+    required it is 5 (not authorised), which is the healthy answer here.
+    """
+    client_id = f"health-{os.getpid()}".encode()
+    variable = b"\x00\x04MQTT\x04\x02\x00\x0a"  # protocol name, level 4, clean session, keepalive 10 s
+    body = variable + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            reply = sock.recv(4)
+    except OSError:
+        return None
+    if len(reply) == 4 and reply[0] == 0x20 and reply[1] == 0x02:
+        return reply[3]
+    return None
+
+
+def _health(args: argparse.Namespace) -> int:
+    code = connack(args.host, args.port, args.timeout)
+    if code is None:
+        print(f"no MQTT broker answering on {args.host}:{args.port}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 nothing done, 2 bad usage)."""
     parser = argparse.ArgumentParser(prog="python -m mosquitto", description=__doc__)
@@ -72,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     hashp = sub.add_parser("hash", help="print a $7$ hash, as mosquitto_passwd would store it")
     hashp.add_argument("--password")
     hashp.set_defaults(func=_hash)
+
+    health = sub.add_parser("health", help="exit 0 if a broker answers MQTT on --host:--port (a health check)")
+    health.add_argument("--host", default="127.0.0.1")
+    health.add_argument("--port", type=int, required=True)
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(func=_health)
 
     args = parser.parse_args(argv)
     try:

@@ -6,12 +6,19 @@ replaced by the username and `%c` by the client id. Mosquitto 2.0's default
 ACL check does not refuse a SUBSCRIBE; it checks `read` when each message is
 about to be delivered, so a subscription to someone else's topic is accepted
 and stays silent.
+
+With the dynamic-security plugin (`AclFile(company, dynsec=True)`), vehicles
+are the plugin's clients, each with a role of its own (`vehicle_acls`), and
+the file drops the `%u` vehicle patterns; the broker asks the plugin first and
+this file only when the plugin defers (fixed accounts, public topics, the
+`%c` sign-up patterns, which the 2.0 plugin cannot express).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from servers.contract import topics
 
@@ -23,6 +30,20 @@ SERVICE_USER = "server"
 DASHBOARD_USER = "dashboard"
 SIGNUP_USER = "signup"
 RESERVED_USERNAMES = frozenset({SERVICE_USER, DASHBOARD_USER, SIGNUP_USER})
+#: The dynamic-security plugin's command and response topics.
+DYNSEC_TOPICS = "$CONTROL/dynamic-security/#"
+
+
+def vehicle_acls(company: str, vehicle_id: str) -> list[dict[str, Any]]:
+    """The dynamic-security ACL of one vehicle's role: publish its requests, receive its replies.
+
+    Everything else the plugin defers to the ACL file (public topics, sign-up).
+    """
+    request = topics.vehicle_request(company, vehicle_id)
+    reply = topics.vehicle_reply(company, vehicle_id)
+    return [{"acltype": "publishClientSend", "topic": request, "allow": True},
+            {"acltype": "publishClientReceive", "topic": reply, "allow": True},
+            {"acltype": "subscribeLiteral", "topic": reply, "allow": True}]
 
 
 def _wildcard(topic_filter: str, id_level: str) -> str:
@@ -38,6 +59,7 @@ class AclFile:
     service_user: str = SERVICE_USER
     dashboard_user: str = DASHBOARD_USER
     signup_user: str = SIGNUP_USER
+    dynsec: bool = False  # vehicles' rules live in the plugin; the server may send it commands
 
     def __post_init__(self) -> None:
         """Validate the company and the account names."""
@@ -67,6 +89,8 @@ class AclFile:
             f"topic readwrite {topics.all_availability(c)}",
             f"topic readwrite {topics.booking_feed(c)}",
             f"topic readwrite {topics.server_status(c)}",
+            *(["# It manages the vehicles' logins through the dynamic-security plugin.",
+               f"topic readwrite {DYNSEC_TOPICS}"] if self.dynsec else []),
             "",
             "# Dashboards: read-only view of the public topics.",
             f"user {self.dashboard_user}",
@@ -79,9 +103,11 @@ class AclFile:
             "# client id, and nothing else reaches it.",
             f"user {self.signup_user}",
             "",
-            "# Every account (vehicles: username = vehicle id): its own request and reply topics only.",
-            f"pattern write {own_request}",
-            f"pattern read {own_reply}",
+            *(["# Vehicles are the plugin's clients: each one's role grants its own request and reply topics."]
+              if self.dynsec else
+              ["# Every account (vehicles: username = vehicle id): its own request and reply topics only.",
+               f"pattern write {own_request}",
+               f"pattern read {own_reply}"]),
             f"pattern write {signup_request}",
             f"pattern read {signup_reply}",
             "# Public, read-only for everyone logged in.",

@@ -1,11 +1,23 @@
-"""The `mosquitto.conf` of one company's broker."""
+"""The `mosquitto.conf` of one company's broker, and the first file of its dynamic-security plugin."""
 
 from __future__ import annotations
 
+import glob
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 #: Largest MQTT packet the broker accepts; bigger ones are refused and their sender disconnected.
 MAX_PACKET_SIZE = 65536
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+# Where Debian (any architecture), source builds and Homebrew put the plugin.
+_PLUGIN_GLOBS = (f"/usr/lib/*/{DYNSEC_PLUGIN}", f"/usr/lib/{DYNSEC_PLUGIN}", f"/usr/local/lib/{DYNSEC_PLUGIN}",
+                 f"/usr/local/lib/*/{DYNSEC_PLUGIN}", f"/opt/homebrew/lib/{DYNSEC_PLUGIN}")
+
+
+class DynsecPluginNotFound(RuntimeError):
+    """mosquitto_dynamic_security.so is not installed where we look."""
 
 
 def render_config(
@@ -19,6 +31,8 @@ def render_config(
     log_file: Path | str | None = None,
     run_as_user: str | None = None,
     max_packet_size: int = MAX_PACKET_SIZE,
+    dynsec_plugin: str | None = None,
+    dynsec_file: Path | str | None = None,
 ) -> str:
     """Return the text of a Mosquitto 2.0 config for one company's broker.
 
@@ -26,7 +40,9 @@ def render_config(
     container. Logs go to stdout unless `log_file` is given. `run_as_user`
     matters only when the broker starts as root, which otherwise drops to the
     `mosquitto` user and could no longer read a 0600 password file or write
-    `data_dir`.
+    `data_dir`. `dynsec_plugin` and `dynsec_file` load the dynamic-security
+    plugin, asked before the password and ACL files (which then hold only the
+    fixed accounts).
     """
     data = Path(data_dir)
     lines = [
@@ -45,6 +61,12 @@ def render_config(
         f"persistence_location {data}/",
         "autosave_interval 60",
     ]
+    if dynsec_plugin and dynsec_file:
+        lines += [
+            "# Vehicles' logins and roles, changed at run time over $CONTROL/dynamic-security/v1.",
+            f"plugin {dynsec_plugin}",
+            f"plugin_opt_config_file {Path(dynsec_file)}",
+        ]
     if run_as_user:
         lines.append(f"user {run_as_user}")
     if log_file is None:
@@ -61,3 +83,45 @@ def render_config(
         "",
     ]
     return "\n".join(lines)
+
+
+def find_dynsec_plugin() -> str:
+    """Return the path of the dynamic-security plugin ($MOSQUITTO_DYNSEC, then the usual lib dirs)."""
+    explicit = os.environ.get("MOSQUITTO_DYNSEC")
+    if explicit:
+        if os.path.isfile(explicit):
+            return explicit
+        raise DynsecPluginNotFound(f"$MOSQUITTO_DYNSEC={explicit!r} is not a file")
+    for pattern in _PLUGIN_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise DynsecPluginNotFound(f"{DYNSEC_PLUGIN} not found: it ships with Mosquitto 2 (Debian: `apt-get install "
+                               "mosquitto`); or point $MOSQUITTO_DYNSEC at it")
+
+
+def initial_dynsec_config() -> dict[str, Any]:
+    """The plugin's first JSON file: no clients, no roles, and nothing allowed by default.
+
+    Default access matters because the broker asks the plugin first and the
+    ACL file only when the plugin defers: with `publishClientReceive` true (the
+    plugin's own default) a vehicle known to the plugin would receive every
+    topic it subscribes to. All four false (unsubscribe true is harmless) make
+    the plugin defer whatever its roles do not grant, so the ACL file decides.
+    """
+    return {"clients": [], "groups": [], "roles": [],
+            "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                                 "subscribe": False, "unsubscribe": True}}
+
+
+def write_initial_dynsec_config(path: Path | str) -> bool:
+    """Write `initial_dynsec_config()` to `path` unless it exists (it is the broker's state); True if written."""
+    target = Path(path)
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(initial_dynsec_config(), indent=2), encoding="utf-8")
+    tmp.chmod(0o600)  # it will hold password hashes
+    os.replace(tmp, target)
+    return True

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from .config import render_config
+from .config import find_dynsec_plugin, render_config, write_initial_dynsec_config
 
 _CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
@@ -70,7 +70,11 @@ class BrokerProcess:
 
     Write the users (`PasswordFile(broker.password_file)`) and the ACL
     (`AclFile(company).write(broker.acl_file)`) before `start()`; after a
-    change, `reload()`.
+    change, `reload()`. With `dynsec=True` the broker also loads the
+    dynamic-security plugin on `dynamic-security.json` (created empty if
+    missing, then owned by the broker). `command_prefix` runs the broker under
+    another command, e.g. `ip netns exec NS` (which execs, so `pid` is the
+    broker's own).
     """
 
     def __init__(
@@ -83,6 +87,8 @@ class BrokerProcess:
         persistence: bool = True,
         executable: str | None = None,
         start_timeout: float = 10.0,
+        dynsec: bool = False,
+        command_prefix: tuple[str, ...] = (),
     ) -> None:
         """Describe the broker; nothing runs until `start()`. `port=None` picks a free one."""
         self.run_dir = Path(run_dir)
@@ -92,12 +98,15 @@ class BrokerProcess:
         self.persistence = persistence
         self.executable = executable
         self.start_timeout = start_timeout
+        self.dynsec = dynsec
+        self.command_prefix = tuple(command_prefix)
         self.password_file = self.run_dir / "passwd"
         self.acl_file = self.run_dir / "acl"
         self.config_file = self.run_dir / "mosquitto.conf"
         self.data_dir = self.run_dir / "data"
         self.log_file = self.run_dir / "mosquitto.log"
         self.output_file = self.run_dir / "mosquitto.out"  # stdout/stderr: start-up errors
+        self.dynsec_file = self.run_dir / "dynamic-security.json"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -116,6 +125,8 @@ class BrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # As root, mosquitto would switch to the `mosquitto` user and lose access to our files.
         user = getpass.getuser() if os.geteuid() == 0 else None
+        if self.dynsec:
+            write_initial_dynsec_config(self.dynsec_file)
         text = render_config(
             self.port,
             self.data_dir,
@@ -126,6 +137,8 @@ class BrokerProcess:
             # A file, not stdout: mosquitto's stdout to a pipe or file is block-buffered.
             log_file=self.log_file,
             run_as_user=user,
+            dynsec_plugin=find_dynsec_plugin() if self.dynsec else None,
+            dynsec_file=self.dynsec_file if self.dynsec else None,
         )
         self.config_file.write_text(text, encoding="utf-8")
         return self.config_file
@@ -141,7 +154,7 @@ class BrokerProcess:
         self.write_config()
         self._log = open(self.output_file, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self._proc = subprocess.Popen(
-            [executable, "-c", str(self.config_file)],
+            [*self.command_prefix, executable, "-c", str(self.config_file)],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

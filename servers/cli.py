@@ -164,14 +164,74 @@ def check(
 @app.command()
 def config(
     run_dir: Annotated[Path, typer.Option(help="where configs and credentials are written")] = Path("run"),
-    containers: Annotated[bool, typer.Option(help="brokers listen on 0.0.0.0; clients use service names")] = False,
+    company: Annotated[str | None, typer.Option(help="only this company's broker files (one host = one company)")]
+    = None,
+    secrets_dir: Annotated[Path | None, typer.Option(help="with --company: its directory from `servers secrets`")]
+    = None,
+    containers: Annotated[bool, typer.Option(help="brokers listen on 0.0.0.0")] = False,
+    network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
 ) -> None:
-    """Write broker configs, logins, ACLs, peer secrets and clients.json (what `up` does first)."""
-    from servers.launcher import LocalNetwork
+    """Write broker configs, logins, ACLs (and, for the whole network, peer secrets and clients.json)."""
+    bind = "0.0.0.0" if containers else "127.0.0.1"
+    if company is None:
+        from servers.launcher import LocalNetwork
 
-    net = LocalNetwork(run_dir, bind="0.0.0.0" if containers else "127.0.0.1", container_hosts=containers)
-    net.prepare()
-    typer.echo(f"configuration written to {net.run_dir}")
+        net = LocalNetwork(run_dir, network_file=network_file, bind=bind)
+        net.prepare()
+        typer.echo(f"configuration written to {net.run_dir}")
+        return
+    from servers.core.network import load_network
+    from servers.deploy import write_company
+
+    if secrets_dir is None:
+        typer.echo("error: --company needs --secrets-dir (written by `python -m servers secrets`)", err=True)
+        raise typer.Exit(2)
+    network = load_network(network_file)
+    try:
+        network.company(company)
+        broker = write_company(run_dir, network, company, secrets_dir, bind)
+    except (KeyError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{company}'s broker configuration written to {broker.run_dir}")
+
+
+@app.command("secrets")
+def secrets_cmd(
+    out: Annotated[Path, typer.Option(help="one directory per company, and clients.json")] = Path("secrets"),
+    hosts_file: Annotated[Path | None, typer.Option(help="VOLTPOINT_HOST=… lines (as given to docker compose "
+                                                         "--env-file); default: the environment, else 127.0.0.1")]
+    = None,
+    network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
+) -> None:
+    """Make the secrets of companies on distinct hosts (kept if present) and the clients.json of their addresses."""
+    from servers.core.network import load_network
+    from servers.deploy import read_hosts, write_secrets
+
+    network = load_network(network_file)
+    try:
+        hosts = read_hosts(network, hosts_file)
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for path in write_secrets(out, network, hosts):
+        typer.echo(f"wrote {path}")
+    typer.echo("copy each company's directory to its host only; clients.json is for vehicles and dashboards")
+
+
+@app.command()
+def health(
+    url: Annotated[str, typer.Option(help="the server's base URL")] = "http://127.0.0.1:8101",
+    timeout: Annotated[float, typer.Option(help="seconds")] = 3.0,
+) -> None:
+    """Exit 0 when the server answers /api/v1/health with 200, 1 otherwise (a container health check)."""
+    import httpx
+
+    try:
+        ok = httpx.get(url.rstrip("/") + "/api/v1/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        ok = False
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("compose")

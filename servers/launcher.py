@@ -4,13 +4,16 @@
 and by the integration tests (free ports, a temporary run directory). It
 writes generated configs and credentials into the run directory, including
 `clients.json`: what a third-party client needs to reach each company.
+
+Each company runs on a `Host`: 127.0.0.1 by default; the multi-host tests give
+every company an address of its own and a command prefix that starts its
+processes in its own network namespace (`tests/multihost`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,22 +26,22 @@ import httpx
 
 from events.model import RecordedEvent
 from events.store import SqliteEventStore
-from mosquitto import (
-    DASHBOARD_USER,
-    SERVICE_USER,
-    SIGNUP_USER,
-    AclFile,
-    BrokerProcess,
-    PasswordFile,
-    free_port,
-)
+from mosquitto import SERVICE_USER, BrokerProcess, free_port
 from servers.compose import server_command
 from servers.core.network import Network, load_network
+from servers.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
 from servers.invariants import Violation, check
-from servers.peer_auth import pair_key
 
 ROOT = Path(__file__).resolve().parent.parent
-SIGNUP_PASSWORD = "signup"  # the shared sign-up login is public on purpose: it can only ask to sign up
+__all__ = ["SIGNUP_PASSWORD", "CompanyProcesses", "Host", "LocalNetwork"]
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where one company's broker and server run: the address they listen on, and how to start a process there."""
+
+    address: str = "127.0.0.1"
+    exec_prefix: tuple[str, ...] = ()  # e.g. ("ip", "netns", "exec", "ns-voltpoint"); it must exec the command
 
 
 @dataclass
@@ -48,13 +51,18 @@ class CompanyProcesses:
     company: str
     api_port: int
     broker_port: int
+    host: Host = field(default_factory=Host)
     broker: BrokerProcess | None = None
     server: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"http://{self.host.address}:{self.api_port}"
+
+    @property
+    def broker_host(self) -> str:
+        return self.host.address
 
 
 @dataclass
@@ -67,10 +75,12 @@ class LocalNetwork:
     mqtt: bool = True
     dashboards: bool = False
     dashboard_port: int = 8501
-    bind: str = "127.0.0.1"  # brokers' listen address; 0.0.0.0 in containers
-    container_hosts: bool = False  # clients.json names compose services (server-X, broker-X), not 127.0.0.1
+    bind: str = "127.0.0.1"  # brokers' listen address
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
+    hosts: dict[str, Host] = field(default_factory=dict)  # a company elsewhere than 127.0.0.1
+    # How one company reaches another, when not at its api_url: {from: {to: url}} (e.g. through a delay proxy).
+    peer_urls: dict[str, dict[str, str]] = field(default_factory=dict)
     companies: dict[str, CompanyProcesses] = field(default_factory=dict)
     dashboard: subprocess.Popen[bytes] | None = None
 
@@ -79,7 +89,7 @@ class LocalNetwork:
         self.network: Network = load_network(self.network_file)
         for c in self.network.companies:
             api, broker = (free_port(), free_port()) if self.free_ports else (c.api_port, c.broker_port)
-            self.companies[c.id] = CompanyProcesses(c.id, api, broker)
+            self.companies[c.id] = CompanyProcesses(c.id, api, broker, self.hosts.get(c.id, Host()))
 
     # -- generated configuration ----------------------------------------------------------------
     def _secret_file(self, name: str, make: Any) -> Any:
@@ -95,23 +105,17 @@ class LocalNetwork:
         """Write peer secrets, broker logins, ACLs and the clients' file (kept across runs)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         ids = [c.id for c in self.network.companies]
-        self.peer_secrets: dict[str, str] = self._secret_file(
-            "peer-secrets.json", lambda: {pair_key(a, b): secrets.token_hex(32)
-                                          for i, a in enumerate(ids) for b in ids[i + 1:]})
+        self.peer_secrets: dict[str, str] = self._secret_file("peer-secrets.json", lambda: new_peer_secrets(ids))
         self.service_passwords: dict[str, dict[str, str]] = self._secret_file(
-            "service-logins.json", lambda: {c: {"server": secrets.token_urlsafe(18),
-                                                "dashboard": secrets.token_urlsafe(12),
-                                                "operator": secrets.token_urlsafe(18),
-                                                "broker_key": secrets.token_urlsafe(32)} for c in ids})
+            "service-logins.json", lambda: {c: new_service_logins() for c in ids})
         for cid, proc in self.companies.items():
             broker_dir = self.run_dir / "brokers" / cid
             broker_dir.mkdir(parents=True, exist_ok=True)
-            proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=self.bind)
-            logins = self.service_passwords[cid]
-            PasswordFile(proc.broker.password_file).set_many(
-                {SERVICE_USER: logins["server"], DASHBOARD_USER: logins["dashboard"], SIGNUP_USER: SIGNUP_PASSWORD})
-            AclFile(cid).write(proc.broker.acl_file)
-            proc.broker.write_config()
+            bind = proc.host.address if cid in self.hosts else self.bind
+            proc.broker = BrokerProcess(broker_dir, proc.broker_port, bind=bind, host=proc.host.address,
+                                        dynsec=True, command_prefix=proc.host.exec_prefix)
+            # The fixed accounts in files written once; vehicles in the dynamic-security plugin, at run time.
+            write_broker_files(proc.broker, cid, self.service_passwords[cid])
         self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
 
     @property
@@ -121,31 +125,24 @@ class LocalNetwork:
 
     def clients_json(self) -> dict[str, Any]:
         """Where each company's server and broker are, and the public logins a client starts with."""
-        def api(cid: str, p: CompanyProcesses) -> str:
-            return f"http://server-{cid}:{p.api_port}" if self.container_hosts else p.api_url
-
-        return {"companies": {cid: {
-            "api": api(cid, p), "broker_host": f"broker-{cid}" if self.container_hosts else "127.0.0.1",
-            "broker_port": p.broker_port,
-            "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
-            "dashboard": {"username": DASHBOARD_USER, "password": self.service_passwords[cid]["dashboard"]}}
-            for cid, p in self.companies.items()}}
+        return {"companies": {cid: client_entry(p.api_url, p.broker_host, p.broker_port,
+                                                self.service_passwords[cid]["dashboard"])
+                              for cid, p in self.companies.items()}}
 
     def server_settings(self, cid: str) -> dict[str, str]:
         """The RECARGA_* settings the launcher gives one company's server (compose.yaml mirrors them)."""
         proc = self.companies[cid]
-        assert proc.broker is not None
         settings = {
-            "RECARGA_COMPANY": cid, "RECARGA_PORT": str(proc.api_port),
+            "RECARGA_COMPANY": cid, "RECARGA_HOST": proc.host.address, "RECARGA_PORT": str(proc.api_port),
             "RECARGA_DATA_DIR": str(self.run_dir / "data"),
-            "RECARGA_PEERS": json.dumps({c: p.api_url for c, p in self.companies.items() if c != cid}),
+            "RECARGA_PEERS": json.dumps({c: self.peer_urls.get(cid, {}).get(c, p.api_url)
+                                         for c, p in self.companies.items() if c != cid}),
             "RECARGA_PEER_SECRETS_FILE": str(self.run_dir / "peer-secrets.json"),
             "RECARGA_MQTT": "true" if self.mqtt else "false",
+            "RECARGA_BROKER_HOST": proc.broker_host,
             "RECARGA_BROKER_PORT": str(proc.broker_port),
             "RECARGA_SERVICE_LOGINS_FILE": str(self.run_dir / "service-logins.json"),
             "RECARGA_BROKER_USERNAME": SERVICE_USER,
-            "RECARGA_BROKER_PASSWORD_FILE": str(proc.broker.password_file),
-            "RECARGA_BROKER_PID_FILE": str(proc.broker.run_dir / "mosquitto.pid"),
         }
         if self.network_file is not None:
             settings["RECARGA_NETWORK_FILE"] = str(self.network_file)
@@ -183,7 +180,6 @@ class LocalNetwork:
         proc = self.companies[cid]
         assert proc.broker is not None
         proc.broker.start()
-        (proc.broker.run_dir / "mosquitto.pid").write_text(str(proc.broker.pid))
 
     def start_server(self, cid: str, *, wait: bool = True, timeout: float = 30.0,
                      extra_env: dict[str, str] | None = None) -> None:
@@ -192,7 +188,7 @@ class LocalNetwork:
         logs.mkdir(parents=True, exist_ok=True)
         proc.log_path = logs / f"{cid}.log"
         with open(proc.log_path, "ab") as out:
-            proc.server = subprocess.Popen([sys.executable, *server_command(cid)[1:]],
+            proc.server = subprocess.Popen([*proc.host.exec_prefix, sys.executable, *server_command(cid)[1:]],
                                            cwd=ROOT, env=self.server_env(cid, extra_env), stdin=subprocess.DEVNULL,
                                            stdout=out, stderr=subprocess.STDOUT)
         if wait:
@@ -289,7 +285,7 @@ class LocalNetwork:
             name = self.network.company(cid).name
             lines.append(f"{name:<10} server  {p.api_url}  (OpenAPI: {p.api_url}/docs)")
             if self.mqtt:
-                lines.append(f"{name:<10} broker  mqtt://127.0.0.1:{p.broker_port}")
+                lines.append(f"{name:<10} broker  mqtt://{p.broker_host}:{p.broker_port}")
         if self.dashboard is not None:
             lines.append(f"dashboards        http://127.0.0.1:{self.dashboard_port}")
         return lines

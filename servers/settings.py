@@ -37,14 +37,13 @@ class Settings(BaseSettings):
     operator_token: str = Field(default="", description="the company operator's token; empty disables operator routes")
     tick_s: float = Field(default=1.0, gt=0, description="period of the recovery loop")
     mqtt: bool = Field(default=True, description="run the MQTT gateway")
-    broker_host: str = "127.0.0.1"
+    broker_host: str = Field(default="127.0.0.1", description="the company's broker (may be another host)")
     broker_port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's broker_port")
-    broker_username: str = "server"
+    broker_username: str = Field(default="server", description="the server's broker login; it also manages the "
+                                 "vehicles' logins through the broker's dynamic-security plugin")
     broker_password: str = ""
     service_logins_file: Path | None = Field(default=None, description="JSON {company: {server, operator}} from "
                                              "`python -m servers config`; fills broker_password, operator_token")
-    broker_password_file: Path | None = Field(default=None, description="vehicle credentials are written here")
-    broker_pid_file: Path | None = Field(default=None, description="the broker to SIGHUP after a change")
 
     @model_validator(mode="after")
     def _load_secrets(self) -> Settings:

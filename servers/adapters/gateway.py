@@ -8,8 +8,9 @@
   request id gets the first answer.
 - Live topics (`servers.adapters.live`): retained availability per station,
   a feed of booking events, and a retained online/offline status.
-- Broker logins (`servers.adapters.logins`): a sign-up or login is answered
-  only once the broker accepts the vehicle's login.
+- Broker logins: kept equal to the log's accounts through the broker's
+  dynamic-security plugin (`broker_logins.VehicleLogins`); a sign-up or login
+  is answered once the broker accepts that vehicle's login.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import orjson
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from servers.adapters.broker_logins import VehicleLogins
 from servers.adapters.live import LiveTopics
-from servers.adapters.logins import BrokerLogins, PasswordFileLogins
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
@@ -158,7 +159,7 @@ def error_reply(rid: str, code: str, message: str, details: dict[str, Any] | Non
 class MqttGateway:
     """Adapts the company's broker to the server's services, on the server's event loop."""
 
-    def __init__(self, server: Server, logins: BrokerLogins | None = None) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.settings = server.settings
         self.company = server.company
@@ -175,8 +176,7 @@ class MqttGateway:
         self._mqtt = LoopMqtt(client)
         self._client = client
         self.live = LiveTopics(server, client)
-        self.logins = logins or PasswordFileLogins(server, self.settings.broker_password_file,
-                                                   self.settings.broker_pid_file)
+        self.logins = VehicleLogins.connect(server)
 
     @classmethod
     def factory(cls, server: Server) -> MqttGateway:
@@ -185,7 +185,7 @@ class MqttGateway:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Sync broker logins from the log, publish live topics from now on, connect (retried if down)."""
+        """Keep broker logins in sync, publish live topics from now on, connect (retried if down)."""
         await self.logins.start()
         self.live.start()
         try:
@@ -201,6 +201,7 @@ class MqttGateway:
         with contextlib.suppress(RuntimeError, ValueError):
             self._client.publish(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1, retain=True)
         await self._mqtt.disconnect()
+        await self.logins.stop()
         for task in list(self._tasks):
             task.cancel()
 

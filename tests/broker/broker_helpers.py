@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mosquitto import BrokerProcess, PasswordFile
+from mosquitto.logins import DynsecLogins
 from servers.contract import topics
 from servers.contract.mqtt import correlation_properties, new_client
 
@@ -22,12 +23,22 @@ WAIT = 10.0  # bound on every wait: a hung broker fails the test instead of hang
 
 @dataclass
 class Broker:
-    """A running broker with its accounts (username -> password) for one test."""
+    """A running broker with its accounts (username -> password) for one test; `logins` in dynsec mode."""
 
     process: BrokerProcess
     company: str
     passwords: PasswordFile
     users: dict[str, str]
+    logins: DynsecLogins | None = None
+
+    def add_login(self, username: str, password: str) -> None:
+        """Add a vehicle's login as the server would: in the plugin, or in the file then SIGHUP."""
+        self.users[username] = password
+        if self.logins is not None:
+            self.logins.add({username: password})
+        else:
+            self.passwords.set(username, password)
+            self.process.reload()
 
     @property
     def port(self) -> int:
@@ -133,11 +144,10 @@ class EchoResponder:
         if op == "fail":
             return {"id": body["id"], "ok": False, "error": {"code": "NOPE", "message": "refused on purpose"}}
         if op == "signup":
-            # As the real server will: create the vehicle's broker login, then reload the broker.
+            # As the real server does: create the vehicle's broker login before answering.
             vehicle_id = f"v-{uuid.uuid4().hex[:10]}"
             password = uuid.uuid4().hex
-            self.broker.passwords.set(vehicle_id, password)
-            self.broker.process.reload()
+            self.broker.add_login(vehicle_id, password)
             result = {"vehicle_id": vehicle_id, "username": vehicle_id, "password": password, "form": args}
             return {"id": body["id"], "ok": True, "result": result}
         vehicle = topics.parse_vehicle_id(topic)

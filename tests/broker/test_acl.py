@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from servers.contract import topics
 from tests.broker.broker_helpers import Broker
+
+
+@pytest.fixture
+def broker(login_broker: Broker) -> Broker:
+    """Every test here runs with the vehicles in the password file, then in the dynamic-security plugin."""
+    return login_broker
 
 
 def test_a_vehicle_never_receives_another_vehicles_reply(broker: Broker, probe: Any) -> None:

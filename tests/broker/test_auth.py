@@ -12,6 +12,12 @@ from mosquitto import hash_password, verify_password
 from tests.broker.broker_helpers import Broker, Probe
 
 
+@pytest.fixture
+def broker(login_broker: Broker) -> Broker:
+    """Every test here runs with the vehicles in the password file, then in the dynamic-security plugin."""
+    return login_broker
+
+
 def test_anonymous_connection_is_refused(broker: Broker) -> None:
     assert not Probe(broker.port, None, None).connect()
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mosquitto import AclFile, PasswordFile, free_port, render_config, verify_password
-from mosquitto.__main__ import main
+from mosquitto.__main__ import connack, main
 from servers.contract import topics
+from tests.broker.broker_helpers import Broker
 
 
 def test_topics_live_under_the_versioned_root() -> None:
@@ -62,6 +63,30 @@ def test_the_acl_binds_vehicle_topics_to_the_username_and_signup_to_the_client_i
     assert "pattern read recarga/v1/voltpoint/signup/%c/reply" in acl
     assert "topic read recarga/v1/voltpoint/vehicles/+/request" in acl
     assert "eflux" not in acl
+
+
+def test_with_the_plugin_the_acl_leaves_vehicles_to_it_and_lets_the_server_command_it() -> None:
+    acl = AclFile("voltpoint", dynsec=True).render()
+    assert "%u" not in acl  # each vehicle's own role grants its topics
+    assert "pattern write recarga/v1/voltpoint/signup/%c/request" in acl  # the plugin cannot say %c
+    server_block = acl.split("user server")[1].split("user dashboard")[0]
+    assert "topic readwrite $CONTROL/dynamic-security/#" in server_block
+    assert "$CONTROL" not in acl.split("user dashboard")[1]
+
+
+def test_the_config_loads_the_plugin_on_its_own_file(tmp_path: Path) -> None:
+    text = render_config(1884, tmp_path / "data", tmp_path / "pw", tmp_path / "acl",
+                         dynsec_plugin="/usr/lib/x/mosquitto_dynamic_security.so", dynsec_file=tmp_path / "ds.json")
+    lines = text.splitlines()
+    assert "plugin /usr/lib/x/mosquitto_dynamic_security.so" in lines
+    assert f"plugin_opt_config_file {tmp_path / 'ds.json'}" in lines
+    assert f"password_file {tmp_path / 'pw'}" in lines  # the fixed accounts stay in the file
+
+
+def test_the_health_check_sees_a_broker_and_not_a_closed_port(broker: Broker) -> None:
+    assert main(["health", "--port", str(broker.port)]) == 0
+    assert connack("127.0.0.1", broker.port, 3.0) == 5  # no login: refused, which proves it checks logins
+    assert main(["health", "--port", str(free_port()), "--timeout", "1"]) == 1
 
 
 def test_the_config_has_nodelay_no_anonymous_and_a_packet_limit(tmp_path: Path) -> None:

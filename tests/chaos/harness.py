@@ -65,6 +65,13 @@ class Driver:
     base: str
     token: str
     vehicle_id: str
+    # A car is in one place at a time (TRIP_OVERLAPS): its next trip leaves after the last one booked arrives.
+    free_from: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def departure(self, rng: random.Random) -> str:
+        """A departure spread over the next 30 days, after the car's last booked trip."""
+        spread = datetime.fromisoformat(departure(rng))
+        return max(spread, self.free_from + timedelta(hours=1)).replace(microsecond=0).isoformat()
 
     @classmethod
     def sign_up(cls, net: LocalNetwork, home: str, seed: int) -> Driver:
@@ -130,7 +137,7 @@ class Load:
             driver = self.rng.choice(self.drivers)
             routes = [r for r in ROUTES if r[0] == driver.home]
             _, origin, destination = self.rng.choice(routes)
-            return driver, origin, destination, departure(self.rng)
+            return driver, origin, destination, driver.departure(self.rng)
 
     def _work(self, deadline: float) -> None:
         while not self._stop.is_set() and time.monotonic() < deadline:
@@ -157,6 +164,8 @@ class Load:
                 self.stats.latencies.append(elapsed)
                 if r.status_code == 201:
                     self.stats.confirmed[r.json()["trip_id"]] = driver.home
+                    arrival = datetime.fromisoformat(r.json()["plan"]["arrival"])
+                    driver.free_from = max(driver.free_from, arrival)
                 elif r.status_code == 409:
                     self.stats.refused += 1
                     code = str(r.json().get("code"))
@@ -211,7 +220,7 @@ def status_online(net: LocalNetwork, cid: str, timeout: float = 20.0) -> bool:
 
     client.on_connect = on_connect
     client.on_message = on_message
-    client.connect_async("127.0.0.1", net.companies[cid].broker_port)
+    client.connect_async(net.companies[cid].broker_host, net.companies[cid].broker_port)
     client.loop_start()
     try:
         return seen.wait(timeout)

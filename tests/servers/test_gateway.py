@@ -291,7 +291,7 @@ def test_a_broker_restart_while_a_vehicle_waits_answers_exactly_once(net):
         waiter = threading.Thread(target=ask)
         waiter.start()
         time.sleep(1.0)
-        net.start_broker("eflux")  # also rewrites the pid file the server uses for SIGHUP
+        net.start_broker("eflux")  # same port and files: the plugin reloads its logins
         waiter.join(45)
         assert result.get("reply", {}).get("balance") == 125.0
         assert car.request("account")["balance"] == 125.0  # credited exactly once
