@@ -165,7 +165,7 @@ def pids(net: LocalNetwork) -> dict[str, int]:
 
 
 def bench_storm(directory: Path, size: int, departures: Callable[[int], list], label: str, *,
-                synchronous: str, profile: Path | None) -> dict:
+                synchronous: str, profile: Path | None, signup_concurrency: int = 64) -> dict:
     """One storm on a fresh network: sign up `size` vehicles, then every one books at once."""
     net = LocalNetwork(directory / f"{label}-{size}", free_ports=True, mqtt=True,
                        env={"RECARGA_SYNCHRONOUS": synchronous})
@@ -176,7 +176,7 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
 
         async def run() -> tuple:
             began = time.monotonic()
-            cars = await prepare_vehicles(endpoints, size, seed=size)
+            cars = await prepare_vehicles(endpoints, size, seed=size, concurrency=signup_concurrency)
             signed_up = time.monotonic() - began
             # A running network has planned and booked before: one booking per company, not measured (first
             # shortest-road tables, first peer connections).
@@ -241,6 +241,8 @@ def main() -> None:
     parser.add_argument("--storms", default="", help="storm sizes, e.g. 1,10,60,300,1000 (conflict-free)")
     parser.add_argument("--corridor", type=int, default=0, help="size of the contended corridor storm")
     parser.add_argument("--only-storms", action="store_true", help="skip the single-trip and fleet runs")
+    parser.add_argument("--signup-concurrency", type=int, default=64,
+                        help="sign-ups in flight at once before a storm (the code before 2026-12-02 needs few)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server during each storm")
     args = parser.parse_args()
@@ -255,11 +257,13 @@ def main() -> None:
         for size in [int(n) for n in args.storms.split(",") if n]:
             # 30 days for up to 300 trips (the issue's storm); more days for more, so capacity never limits.
             storms.append(bench_storm(tmpdir, size, lambda n: spread(n, days=max(30.0, n / 10)), "conflict-free",
-                                      synchronous=args.synchronous, profile=args.profile))
+                                      synchronous=args.synchronous, profile=args.profile,
+                                      signup_concurrency=args.signup_concurrency))
             rows.append(storm_row(storms[-1]))
         if args.corridor:
             storms.append(bench_storm(tmpdir, args.corridor, lambda n: within(n, hours=10), "corridor",
-                                      synchronous=args.synchronous, profile=args.profile))
+                                      synchronous=args.synchronous, profile=args.profile,
+                                      signup_concurrency=args.signup_concurrency))
             rows.append(storm_row(storms[-1]))
         net = LocalNetwork(tmpdir / "net", free_ports=True, mqtt=True,
                            env={"RECARGA_SYNCHRONOUS": args.synchronous})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -13,8 +14,10 @@ from servers.adapters.peer_client import HttpPeer, PeerClient
 from servers.core.network import Network
 from servers.peer_auth import Verifier
 from servers.service.accounts import Accounts
+from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
+from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import LocalPeer, PeerRefused, Peers, PeerUnavailable
 from servers.service.requests import Requests
@@ -39,15 +42,21 @@ class Server:
     peers: Peers
     client: PeerClient
     verifier: Verifier
-    _task: asyncio.Task[None] | None = field(default=None)
+    feed: OccupancyFeed
+    availability: Availability
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def company(self) -> str:
         return self.settings.company
 
     def start(self) -> None:
-        """Resume unfinished trips now, then keep doing so every tick (on the running event loop)."""
-        self._task = asyncio.create_task(self._loop(), name=f"recovery-{self.company}")
+        """On the running event loop: the recovery loop, and a follower of each other company's bookings."""
+        self._tasks.append(asyncio.create_task(self._loop(), name=f"recovery-{self.company}"))
+        for company, peer in self.peers.items():
+            if isinstance(peer, HttpPeer):
+                self._tasks.append(asyncio.create_task(peer.follow(self.availability.peer(company)),
+                                                       name=f"follow-{company}"))
 
     async def tick(self) -> None:
         """One round of cooperative termination and recovery, for both roles."""
@@ -70,6 +79,7 @@ class Server:
             else:
                 self.participant.abort(trip_id, "aborted (asked the coordinator)")
         self.participant.record_no_shows(now)
+        self.availability.forget_past(now)
         await self.engine.durable()
         self.engine.snapshot_if_due()
 
@@ -83,8 +93,8 @@ class Server:
 
     async def close(self) -> None:
         """Stop the loop, let phase two in flight land, close the pools and the log."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self.coordinator.close()
         try:
             await self.engine.durable()
@@ -116,12 +126,13 @@ def build_server(settings: Settings) -> Server:
     participant = Participant(engine, network, settings.company,
                               hold_timeout=timedelta(seconds=settings.hold_timeout_s))
     trips = TripsView(engine, network)
+    availability = Availability(engine, network, settings.company, time.monotonic)
     client = PeerClient(settings.company, settings.peer_secrets, timeout_s=settings.peer_timeout_s)
     peers: Peers = {company: HttpPeer(company, address, client)
                     for company, address in settings.peer_addresses(network).items()}
     coordinator = Coordinator(engine, requests, network, settings.company, peers, trips,
-                              stale_after=timedelta(seconds=settings.stale_trip_s))
+                              stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability)
     peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome)
     verifier = Verifier(settings.company, settings.peer_secrets)
     return Server(settings, network, store, engine, accounts, participant, coordinator, trips, peers, client,
-                  verifier)
+                  verifier, OccupancyFeed(engine), availability)

@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
 from servers.contract.mqtt import new_client, request_properties, session_properties
-from servers.contract.mqtt_loop import LoopMqtt
+from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
 
 from .config import Endpoint
 from .fleet import percentile
@@ -194,9 +194,18 @@ async def prepare_vehicles(endpoints: dict[str, Endpoint], vehicles: int, *, com
             reply = await signups[home].request("signup", form, timeout=120)
             if not reply.get("ok"):
                 raise RuntimeError(f"sign-up refused at {home}: {reply.get('error')}")
-            car = vehicle_rpc(endpoints[home], reply["result"])
-            await car.connect()
-            return car
+            deadline = time.monotonic() + 30.0
+            while True:
+                car = vehicle_rpc(endpoints[home], reply["result"])
+                try:
+                    await car.connect()
+                    return car
+                except ConnectRefused:
+                    # A broker that reloads its password file on SIGHUP (before the dynamic-security plugin) may
+                    # not know the login yet when the sign-up is answered: try again shortly, as an app would.
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
 
         return await _bounded(concurrency, [partial(sign_up, h, f) for h, f in forms])
     finally:

@@ -97,7 +97,7 @@ async def _add_credit(s: Server, vid: str, args: CreditIn, rid: str) -> Any:
 
 async def _plan(s: Server, vid: str, args: PlanArgs, rid: str) -> Any:
     vehicle = s.coordinator.vehicle_of(vid, args)
-    plans = s.coordinator.plan(args, vehicle, views.exclusions(args.avoid_stations), k=args.alternatives)
+    plans = s.coordinator.plan(args, vehicle, s.coordinator.exclusions(args.avoid_stations), k=args.alternatives)
     return {"plans": [p.to_json() for p in plans]}
 
 

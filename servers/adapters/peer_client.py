@@ -11,6 +11,7 @@ many trips (docs/booking.md, "Batching").
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +19,19 @@ import httpx
 import orjson
 
 from servers.contract.models import CheckInIn, PrepareIn
+from servers.domain.occupancy import Changes
 from servers.peer_auth import sign
+from servers.service.availability import PeerPicture
 from servers.service.peers import PeerRefused, PeerUnavailable
 
+log = logging.getLogger(__name__)
+
 BATCH_PATH = "/peer/v1/batch"
+OCCUPANCY_PATH = "/peer/v1/occupancy"
+FOLLOW_WAIT_S = 2.0  # how long the peer may hold a follow request open waiting for a change
+FOLLOW_PAUSE_S = 0.1  # at least this long between two follow requests
+FOLLOW_RETRY_S = 0.5  # after a failed follow request
+FOLLOW_GRACE_S = 5.0  # a peer not yet heard from since we started is not taken as down before this
 MAX_BATCH = 256  # operations per request
 MAX_INFLIGHT = 2  # requests in flight per company: one on the wire while the next one fills
 
@@ -48,13 +58,16 @@ class PeerClient:
             await self._http.aclose()
             self._http = None
 
-    async def batch(self, target: str, base_url: str, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Send `ops` to `target` in one signed request; one result per operation, in order."""
-        body = orjson.dumps({"ops": ops})
-        headers = sign(self.secrets, self.company, target, "POST", BATCH_PATH, body)
-        headers["Content-Type"] = "application/json"
+    async def call(self, target: str, base_url: str, method: str, path: str, body: bytes = b"",
+                   timeout_s: float | None = None) -> Any:
+        """One signed request to `target`; its JSON answer, PeerRefused for a 4xx, PeerUnavailable otherwise."""
+        headers = sign(self.secrets, self.company, target, method, path, body)
+        if body:
+            headers["Content-Type"] = "application/json"
         try:
-            response = await self._client().post(base_url.rstrip("/") + BATCH_PATH, content=body, headers=headers)
+            response = await self._client().request(method, base_url.rstrip("/") + path, content=body,
+                                                    headers=headers,
+                                                    timeout=timeout_s if timeout_s is not None else self.timeout_s)
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         if response.status_code >= 500:
@@ -65,6 +78,11 @@ class PeerClient:
             raise PeerUnavailable(f"HTTP {response.status_code}, not JSON") from exc
         if response.status_code >= 400:
             raise PeerRefused(response.status_code, str(data.get("code", "ERROR")), str(data.get("message", "")))
+        return data
+
+    async def batch(self, target: str, base_url: str, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send `ops` to `target` in one signed request; one result per operation, in order."""
+        data = await self.call(target, base_url, "POST", BATCH_PATH, orjson.dumps({"ops": ops}))
         results = data.get("results")
         if not isinstance(results, list) or len(results) != len(ops):
             raise PeerUnavailable(f"{target} answered {len(results) if isinstance(results, list) else 'no'} "
@@ -102,6 +120,35 @@ class HttpPeer:
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         return await self._call("check_in", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+    async def follow(self, picture: PeerPicture) -> None:
+        """Keep `picture` in step with this company's bookings (its occupancy feed), for as long as we run.
+
+        A long poll: each request waits at the peer until something changes (or `FOLLOW_WAIT_S`); between
+        two requests at least `FOLLOW_PAUSE_S`, so a busy peer costs a few requests a second, whatever its rate.
+        """
+        after = -1  # nothing yet: the first answer is the whole picture
+        began = asyncio.get_running_loop().time()
+        while True:
+            path = f"{OCCUPANCY_PATH}?after={after}&wait={FOLLOW_WAIT_S:g}"
+            try:
+                data = await self.client.call(self.company, self.base_url, "GET", path,
+                                              timeout_s=FOLLOW_WAIT_S + self.client.timeout_s)
+            except (PeerUnavailable, PeerRefused) as exc:
+                # At start, peers come up together: a peer never heard from gets a grace period first.
+                starting = after < 0 and asyncio.get_running_loop().time() - began < FOLLOW_GRACE_S
+                if picture.reachable and not starting:
+                    log.warning("%s's occupancy feed does not answer (%s): planning around it", self.company, exc)
+                    picture.reachable = False
+                await asyncio.sleep(FOLLOW_RETRY_S)
+                continue
+            changes = Changes.from_json(data)
+            picture.mirror.apply(changes)
+            if not picture.reachable:
+                log.info("%s's occupancy feed answers again", self.company)
+            picture.reachable = True
+            after = changes.seq
+            await asyncio.sleep(FOLLOW_PAUSE_S)
 
     async def _call(self, op: str, args: dict[str, Any]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -106,6 +106,13 @@ async def check_in(body: PeerCheckInIn, peer: PeerDep, server: ServerDep) -> dic
     return await _one(server, peer, CheckInOp(op="check_in", args=body))
 
 
+@router.get("/occupancy", summary="What is booked here: the changes after a log position (long poll), or all of it")
+async def occupancy(_: PeerDep, server: ServerDep, after: int = Query(default=-1, ge=-1),
+                    wait: float = Query(default=0.0, ge=0, le=10)) -> dict[str, Any]:
+    changes = await server.feed.wait(after, wait)
+    return changes.to_json()
+
+
 @router.get("/availability/{station_id}", summary="A station's points and their bookings in a window")
 async def availability(station_id: str, _: PeerDep, server: ServerDep,
                        start: datetime | None = None,

@@ -21,9 +21,11 @@ router = APIRouter(prefix="/api/v1", tags=["public"])
 IdempotencyKey = Annotated[str | None, Header(max_length=64, description="repeat it to retry safely")]
 
 
-@router.get("/health", summary="Is this server up, and how far is its log")
+@router.get("/health", summary="Is this server up, how far is its log, and which other companies it can reach")
 async def health(server: ServerDep) -> dict[str, Any]:
-    return {"status": "ok", "company": server.company, "seq": server.engine.state.seq}
+    silent = server.availability.unavailable()
+    return {"status": "ok", "company": server.company, "seq": server.engine.state.seq,
+            "peers": {c: c not in silent for c in server.peers if c != server.company}}
 
 
 @router.get("/network", summary="Cities, roads, companies and stations of the whole network")
@@ -65,7 +67,8 @@ async def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
     vehicle = Vehicle(capacity_kwh=body.capacity_kwh, consumption_kwh_per_km=body.consumption_kwh_per_km,
                       charge_kwh=charge, profile=DrivingProfile(body.profile or "normal"),
                       max_ac_kw=body.max_ac_kw, max_dc_kw=body.max_dc_kw)
-    plans = server.coordinator.plan(body, vehicle, views.exclusions(body.avoid_stations), k=body.alternatives)
+    plans = server.coordinator.plan(body, vehicle, server.coordinator.exclusions(body.avoid_stations),
+                                    k=body.alternatives)
     return {"plans": [p.to_json() for p in plans]}
 
 

@@ -60,6 +60,7 @@ class _Search:
                  vehicle: Vehicle, exclude: Exclusions, speed_kmh: float) -> None:
         self.network, self.origin, self.destination = network, origin, destination
         self.departure, self.vehicle, self.exclude = departure, vehicle, exclude
+        self.timed = exclude.timed
         self.speed = speed_kmh * vehicle.profile.speed_factor / 60.0  # km per minute
         self.use = vehicle.effective_consumption
         self.cap, self.reserve = vehicle.capacity_kwh, vehicle.reserve_kwh
@@ -105,12 +106,14 @@ class _Search:
         return km / self.speed + (60.0 * deficit / self.best_power if deficit > 0 else 0.0)
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
-        """The fastest station in `city` whose stop window is not excluded, or None."""
+        """The fastest station in `city` whose stop window is not excluded (nor busy), or None."""
+        busy = self.exclude.busy
         for power, station in self.by_city.get(city, ()):
-            if self.exclude.windows:
+            if self.timed:
                 arrive = self.departure + timedelta(minutes=arrive_min)
                 start, end = stop_window(arrive, arrive + timedelta(minutes=60.0 * energy / power))
-                if self.exclude.blocks(station.id, start, end):
+                if self.exclude.blocks(station.id, start, end) or (busy is not None and busy(station, power, start,
+                                                                                                 end)):
                     continue
             return power, station
         return None
@@ -170,9 +173,9 @@ class _Search:
         """Another arrival here was no later with no less charge, or was earlier by more than
         charging up to this label's level takes (then it can do all this label can, no later).
         """
-        # With excluded windows the fastest station may be blocked at some times: keep to the
-        # plain rule there, which holds whatever station is used.
-        top_up = 60.0 / power if power > 0 and not self.exclude.windows else None
+        # With excluded windows (or busy points) the fastest station may be blocked at some times: keep to
+        # the plain rule there, which holds whatever station is used.
+        top_up = 60.0 / power if power > 0 and not self.timed else None
         for lvl, t in settled:
             if lvl >= label.level - EPS and t <= label.t + EPS:
                 return True
@@ -233,12 +236,14 @@ def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
 
 
 def plan_trip(network: Network, origin: str, destination: str, departure: datetime, vehicle: Vehicle,
-              *, exclude: Exclusions = NO_EXCLUSIONS, k: int = 1, speed_kmh: float = 80.0) -> list[Plan]:
+              *, exclude: Exclusions = NO_EXCLUSIONS, k: int = 1, speed_kmh: float = 80.0,
+              max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
     """Up to `k` distinct plans from `origin` to `destination`, fastest first (driving + charging).
 
     Raises UnknownCity for a city not in the network and Unreachable (with a code) when the car
     cannot make the trip. The alternatives after the first are the fastest plans that avoid one
-    more station of a plan already found (Yen's idea, on stations instead of roads).
+    more station of a plan already found (Yen's idea, on stations instead of roads), after at most
+    `max_searches` searches.
     """
     for city in (origin, destination):
         if not network.has_city(city):
@@ -250,7 +255,7 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
                           "NO_ROAD")
 
     def solve(banned: frozenset[str]) -> Plan | Unreachable:
-        ex = Exclusions(exclude.points, exclude.stations | banned, exclude.windows)
+        ex = Exclusions(exclude.points, exclude.stations | banned, exclude.windows, exclude.busy)
         search = _Search(network, origin, destination, departure, vehicle, ex, speed_kmh)
         found = search.run()
         return _build(search, found) if isinstance(found, _Label) else _refusal(search, found[0], vehicle)
@@ -266,7 +271,7 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
     def spawn(plan: Plan, banned: frozenset[str]) -> None:
         for stop in plan.stops:
             more = banned | {stop.station_id}
-            if more in tried or len(tried) >= MAX_ALTERNATIVE_SEARCHES:
+            if more in tried or len(tried) >= max_searches:
                 continue
             tried.add(more)
             alt = solve(more)

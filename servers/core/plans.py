@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from servers.core.network import Station
 
 # The window reserved at a stop starts this much before the planned arrival and ends this much after
 # the planned departure, so a car a little early or late still finds its point held.
@@ -37,11 +41,18 @@ class Unreachable(PlanningError):
 
 @dataclass(frozen=True)
 class Exclusions:
-    """What the planner must not use: points, whole stations, and stations during time windows."""
+    """What the planner must not use: points, whole stations, stations during time windows, and — when `busy` is
+    given — a station whose points fast enough are all taken for a stop's window (station, kW, start, end)."""
 
     points: frozenset[str] = frozenset()
     stations: frozenset[str] = frozenset()
     windows: tuple[ExcludedWindow, ...] = ()
+    busy: Callable[[Station, float, datetime, datetime], bool] | None = None
+
+    @property
+    def timed(self) -> bool:
+        """Whether a station may be usable at one time and not at another (windows or busy points)."""
+        return bool(self.windows) or self.busy is not None
 
     def blocks(self, station_id: str, start: datetime, end: datetime) -> bool:
         """Whether [start, end) overlaps an excluded window at this station."""

@@ -12,8 +12,10 @@ for the disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -29,6 +31,7 @@ from servers.domain.errors import Conflict, DomainError, InsufficientCredit, Not
 from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, ts
 from servers.faults import fault
 from servers.service.accounts import account_stream
+from servers.service.availability import Availability
 from servers.service.engine import Engine, LogUnwritable, one
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
 from servers.service.requests import Requests, answered
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 COMMIT = "commit"
 ABORT = "abort"
+ALTERNATIVES = 3  # whole plans offered with a refusal
+ALTERNATIVE_SEARCHES = 8  # planner searches spent on other stations at the same time (each ~0.5 ms)
+LATER_HOURS = (1, 2, 4, 8, 24)  # then the same trip leaving this much later
 
 
 def cents(reais: float) -> int:
@@ -61,7 +67,7 @@ class Coordinator:
 
     def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers,
                  trips: TripsView, *, max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
-                 max_inflight: int = 32,
+                 max_inflight: int = 32, availability: Availability | None = None,
                  complete_in_background: bool = True) -> None:
         self.engine = engine
         self.requests = requests
@@ -69,6 +75,7 @@ class Coordinator:
         self.company_id = company_id
         self.peers = peers
         self.trips = trips
+        self.availability = availability
         self.max_attempts = max_attempts
         self.stale_after = stale_after
         # Phase two need not delay the driver's answer: the decision is durable, and the recovery loop
@@ -128,9 +135,14 @@ class Coordinator:
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
 
+    def exclusions(self, stations: Iterable[str] = ()) -> Exclusions:
+        """What a booking plans around: the stations asked, and what our picture shows taken."""
+        return Exclusions(stations=frozenset(stations),
+                          busy=self.availability.busy if self.availability is not None else None)
+
     async def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         vehicle = self.vehicle_of(vehicle_id, trip)
-        exclude = Exclusions(stations=frozenset(trip.avoid_stations))
+        exclude = self.exclusions(trip.avoid_stations)
         priority = self.engine.clock()
         offered: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
@@ -139,7 +151,10 @@ class Coordinator:
                 plan = self.plan(trip, vehicle, exclude)[0]
             except DomainError as exc:
                 if attempt == 1:
-                    return _refused(exc.code, exc.message, [], [])
+                    taken = self._taken_in_the_way(trip, vehicle)
+                    if taken is None:  # the car cannot make this trip at all: no alternative at other times
+                        return _refused(exc.code, exc.message, [], [])
+                    last = taken
                 break  # nothing else fits around what is taken: answer with the last refusal
             balance = self.engine.state.accounts[vehicle_id].balance_cents
             cost = sum(cents(c) for c in plan.cost_by_company.values())
@@ -162,7 +177,23 @@ class Coordinator:
             exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
         plans = self._alternative_plans(trip, vehicle, exclude)
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
-                        offered, plans)
+                        offered, plans, **({"company": last["company"]} if "company" in last else {}))
+
+    def _taken_in_the_way(self, trip: TripIn, vehicle: Vehicle) -> dict[str, Any] | None:
+        """Why no plan fits, when one would without what is taken: the refusal, naming a company that does not
+        answer if the plain plan needs it. None when the car cannot make the trip even on an empty network."""
+        try:
+            plain = self.plan(trip, vehicle, Exclusions(stations=frozenset(trip.avoid_stations)))[0]
+        except DomainError:
+            return None
+        silent = [c for c in self.availability.unavailable() if any(s.company_id == c for s in plain.stops)] \
+            if self.availability is not None else []
+        if silent:
+            name = self.network.company(silent[0]).name
+            return {"code": "PEER_UNAVAILABLE", "company": silent[0],
+                    "reason": f"{name} is not answering, and no plan avoids its stations"}
+        return {"code": booking.POINT_TAKEN,
+                "reason": "every station this car can use on the way is booked at the times it would reach it"}
 
     async def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
                        attempt: int) -> dict[str, Any]:
@@ -180,7 +211,7 @@ class Coordinator:
             # Not awaited: with presumed abort a prepare may go out before the request is on disk (a
             # coordinator that forgot the trip answers "abort" to whoever asks).
             self.engine.execute(lambda s: ([StreamAppend(trip_stream(trip_id), (requested,), 0)], None))
-            votes = await self._prepare_all(trip_id, priority, grouped)
+            votes = await self._prepare_claimed(trip_id, plan, priority, grouped)
             fault("coordinator.before_decide")
             try:
                 status = self.engine.execute(partial(self._decide, trip_id, votes))
@@ -191,6 +222,8 @@ class Coordinator:
             fault("coordinator.after_decide")
         finally:
             self._inflight.discard(trip_id)
+        if status == COMMITTED:
+            self._learn_reserved(trip_id, votes)
         if self.complete_in_background and status == COMMITTED:
             task = asyncio.create_task(self.complete(trip_id))
             self._background.add(task)
@@ -204,6 +237,32 @@ class Coordinator:
         return {"trip_id": trip_id, "status": status, "votes": votes,
                 "code": first.get("code", "ABORTED"), "reason": first.get("reason", ""),
                 "alternatives": [a for r in refusals for a in r.get("alternatives", [])]}
+
+    async def _prepare_claimed(self, trip_id: str, plan: Plan, priority: datetime,
+                               grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+        """Phase one, with the plan's stops counted as taken while it runs; what the votes say is learnt."""
+        if self.availability is None:
+            return await self._prepare_all(trip_id, priority, grouped)
+        stations = [s.station_id for s in plan.stops]
+        token = self.availability.claim([(s.station_id, s.window_start, s.window_end, s.power_kw)
+                                         for s in plan.stops])
+        try:
+            votes = await self._prepare_all(trip_id, priority, grouped)
+        finally:
+            self.availability.release(token, stations)
+        for vote in votes.values():
+            for c in vote.get("conflicts", []):  # taken by others, maybe newer than the mirror
+                self.availability.learn(c["point_id"], ts(c["start"]), ts(c["end"]), f"{c['trip_id']}#?")
+        return votes
+
+    def _learn_reserved(self, trip_id: str, votes: dict[str, dict[str, Any]]) -> None:
+        """A committed trip's points at other companies are taken, before their mirrors say so."""
+        if self.availability is None:
+            return
+        for company, vote in votes.items():
+            if company != self.company_id:  # our own points are in our state already
+                for h in vote.get("holds", []):
+                    self.availability.learn(h["point_id"], ts(h["start"]), ts(h["end"]), f"{trip_id}#{h['stop']}")
 
     async def _prepare_all(self, trip_id: str, priority: datetime,
                            grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -373,6 +432,8 @@ class Coordinator:
             return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
 
         reply = self.engine.execute(decide)
+        if self.availability is not None:
+            self.availability.forget_trip(trip_id)
         await self.complete(trip_id)
         return reply
 
@@ -406,11 +467,27 @@ class Coordinator:
         return reply
 
     def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
+        """Up to `ALTERNATIVES` plans around what is taken: other stations now, else the same trip later."""
+        departure = trip.departure or self.engine.clock()
+        plans: list[Plan] = []
+        with contextlib.suppress(DomainError):
+            plans = self._plan_k(trip, vehicle, exclude, ALTERNATIVES)
+        for hours in LATER_HOURS:
+            if len(plans) >= ALTERNATIVES:
+                break
+            later = trip.model_copy(update={"departure": departure + timedelta(hours=hours)})
+            with contextlib.suppress(DomainError):
+                plans.append(self.plan(later, vehicle, exclude)[0])
+        return [_summary(p) for p in plans[:ALTERNATIVES]]
+
+    def _plan_k(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int) -> list[Plan]:
+        now = self.engine.clock()
+        booking.check_departure(trip.departure or now, now)
         try:
-            plans = self.plan(trip, vehicle, exclude, k=3)
-        except DomainError:
-            return []
-        return [_summary(p) for p in plans]
+            return plan_trip(self.network, trip.origin, trip.destination, trip.departure or now, vehicle,
+                             exclude=exclude, k=k, max_searches=ALTERNATIVE_SEARCHES)
+        except (UnknownCity, Unreachable) as exc:
+            raise DomainError(str(exc), code="NO_PLAN") from exc
 
 
 def _unfinished(trip: Any) -> bool:
@@ -435,15 +512,17 @@ def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, dict[str,
         elif "stop" in vote and 0 <= vote["stop"] < len(plan.stops):
             stop = plan.stops[vote["stop"]]
             windows.append((stop.station_id, stop.window_start, stop.window_end))
-    return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows))
+    return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows),
+                      busy=exclude.busy)
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
     data = plan.to_json()
-    return {"path": data["path"], "stops": [{"station_id": s["station_id"], "company_id": s["company_id"],
-                                             "city_id": s["city_id"], "window_start": s["window_start"],
-                                             "window_end": s["window_end"]} for s in data["stops"]],
-            "total_minutes": data["total_minutes"], "cost_by_company": data["cost_by_company"]}
+    return {"departure": data["departure"], "arrival": data["arrival"], "path": data["path"],
+            "stops": [{"station_id": s["station_id"], "company_id": s["company_id"], "city_id": s["city_id"],
+                       "window_start": s["window_start"], "window_end": s["window_end"]} for s in data["stops"]],
+            "total_minutes": data["total_minutes"], "cost_by_company": data["cost_by_company"],
+            "cost": round(sum(data["cost_by_company"].values()), 2)}
 
 
 def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],

@@ -24,8 +24,10 @@ from servers.contract.models import CheckInIn, PrepareIn, SignupIn
 from servers.core.network import Network
 from servers.domain.errors import DomainError
 from servers.service.accounts import Accounts
+from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
+from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
 from servers.service.requests import Requests
@@ -80,6 +82,8 @@ class Node:
     participant: Participant
     coordinator: Blocking[Coordinator]
     trips: TripsView
+    feed: OccupancyFeed
+    availability: Availability
 
 
 @dataclass
@@ -168,11 +172,13 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     requests = Requests(engine)
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
     trips = TripsView(engine, network)
+    availability = Availability(engine, network, company, lambda: clock.now.timestamp())
     coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips,
-                              stale_after=timedelta(seconds=20), complete_in_background=False)
+                              stale_after=timedelta(seconds=20), complete_in_background=False,
+                              availability=availability)
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), participant,
-                Blocking(coordinator, peers.loop), trips)
+                Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability)
     peers.nodes[company] = node
     return node
 
@@ -183,6 +189,15 @@ def build_nodes(network: Network, clock: Clock,
     peers = peers if peers is not None else InProcessPeers()
     nodes = {c.id: build_node(network, c.id, peers, clock) for c in network.companies}
     return nodes, peers
+
+
+def sync_pictures(nodes: dict[str, Node]) -> None:
+    """Every node's picture of every other brought up to date from their feeds (what the followers do)."""
+    for node in nodes.values():
+        for other in nodes.values():
+            if other is not node:
+                picture = node.availability.peer(other.company)
+                picture.mirror.apply(other.feed.since(picture.mirror.seq if picture.mirror.seq else -1))
 
 
 def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:

@@ -20,6 +20,7 @@ from servers.domain.state import FOLD
 from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
 from servers.service import views
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2",
@@ -190,6 +191,9 @@ def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault
         api = Api(network.companies["voltpoint"].api_url, form_seed=900)
         network.kill_server(killed)
         network.start_server(killed, extra_env={"RECARGA_FAULTS": fault})
+        # The coordinator plans around a company it cannot reach: book once it follows the restarted one again.
+        eventually(lambda: all(httpx.get(network.companies["voltpoint"].api_url + "/api/v1/health").json()["peers"]
+                               .values()), timeout=15)
         with contextlib.suppress(httpx.HTTPError):  # the coordinator may die while we wait
             api.book(*route, departure(hours=12), key="crash-1")
         proc = network.companies[killed].server

@@ -1,0 +1,105 @@
+"""What is booked at a company's points, as a stream of changes another company can follow.
+
+A participant turns its durable hold events into `Change`s (a window added to
+or removed from a point, a point's status); a coordinator applies them to an
+`OccupancyMirror` of that company and plans around what it shows, so most
+refusals happen in its own planner instead of in a round of prepares. The
+mirror may lag by a fraction of a second: a prepare stays the authority (a
+point the mirror shows free can still be refused, and the refusal teaches the
+coordinator at once). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from servers.domain.windows import PointWindows
+
+AVAILABLE = "AVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One booked window on one point, in epoch seconds; `key` is "{trip}#{stop}"."""
+
+    key: str
+    point_id: str
+    start: float
+    end: float
+
+    def to_json(self) -> list[Any]:
+        return [self.key, self.point_id, self.start, self.end]
+
+    @classmethod
+    def from_json(cls, data: Sequence[Any]) -> Window:
+        return cls(str(data[0]), str(data[1]), float(data[2]), float(data[3]))
+
+
+@dataclass
+class Changes:
+    """What changed at a company up to log position `seq` (or, with `reset`, all of what is booked there)."""
+
+    seq: int
+    reset: bool = False
+    added: list[Window] = field(default_factory=list)
+    removed: list[Window] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)  # point -> its status now (AVAILABLE: back in service)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "reset": self.reset, "added": [w.to_json() for w in self.added],
+                "removed": [w.to_json() for w in self.removed], "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Changes:
+        return cls(seq=int(data["seq"]), reset=bool(data.get("reset")),
+                   added=[Window.from_json(w) for w in data.get("added", [])],
+                   removed=[Window.from_json(w) for w in data.get("removed", [])],
+                   status={str(k): str(v) for k, v in (data.get("status") or {}).items()})
+
+
+@dataclass
+class OccupancyMirror:
+    """A company's booked windows and out-of-service points, as last heard from it."""
+
+    seq: int = 0
+    windows: dict[str, PointWindows] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
+
+    def apply(self, changes: Changes) -> None:
+        """Bring the mirror up to `changes.seq`."""
+        if changes.reset:
+            self.windows.clear()
+            self.status.clear()
+        for w in changes.removed:
+            windows = self.windows.get(w.point_id)
+            if windows is not None:
+                windows.remove(w.start, w.end, w.key)
+        for w in changes.added:
+            self.windows.setdefault(w.point_id, PointWindows()).add(w.start, w.end, w.key)
+        for point, status in changes.status.items():
+            if status == AVAILABLE:
+                self.status.pop(point, None)
+            else:
+                self.status[point] = status
+        self.seq = changes.seq
+
+    def forget_before(self, moment: float) -> None:
+        """Drop windows that ended before `moment` (the past cannot be booked; the mirror stays small)."""
+        for point, windows in list(self.windows.items()):
+            windows.items = [w for w in windows.items if w[1] > moment]
+            if not windows.items:
+                del self.windows[point]
+
+    def free(self, point_id: str, start: float, end: float) -> bool:
+        """In service and, as far as the mirror knows, not booked in [start, end)."""
+        if point_id in self.status:
+            return False
+        windows = self.windows.get(point_id)
+        return windows is None or not windows.any_overlapping(start, end)
+
+
+def windows_of(holds: Iterable[Any]) -> list[Window]:
+    """`Window`s of a participant's holds (`servers.domain.state.Hold`)."""
+    return [Window(h.key, h.point_id, *h.span) for h in holds]

@@ -1,0 +1,148 @@
+"""What a coordinator knows of every company's points before it asks: the planner plans around it.
+
+Three sources, all advisory (a prepare stays the authority):
+- its own company: the engine's state, exact;
+- other companies: an `OccupancyMirror` each, kept fresh by following their
+  occupancy feed; a company whose feed cannot be reached is *unavailable* —
+  its stations are planned around, and the answer names it;
+- what it just learnt or promised: points other companies refused it
+  (their conflicts), and the stops of its own trips still being prepared
+  (claims), for a few seconds, until the mirrors catch up.
+
+A station is busy for a stop when none of its points fast enough is, by all of
+this, free for the stop's window — then the planner takes another station, or
+refuses without sending a single prepare.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from servers.core.network import Network, Station
+from servers.domain.occupancy import OccupancyMirror
+from servers.domain.windows import PointWindows
+from servers.service.engine import Engine
+
+LEARNT_FOR_S = 5.0  # how long a refusal's conflicts and a claim count, if the mirror has not caught up
+
+
+@dataclass
+class PeerPicture:
+    """What we know of one other company: its mirror, and whether its feed answered last time."""
+
+    mirror: OccupancyMirror = field(default_factory=OccupancyMirror)
+    reachable: bool = True
+
+
+class Availability:
+    """The coordinator's picture of every company's points (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, network: Network, company_id: str,
+                 monotonic: Callable[[], float]) -> None:
+        self.engine = engine
+        self.network = network
+        self.company_id = company_id
+        self.monotonic = monotonic
+        self.peers: dict[str, PeerPicture] = {}
+        self._learnt: dict[str, PointWindows] = {}  # point -> windows learnt, until they expire
+        self._keys: dict[str, list[tuple[str, float, float, str]]] = {}  # trip -> what was learnt of it
+        self._claims: dict[str, dict[int, tuple[float, float, float]]] = {}  # station -> claim -> (start, end, kW)
+        self._expiry: list[tuple[float, int, str, float, float, str]] = []  # (when, n, point, start, end, key)
+        self._counter = itertools.count()
+
+    # -- what followers and prepares report ---------------------------------------------------------
+    def peer(self, company: str) -> PeerPicture:
+        """The picture of one other company (made on first use)."""
+        return self.peers.setdefault(company, PeerPicture())
+
+    def unavailable(self) -> list[str]:
+        """Companies whose feed could not be reached the last time it was asked."""
+        return sorted(c for c, p in self.peers.items() if not p.reachable)
+
+    def learn(self, point_id: str, start: datetime, end: datetime, key: str) -> None:
+        """A window known taken (a refusal's conflict, or a point our own trip reserved), for a while."""
+        s, e = start.timestamp(), end.timestamp()
+        self._learnt.setdefault(point_id, PointWindows()).add(s, e, key)
+        self._keys.setdefault(key.partition("#")[0], []).append((point_id, s, e, key))
+        heapq.heappush(self._expiry, (self.monotonic() + LEARNT_FOR_S, next(self._counter), point_id, s, e, key))
+
+    def forget_trip(self, trip_id: str) -> None:
+        """Our own trip let its points go (cancelled): what we learnt of it no longer holds."""
+        for point, s, e, key in self._keys.pop(trip_id, []):
+            self._unlearn(point, s, e, key)
+
+    def _unlearn(self, point: str, s: float, e: float, key: str) -> None:
+        windows = self._learnt.get(point)
+        if windows is not None:
+            windows.remove(s, e, key)
+            if not windows.items:
+                del self._learnt[point]
+
+    def claim(self, stops: list[tuple[str, datetime, datetime, float]]) -> int:
+        """Count these stops (station, start, end, kW) as taken while their prepares are out; a token to release."""
+        token = next(self._counter)
+        for station_id, start, end, power in stops:
+            self._claims.setdefault(station_id, {})[token] = (start.timestamp(), end.timestamp(), power)
+        return token
+
+    def release(self, token: int, stations: list[str]) -> None:
+        """The prepares of a claim are answered (what they held is learnt, or the mirror has it)."""
+        for station_id in stations:
+            claims = self._claims.get(station_id)
+            if claims is not None:
+                claims.pop(token, None)
+                if not claims:
+                    del self._claims[station_id]
+
+    def _expire(self) -> None:
+        now = self.monotonic()
+        while self._expiry and self._expiry[0][0] <= now:
+            _, _, point, s, e, key = heapq.heappop(self._expiry)
+            self._unlearn(point, s, e, key)
+            trip = key.partition("#")[0]
+            entries = self._keys.get(trip)
+            if entries is not None:
+                entries[:] = [x for x in entries if x != (point, s, e, key)]
+                if not entries:
+                    del self._keys[trip]
+
+    # -- what the planner asks ----------------------------------------------------------------------
+    def busy(self, station: Station, power_kw: float, start: datetime, end: datetime) -> bool:
+        """No point of `station` fast enough for `power_kw` is free for [start, end), as far as we know."""
+        self._expire()
+        s, e = start.timestamp(), end.timestamp()
+        state = self.engine.state
+        if station.company_id == self.company_id:
+            def free(point_id: str) -> bool:
+                windows = state.windows.get(point_id)
+                return point_id not in state.point_status and (windows is None or not windows.any_overlapping(s, e))
+        else:
+            peer = self.peers.get(station.company_id)
+            if peer is not None and not peer.reachable:
+                return True  # plan around a company that does not answer
+            mirror = peer.mirror if peer is not None else None
+
+            def free(point_id: str) -> bool:
+                return mirror is None or mirror.free(point_id, s, e)
+
+        claims = self._claims.get(station.id, {})
+        # Our own stops still being prepared here take points too: as many as overlap this window.
+        claimed = sum(1 for cs, ce, ckw in claims.values() if cs < e and s < ce and ckw + 1e-9 >= power_kw)
+        for point in station.points:
+            if point.power_kw + 1e-9 < power_kw or not free(point.id):
+                continue
+            learnt = self._learnt.get(point.id)
+            if learnt is None or not learnt.any_overlapping(s, e):
+                if claimed == 0:
+                    return False
+                claimed -= 1
+        return True
+
+    def forget_past(self, now: datetime) -> None:
+        """Drop windows already over from the mirrors (run now and then)."""
+        for peer in self.peers.values():
+            peer.mirror.forget_before(now.timestamp())
