@@ -58,7 +58,7 @@ def serve(
     # One event loop holds the whole server (uvloop, and httptools to parse HTTP): see servers/service/engine.py.
     uvicorn.run(create_app(server, gateway_factory), host=settings.host,
                 port=settings.port or network.company(company).api_port, log_level="warning",
-                loop="uvloop", http="httptools")
+                loop="uvloop", http="httptools", timeout_keep_alive=60)
 
 
 @app.command()

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from servers.contract.models import CheckInIn, PrepareIn
@@ -37,26 +37,31 @@ MAX_INFLIGHT = 2  # requests in flight per company: one on the wire while the ne
 
 
 class PeerClient:
-    """The signed HTTP transport to every other company: one connection pool, one signing key set."""
+    """The signed HTTP transport to every other company: one kept-alive connection pool, one signing key set.
+
+    aiohttp, not httpx, on this path: a request costs about a fifth of the CPU (measured in docs/benchmarks.md).
+    """
 
     def __init__(self, company: str, secrets: Mapping[str, str], timeout_s: float = 5.0) -> None:
         self.company = company
         self.secrets = secrets
         self.timeout_s = timeout_s
-        self._http: httpx.AsyncClient | None = None  # made on the event loop that uses it
+        self._session: aiohttp.ClientSession | None = None  # made on the event loop that uses it
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout_s,
-                                           headers={"User-Agent": f"recarga-peer/{self.company}"},
-                                           limits=httpx.Limits(max_keepalive_connections=16))
-        return self._http
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": f"recarga-peer/{self.company}"},
+                # Idle connections are dropped before the peer's server would close them (uvicorn: 60 s, see cli).
+                connector=aiohttp.TCPConnector(limit_per_host=16, keepalive_timeout=30),
+                json_serialize=lambda v: orjson.dumps(v).decode())
+        return self._session
 
     async def close(self) -> None:
         """Close the connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def call(self, target: str, base_url: str, method: str, path: str, body: bytes = b"",
                    timeout_s: float | None = None) -> Any:
@@ -64,20 +69,21 @@ class PeerClient:
         headers = sign(self.secrets, self.company, target, method, path, body)
         if body:
             headers["Content-Type"] = "application/json"
+        timeout = aiohttp.ClientTimeout(total=timeout_s if timeout_s is not None else self.timeout_s)
         try:
-            response = await self._client().request(method, base_url.rstrip("/") + path, content=body,
-                                                    headers=headers,
-                                                    timeout=timeout_s if timeout_s is not None else self.timeout_s)
-        except httpx.HTTPError as exc:
+            async with self._client().request(method, base_url.rstrip("/") + path, data=body or None,
+                                              headers=headers, timeout=timeout) as response:
+                status, content = response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
-        if response.status_code >= 500:
-            raise PeerUnavailable(f"HTTP {response.status_code}")
+        if status >= 500:
+            raise PeerUnavailable(f"HTTP {status}")
         try:
-            data = orjson.loads(response.content)
+            data = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
-            raise PeerUnavailable(f"HTTP {response.status_code}, not JSON") from exc
-        if response.status_code >= 400:
-            raise PeerRefused(response.status_code, str(data.get("code", "ERROR")), str(data.get("message", "")))
+            raise PeerUnavailable(f"HTTP {status}, not JSON") from exc
+        if status >= 400:
+            raise PeerRefused(status, str(data.get("code", "ERROR")), str(data.get("message", "")))
         return data
 
     async def batch(self, target: str, base_url: str, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:

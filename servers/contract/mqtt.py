@@ -55,9 +55,22 @@ def new_client(
     return client
 
 
+_TEMPLATE: Properties | None = None
+
+
 def new_properties(packet_type: int) -> Properties:
-    """Return empty MQTT v5 properties for `packet_type` (a `PacketTypes` value)."""
-    return Properties(packet_type)  # type: ignore[no-untyped-call]  # paho leaves __init__ untyped
+    """Return empty MQTT v5 properties for `packet_type` (a `PacketTypes` value).
+
+    paho's constructor rebuilds its tables of property names and types for every object (~30 µs); a
+    server makes one per reply, so these share one read-only copy of those tables instead.
+    """
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = Properties(packet_type)  # type: ignore[no-untyped-call]  # paho leaves __init__ untyped
+    props = Properties.__new__(Properties)
+    props.__dict__.update(types=_TEMPLATE.types, names=_TEMPLATE.names, properties=_TEMPLATE.properties,
+                          packetType=packet_type)
+    return props
 
 
 def session_properties(expiry_s: int) -> Properties:

@@ -28,6 +28,7 @@ from servers.core.plans import (
     UnknownCity,
     Unreachable,
     stop_window,
+    stop_window_ts,
 )
 from servers.core.vehicles import Vehicle
 
@@ -60,6 +61,7 @@ class _Search:
                  vehicle: Vehicle, exclude: Exclusions, speed_kmh: float) -> None:
         self.network, self.origin, self.destination = network, origin, destination
         self.departure, self.vehicle, self.exclude = departure, vehicle, exclude
+        self.departure_ts = departure.timestamp()
         self.timed = exclude.timed
         self.speed = speed_kmh * vehicle.profile.speed_factor / 60.0  # km per minute
         self.use = vehicle.effective_consumption
@@ -107,13 +109,16 @@ class _Search:
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
         """The fastest station in `city` whose stop window is not excluded (nor busy), or None."""
-        busy = self.exclude.busy
+        busy, windows = self.exclude.busy, self.exclude.windows
         for power, station in self.by_city.get(city, ()):
-            if self.timed:
-                arrive = self.departure + timedelta(minutes=arrive_min)
-                start, end = stop_window(arrive, arrive + timedelta(minutes=60.0 * energy / power))
-                if self.exclude.blocks(station.id, start, end) or (busy is not None and busy(station, power, start,
-                                                                                                 end)):
+            if windows:
+                arrive_at = self.departure + timedelta(minutes=arrive_min)
+                if self.exclude.blocks(station.id, *stop_window(arrive_at, arrive_at + timedelta(
+                        minutes=60.0 * energy / power))):
+                    continue
+            if busy is not None:
+                arrive = self.departure_ts + 60.0 * arrive_min
+                if busy(station, power, *stop_window_ts(arrive, arrive + 3600.0 * energy / power)):
                     continue
             return power, station
         return None

@@ -42,12 +42,13 @@ class Unreachable(PlanningError):
 @dataclass(frozen=True)
 class Exclusions:
     """What the planner must not use: points, whole stations, stations during time windows, and — when `busy` is
-    given — a station whose points fast enough are all taken for a stop's window (station, kW, start, end)."""
+    given — a station whose points fast enough are all taken for a stop's window (station, kW, and the window's
+    start and end in epoch seconds)."""
 
     points: frozenset[str] = frozenset()
     stations: frozenset[str] = frozenset()
     windows: tuple[ExcludedWindow, ...] = ()
-    busy: Callable[[Station, float, datetime, datetime], bool] | None = None
+    busy: Callable[[Station, float, float, float], bool] | None = None
 
     @property
     def timed(self) -> bool:
@@ -77,6 +78,14 @@ def ceil_minute(t: datetime) -> datetime:
 def stop_window(arrive_at: datetime, depart_at: datetime) -> tuple[datetime, datetime]:
     """The window to reserve for a stop: the slack either side, widened to whole minutes."""
     return floor_minute(arrive_at - WINDOW_SLACK), ceil_minute(depart_at + WINDOW_SLACK)
+
+
+_SLACK_S = WINDOW_SLACK.total_seconds()
+
+
+def stop_window_ts(arrive_ts: float, depart_ts: float) -> tuple[float, float]:
+    """`stop_window` in epoch seconds (what a search tries many times: datetimes cost ten times more)."""
+    return math.floor((arrive_ts - _SLACK_S) / 60.0) * 60.0, math.ceil((depart_ts + _SLACK_S) / 60.0) * 60.0
 
 
 @dataclass(frozen=True)

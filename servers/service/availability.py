@@ -111,10 +111,9 @@ class Availability:
                     del self._keys[trip]
 
     # -- what the planner asks ----------------------------------------------------------------------
-    def busy(self, station: Station, power_kw: float, start: datetime, end: datetime) -> bool:
-        """No point of `station` fast enough for `power_kw` is free for [start, end), as far as we know."""
+    def busy(self, station: Station, power_kw: float, s: float, e: float) -> bool:
+        """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know."""
         self._expire()
-        s, e = start.timestamp(), end.timestamp()
         state = self.engine.state
         if station.company_id == self.company_id:
             def free(point_id: str) -> bool:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -79,7 +80,7 @@ class Engine:
         latest = snapshots.latest(snapshot_key(FOLD)) if snapshots is not None else None
         self._snapshot_seq = latest.seq if latest is not None else 0
         log.info("replayed the log up to seq %d (from a snapshot at %d)", self.state.seq, self._snapshot_seq)
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: _Writer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kick_scheduled = False
         self.snapshot_if_due()
@@ -117,7 +118,11 @@ class Engine:
         staged = self._firsts.get(stream_id)
         if staged is not None:
             return staged
-        events = self.store.read_stream(stream_id) if self._versions.get(stream_id, 1) else []
+        if not self._versions.get(stream_id, 1):
+            return None
+        events = self.store.read_stream(stream_id)
+        if stream_id not in self._versions:  # what was read tells the version too: an append needs no other read
+            self._versions[stream_id] = events[-1].version if events else 0
         return events[0] if events else None
 
     def subscribe(self, listener: Listener) -> None:
@@ -188,18 +193,16 @@ class Engine:
         self._kick_scheduled = False
         if self._writing or not self._staged:
             return
-        assert self._loop is not None
         if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer")
+            self._writer = _Writer(self.store)
         rows, events = self._staged, self._staged_events
         self._staged, self._staged_events = [], []
         self._writing = rows
-        future = self._loop.run_in_executor(self._writer, self.store.write_rows, rows)
-        future.add_done_callback(lambda f: self._written(f, rows, events))
+        assert self._loop is not None
+        self._writer.write(rows, lambda exc: self._written(exc, rows, events), self._loop)
 
-    def _written(self, future: asyncio.Future[None], rows: list[Row], events: list[RecordedEvent]) -> None:
+    def _written(self, exc: BaseException | None, rows: list[Row], events: list[RecordedEvent]) -> None:
         self._writing = []
-        exc = future.exception()
         if exc is not None:
             try:
                 self._failed(exc)
@@ -251,7 +254,45 @@ class Engine:
     def close(self) -> None:
         """Stop the writer (after what it is writing); the store stays open for the caller to close."""
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.stop()
+
+
+class _Writer:
+    """The thread that writes groups of rows, and hands each outcome straight back to the event loop.
+
+    (`run_in_executor` would cost two turns of the loop per write — the future's result, then its callbacks —
+    and a busy loop's turn is long: every answer waiting on the disk would wait that much more.)
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._jobs: queue.SimpleQueue[tuple[list[Row], Callable[[BaseException | None], None],
+                                            asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, rows: list[Row], done: Callable[[BaseException | None], None],
+              loop: asyncio.AbstractEventLoop) -> None:
+        """Write `rows` in one transaction; then `done(None or the error)` runs on `loop`."""
+        self._jobs.put((rows, done, loop))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            rows, done, loop = job
+            error: BaseException | None = None
+            try:
+                self.store.write_rows(rows)
+            except BaseException as exc:  # handed to the loop, which turns it into LogUnwritable
+                error = exc
+            try:
+                loop.call_soon_threadsafe(done, error)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                return
+
+    def stop(self) -> None:
+        """Finish what was handed over, then end the thread."""
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
 
 
 def _log_progress(done: int, target: int) -> None:
