@@ -19,7 +19,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from . import views
 from .config import City, ConfigError, Endpoint, NetworkInfo, fetch_network
@@ -61,14 +63,17 @@ class Terminal:
         self.console.print(*things)
 
     def ask(self, prompt: str, default: str | None = None, *, password: bool = False) -> str:
-        """One answer, stripped; the default when the answer is blank."""
-        shown = f"{prompt} [{default}]: " if default not in (None, "") else f"{prompt}: "
+        """One answer, stripped; the default when the answer is blank.
+
+        The prompt is plain text, never rich markup: "[y]es" and a default shown as "[y]" must print as typed.
+        """
+        shown = Text(f"{prompt} [{default}]: " if default not in (None, "") else f"{prompt}: ")
         if self.input_fn is None:
             line = self.console.input(shown, password=password)
         else:
             # Scripted: echo the exchange, so the console's transcript reads like a real session.
-            self.console.print(shown, end="", markup=False, highlight=False)
-            line = self.input_fn(shown, password)
+            self.console.print(shown, end="", highlight=False)
+            line = self.input_fn(shown.plain, password)
             self.console.print("*" * len(line) if password else line, markup=False, highlight=False)
         line = line.strip()
         return line if line or default is None else default
@@ -80,7 +85,7 @@ class Terminal:
             answer = self.ask(prompt, default).lower()
             if answer in allowed:
                 return answer
-            self.print(f"[yellow]Please answer one of: {', '.join(allowed)}[/]")
+            self.print(f"[yellow]Please answer one of: {escape(', '.join(allowed))}[/]")
 
     def confirm(self, prompt: str, default: bool = True) -> bool:
         """Yes or no."""
@@ -98,7 +103,7 @@ class Terminal:
             try:
                 value = float(answer.replace(",", "."))
             except ValueError:
-                self.print(f"[yellow]{answer!r} is not a number.[/]")
+                self.print(f"[yellow]{escape(repr(answer))} is not a number.[/]")
                 continue
             if minimum <= value <= maximum:
                 return value
@@ -132,7 +137,7 @@ class App:
     def run(self) -> int:
         """Show the start screen until Quit (or the end of input); return the exit code."""
         self.term.print(Panel.fit(f"[bold]recarga[/] — EV charging along your trip\nhome company: "
-                                  f"[bold]{self.endpoint.company}[/]", border_style="cyan"))
+                                  f"[bold]{escape(self.endpoint.company)}[/]", border_style="cyan"))
         try:
             while True:
                 options = {"1": "Login", "2": "Create account"}
@@ -176,8 +181,8 @@ class App:
         return True  # the session ended (token expired): back to the start screen
 
     def _menu(self, title: str, options: dict[str, str]) -> str:
-        self.term.print(Panel("\n".join(f"[bold]{k}[/] {label}" for k, label in options.items()),
-                              title=title, expand=False))
+        self.term.print(Panel("\n".join(f"[bold]{escape(k)}[/] {escape(label)}" for k, label in options.items()),
+                              title=escape(title), expand=False))
         return self.term.choose("Choose", options)
 
     def _guard(self, action: Callable[[], None]) -> None:
@@ -205,7 +210,8 @@ class App:
         self.session = session
         account = session.account()
         self.owner_name = str(account.get("owner", {}).get("name", ""))
-        self.term.print(f"[green]Welcome, {self.owner_name}![/] Credit: {views.money(float(account['balance']))}")
+        self.term.print(f"[green]Welcome, {escape(self.owner_name)}![/] "
+                        f"Credit: {views.money(float(account['balance']))}")
 
     def _require(self) -> Session:
         if self.session is None:
@@ -245,8 +251,9 @@ class App:
                     self._edit(form)
                     continue
                 return
-            self.term.print(Panel.fit(f"Account [bold]{session.vehicle_id}[/] created. Log in later with your "
-                                      f"CPF ({form['cpf']}) or e-mail ({form['email']}) and your password.",
+            self.term.print(Panel.fit(f"Account [bold]{escape(session.vehicle_id)}[/] created. Log in later with your "
+                                      f"CPF ({escape(str(form['cpf']))}) or e-mail ({escape(str(form['email']))}) "
+                                      "and your password.",
                                       border_style="green"))
             self._start_session(session)
             return
@@ -268,7 +275,7 @@ class App:
                     form[key] = float(answer.replace(",", ".")) if answer else None
                     break
                 except ValueError:
-                    self.term.print(f"[yellow]{label}: {answer!r} is not a number.[/]")
+                    self.term.print(f"[yellow]{escape(label)}: {escape(repr(answer))} is not a number.[/]")
 
     # -- logged-in actions -------------------------------------------------------------------------
     def pick_city(self, label: str) -> City | None:
@@ -279,16 +286,17 @@ class App:
                 return None
             found = self.network.find_cities(text)
             if len(found) == 1:
-                self.term.print(f"{label}: [bold]{found[0].label}[/]")
+                self.term.print(f"{escape(label)}: [bold]{escape(found[0].label)}[/]")
                 return found[0]
             if not found:
-                self.term.print(f"[yellow]No city matches {text!r}. Type a number from the list or part of a "
-                                f"city's name.[/]")
+                self.term.print(f"[yellow]No city matches {escape(repr(text))}. Type a number from the list or "
+                                "part of a city's name.[/]")
                 continue
             numbers = {c.id: i for i, c in enumerate(self.network.cities, 1)}
             listed = ", ".join(f"{numbers[c.id]} {c.label}" for c in found[:12])
             more = f" and {len(found) - 12} more" if len(found) > 12 else ""
-            self.term.print(f"[yellow]{text!r} matches several cities: {listed}{more}. Be more precise.[/]")
+            self.term.print(f"[yellow]{escape(repr(text))} matches several cities: {escape(listed)}{more}. "
+                            "Be more precise.[/]")
 
     def make_reservation(self) -> None:
         """Plan a trip between two cities, show it, and book it (all stops or none)."""
@@ -326,7 +334,7 @@ class App:
                 stations = sorted(wanted)
                 continue
             self.term.print(views.itinerary_table(booked, net))
-            self.term.print(f"[green]Booked![/] Trip [bold]{booked['trip_id']}[/], "
+            self.term.print(f"[green]Booked![/] Trip [bold]{escape(str(booked['trip_id']))}[/], "
                             f"{len(booked.get('stops', []))} stop(s), {views.money(float(booked['cost']))}.")
             return
 
@@ -389,7 +397,7 @@ class App:
             match = [t for t in confirmed if t.get("trip_id") == answer]
             if match:
                 return match[0]
-            self.term.print(f"[yellow]No confirmed trip {answer!r}.[/]")
+            self.term.print(f"[yellow]No confirmed trip {escape(repr(answer))}.[/]")
 
     def cancel_trip(self) -> None:
         """Cancel a confirmed trip (refund per the company's policy)."""
@@ -397,7 +405,7 @@ class App:
         if trip is None or not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
             return
         result = self._require().request("cancel", trip_id=trip["trip_id"])
-        self.term.print(f"[green]Trip {result['trip_id']} cancelled.[/] Refund: "
+        self.term.print(f"[green]Trip {escape(str(result['trip_id']))} cancelled.[/] Refund: "
                         f"{views.money(float(result.get('refund', 0)))}.")
 
     def drive(self) -> None:
@@ -418,11 +426,11 @@ class App:
 def report_panel(report: DriveReport) -> Panel:
     """The outcome of a drive for people."""
     checked = sum(1 for c in report.check_ins if c.started and c.finished)
-    lines = [f"Trip {report.trip_id}: {'arrived' if report.arrived else 'did not arrive'}",
+    lines = [f"Trip {escape(report.trip_id)}: {'arrived' if report.arrived else 'did not arrive'}",
              f"checked in at {checked}/{len(report.check_ins)} stop(s)",
              f"charge at the end {report.final_kwh:.1f} kWh; promised {report.promised_kwh:.1f} kWh "
              f"(±{report.tolerance_kwh:.1f})",
              "charge stored on the account" if report.vehicle_updated else "charge NOT stored on the account"]
-    lines += [f"[red]• {p}[/]" for p in report.problems]
+    lines += [f"[red]• {escape(p)}[/]" for p in report.problems]
     return Panel("\n".join(lines), title="drive: OK" if report.ok else "drive: problems",
                  border_style="green" if report.ok else "red", expand=False)

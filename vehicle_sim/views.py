@@ -58,14 +58,14 @@ def error_panel(exc: BaseException) -> Panel:
                 lines.append(Text(f"  {loc}: {err.get('msg', '')}"))
         return Panel(Group(*lines), title="refused", border_style="red", expand=False)
     if isinstance(exc, RequestTimeout):
-        return Panel(f"The server did not answer in time ({exc}). Try again in a moment.",
+        return Panel(Text(f"The server did not answer in time ({exc}). Try again in a moment."),
                      title="TIMEOUT", border_style="red", expand=False)
     if isinstance(exc, ConnectFailed):
-        return Panel(f"Could not connect to the company's broker: {exc}", title="CONNECT_FAILED",
+        return Panel(Text(f"Could not connect to the company's broker: {exc}"), title="CONNECT_FAILED",
                      border_style="red", expand=False)
     if isinstance(exc, ClientError):
-        return Panel(str(exc), title="CLIENT_ERROR", border_style="red", expand=False)
-    return Panel(str(exc), title=type(exc).__name__, border_style="red", expand=False)
+        return Panel(Text(str(exc)), title="CLIENT_ERROR", border_style="red", expand=False)
+    return Panel(Text(str(exc)), title=type(exc).__name__, border_style="red", expand=False)
 
 
 def _cpf(cpf: str) -> str:
@@ -83,7 +83,7 @@ def form_table(form: dict[str, Any]) -> Table:
     table.add_column()
     for key, label in FORM_FIELDS:
         value = form.get(key)
-        table.add_row(label, "" if value is None else str(value))
+        table.add_row(label, Text("" if value is None else str(value)))
     return table
 
 
@@ -97,7 +97,7 @@ def cities_table(cities: list[City], columns: int = 3) -> Table:
         cells = []
         for c in range(columns):
             i = c * rows + r
-            cells.append(f"{i + 1:>2} {cities[i].label}" if i < len(cities) else "")
+            cells.append(Text(f"{i + 1:>2} {cities[i].label}" if i < len(cities) else ""))
         table.add_row(*cells)
     return table
 
@@ -120,7 +120,7 @@ def account_panel(account: dict[str, Any]) -> Group:
         ("Chargers", f"AC {car.get('max_ac_kw', '')} kW, DC {car.get('max_dc_kw', '')} kW"),
         ("Credit", money(float(account.get("balance", 0.0)))),
     ):
-        info.add_row(label, str(value))
+        info.add_row(label, Text(str(value)))
     statement = Table(title="Statement (latest 10)", expand=False)
     for col in ("when", "what", "amount", "balance", "trip"):
         statement.add_column(col, justify="right" if col in ("amount", "balance") else "left")
