@@ -28,6 +28,7 @@ REASONS = {
     "INVALID_CPF": "That CPF is not valid.",
     "BAD_TOKEN": "The session expired: log in again.",
     "VALIDATION_ERROR": "Some fields are not valid.",
+    "DEPARTURE_IN_PAST": "That departure is in the past: choose a later time.",
 }
 
 

@@ -159,12 +159,15 @@ if "flash" in st.session_state:
 
 # -- planning and booking -------------------------------------------------------------------------------
 
+now = datetime.now(UTC)
 if "trip_date" not in st.session_state:
     # Two hours ahead by default: a trip can be cancelled for a full refund until 1 h before its first stop.
-    start = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    start = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
     st.session_state["trip_date"], st.session_state["trip_time"] = start.date(), start.time()
     st.session_state["trip_profile"] = vehicle.get("profile", "normal")
+elif st.session_state["trip_date"] < now.date():
+    st.session_state["trip_date"] = now.date()  # a page left open past midnight (UTC): today is the first day
 
 city_ids = sorted(cities, key=lambda c: cities[c])
 st.subheader("Where to")
@@ -175,7 +178,8 @@ with st.form("trip"):
     destination = b.selectbox("To", city_ids, format_func=cities.get, key="trip_destination",
                               index=city_ids.index("recife") if "recife" in city_ids else 1)
     c, d, e = st.columns(3)
-    day = c.date_input("Departure day (UTC)", key="trip_date")
+    day = c.date_input("Departure day (UTC)", key="trip_date", min_value=now.date(),
+                       help="The network's clock is UTC; today (UTC) is the first day offered.")
     hour = d.time_input("Departure time (UTC)", key="trip_time", step=300)
     profile = e.selectbox("Driving profile", PROFILES, key="trip_profile",
                           help="economic drives slower and uses less energy; aggressive the opposite")
@@ -183,8 +187,21 @@ with st.form("trip"):
     preview_clicked = p.form_submit_button("Preview", key="preview_btn", icon=":material/route:")
     book_clicked = q.form_submit_button("Book", type="primary", key="book_btn", icon=":material/event_available:")
 
-trip_args = {"origin": origin, "destination": destination, "profile": profile,
-             "departure": datetime.combine(day, hour, tzinfo=UTC).isoformat()}
+leaving = datetime.combine(day, hour, tzinfo=UTC)
+trip_args = {"origin": origin, "destination": destination, "profile": profile, "departure": leaving.isoformat()}
+
+
+def can_send() -> bool:
+    """Whether the trip asked for can be sent: two cities, and a departure not earlier than now (UTC)."""
+    if origin == destination:
+        st.warning("Choose a destination other than the origin.")
+        return False
+    clock = datetime.now(UTC).replace(second=0, microsecond=0)
+    if leaving < clock:
+        st.warning(f"That departure ({theme.when(leaving)} UTC) is in the past: it is {theme.when(clock)} UTC now. "
+                   "Choose a later time.")
+        return False
+    return True
 
 
 def book(args: dict[str, Any]) -> None:
@@ -205,21 +222,15 @@ def book(args: dict[str, Any]) -> None:
     st.rerun()
 
 
-if preview_clicked:
-    if origin == destination:
-        st.warning("Choose a destination other than the origin.")
-    else:
-        with st.spinner("Planning…"):
-            found = request("plan", "plan the trip", **trip_args)
-        if found is not None:
-            plans = found.get("plans", [])
-            st.session_state["preview"] = {"args": trip_args, "plan": plans[0] if plans else None}
-            st.session_state.pop("booking", None)
-if book_clicked:
-    if origin == destination:
-        st.warning("Choose a destination other than the origin.")
-    else:
-        book(trip_args)
+if preview_clicked and can_send():
+    with st.spinner("Planning…"):
+        found = request("plan", "plan the trip", **trip_args)
+    if found is not None:
+        plans = found.get("plans", [])
+        st.session_state["preview"] = {"args": trip_args, "plan": plans[0] if plans else None}
+        st.session_state.pop("booking", None)
+if book_clicked and can_send():
+    book(trip_args)
 
 
 def take_plan_args(args: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:

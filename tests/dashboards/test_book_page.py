@@ -99,3 +99,39 @@ def test_wrong_password_is_refused_in_words(network):
     at.button(key="li_submit").click().run()
     assert not at.exception
     assert "Could not log in" in " ".join(e.value for e in at.error)
+
+
+def test_the_date_picker_offers_today_utc_first(network):
+    from datetime import UTC, datetime
+
+    at = sign_up(open_app())
+    assert at.date_input(key="trip_date").min == datetime.now(UTC).date()
+
+
+def test_a_departure_earlier_than_now_is_refused_in_the_page_before_sending(network):
+    from datetime import UTC, datetime, timedelta
+
+    at = sign_up(open_app(), credit=2000.0)
+    past = datetime.now(UTC) - timedelta(minutes=20)
+    if past.date() != datetime.now(UTC).date():  # just after midnight UTC: the picker has no earlier time today
+        past = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    at.date_input(key="trip_date").set_value(past.date())
+    at.time_input(key="trip_time").set_value(past.time().replace(second=0, microsecond=0))
+    at.button(key="book_btn").click().run()
+    assert not at.exception
+    assert "is in the past" in " ".join(w.value for w in at.warning)
+    assert "booking" not in at.session_state  # nothing was sent
+    at.button(key="preview_btn").click().run()
+    assert "preview" not in at.session_state
+    assert "No trips yet" in texts(at)
+
+
+@pytest.mark.parametrize(("code", "message"), [("DEPARTURE_IN_PAST", "departure 01/01 00:00 is before now"),
+                                               ("A_CODE_THE_PAGE_DOES_NOT_KNOW", "the server's own words")])
+def test_a_server_refusal_shows_its_message_whatever_its_code(network, code, message):
+    at = sign_up(open_app())
+    at.session_state["booking"] = {"ok": False, "code": code, "message": message, "details": {},
+                                   "args": {"origin": "salvador", "destination": "recife"}}
+    at.run()
+    shown = " ".join(e.value for e in at.error)
+    assert "Booking refused" in shown and message in shown
