@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboards import client, maps, theme, trip_sim
+from dashboards import charts, client, maps, theme, trip_sim
 
 MAP_HEIGHT = 460
 
@@ -105,11 +105,8 @@ def charge_points(plan: dict[str, Any], start_kwh: float | None) -> list[dict[st
 
 def charge_chart(plan: dict[str, Any], network: dict[str, Any], start_kwh: float | None = None) -> None:
     """A line of the battery's charge along the trip, with the stops marked (start: given, or worked out)."""
-    frame = pd.DataFrame(charge_points(plan, trip_sim.start_kwh(plan, network) if start_kwh is None else start_kwh))
-    line = alt.Chart(frame).mark_line(point=True, color=maps.PATH_COLOR).encode(
-        x=alt.X("time:T", title="time (UTC)"), y=alt.Y("kWh:Q", title="battery (kWh)"),
-        tooltip=["where", alt.Tooltip("time:T", format="%d/%m %H:%M"), alt.Tooltip("kWh:Q", format=".1f")])
-    st.altair_chart(line.properties(height=220), width="stretch")
+    points = charge_points(plan, trip_sim.start_kwh(plan, network) if start_kwh is None else start_kwh)
+    st.altair_chart(charts.charge_line(points, maps.PATH_COLOR), width="stretch")
 
 
 def cost_chart(cost_by_company: dict[str, float], network: dict[str, Any]) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboards import client, maps, parts, theme
+from dashboards import charts, client, maps, parts, theme
 
 REFRESH_S = 5
 
@@ -130,11 +129,7 @@ def station_detail(station: dict[str, Any]) -> None:
         st.caption(f"No booking at {station['station_id']} between {theme.when(station['start'])} and "
                    f"{theme.when(station['end'])} (UTC).")
         return
-    chart = alt.Chart(pd.DataFrame(bars)).mark_bar(cornerRadius=3).encode(
-        x=alt.X("start:T", title="UTC"), x2="end:T", y=alt.Y("point:N", title=None), color="status:N",
-        tooltip=["trip", "status", alt.Tooltip("start:T", format="%d/%m %H:%M"),
-                 alt.Tooltip("end:T", format="%d/%m %H:%M")])
-    st.altair_chart(chart.properties(height=40 + 24 * len(station["points"])), width="stretch")
+    st.altair_chart(charts.bookings_timeline(bars, len(station["points"])), width="stretch")
 
 
 st.select_slider("Look ahead", options=[1, 3, 6, 12, 24], value=6, key="net_hours",
