@@ -33,6 +33,8 @@ from .session import BOOK_TIMEOUT, Session, fake_form
 InputFn = Callable[[str, bool], str]
 
 DEFAULT_CREDIT = 500.0
+#: A departure this little behind the clock still counts as "now" (the server allows a few minutes too).
+DEPARTURE_GRACE = timedelta(minutes=1)
 PROFILES = ("economic", "normal", "aggressive")
 _FLOAT_FIELDS = {"capacity_kwh", "consumption_kwh_per_km", "charge_kwh", "max_ac_kw", "max_dc_kw", "initial_credit"}
 
@@ -115,14 +117,17 @@ class App:
 
     def __init__(self, endpoint: Endpoint, terminal: Terminal | None = None, *,
                  network: NetworkInfo | None = None, drive_speedup: float = 600.0,
-                 sleep: Callable[[float], None] = time.sleep, fake_seed: int | None = None) -> None:
-        """Nothing is contacted until `run()`; `sleep` paces the simulated drive (tests pass a no-op)."""
+                 sleep: Callable[[float], None] = time.sleep, fake_seed: int | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """Nothing is contacted until `run()`; `sleep` paces the simulated drive (tests pass a no-op);
+        `clock` is the network's (UTC) time, for departures."""
         self.endpoint = endpoint
         self.term = terminal or Terminal()
         self._network = network
         self.drive_speedup = drive_speedup
         self.sleep = sleep
         self.fake_seed = fake_seed
+        self.clock = clock
         self.session: Session | None = None
         self.owner_name = ""
 
@@ -312,14 +317,21 @@ class App:
         if destination.id == origin.id:
             self.term.print("[yellow]The origin and the destination are the same city.[/]")
             return
-        hours = self.term.number("Leave in how many hours", 1.0, minimum=0.0, maximum=24 * 14)
-        departure = datetime.now(UTC) + timedelta(hours=hours or 0.0)
-        trip: dict[str, Any] = {"origin": origin.id, "destination": destination.id,
-                                "departure": departure.isoformat()}
-        plan = session.request("plan", BOOK_TIMEOUT, **trip)["plans"][0]
-        self.term.print(views.plan_table(plan, net, "Proposed plan"))
-        if not self.term.confirm(f"Book this trip for {views.money(sum(plan['cost_by_company'].values()))}?"):
-            return
+        # Hours from now, never negative: the client offers no departure in the past.
+        hours = self.term.number("Leave in how many hours", 1.0, minimum=0.0, maximum=24 * 14) or 0.0
+        trip: dict[str, Any] = {"origin": origin.id, "destination": destination.id}
+        while True:
+            departure = self.clock() + timedelta(hours=hours)
+            trip["departure"] = departure.isoformat()
+            plan = session.request("plan", BOOK_TIMEOUT, **trip)["plans"][0]
+            self.term.print(views.plan_table(plan, net, "Proposed plan"))
+            if not self.term.confirm(f"Book this trip for {views.money(sum(plan['cost_by_company'].values()))}?"):
+                return
+            if departure >= self.clock() - DEPARTURE_GRACE:
+                break
+            # The plan was read for a while and its departure has passed: never send a past one; plan again.
+            self.term.print(f"[yellow]That departure ({escape(views.when(trip['departure']))}) has passed while "
+                            "the plan was shown; here it is again from now.[/]")
         stations = [s["station_id"] for s in plan.get("stops", [])]
         for _ in range(3):  # the booking, then up to two alternatives the driver picks
             try:
