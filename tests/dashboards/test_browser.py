@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # `make screenshots` points this at docs/screenshots; a plain test run keeps the tree clean.
 SHOTS = Path(os.environ.get("RECARGA_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "recarga-screenshots")
 CHROMIUM = os.environ.get("RECARGA_CHROMIUM", "/usr/bin/chromium")
+BROWSER_ZONE = "America/Bahia"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -80,7 +81,8 @@ def page(app_url):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1366, "height": 900})
+        # A browser in Bahia (UTC-3), as a driver there has it: the pages must still show the network's UTC.
+        tab = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id=BROWSER_ZONE).new_page()
         tab.route("**/*", offline)
         tab.set_default_timeout(30_000)
         yield tab
@@ -140,6 +142,29 @@ def go(page, title: str) -> None:
     settle(page)
 
 
+def assert_charts_in_utc(page) -> None:
+    """The battery chart's time axis reads in UTC with a 24-hour clock, in a browser set to another zone."""
+    import re
+    from datetime import UTC, datetime
+
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == BROWSER_ZONE
+    def part(name: str) -> int:
+        return int(page.get_by_role("spinbutton", name=name).get_attribute("aria-valuenow") or 0)
+
+    leave = datetime(part("year, Departure day (UTC)"), part("month, Departure day (UTC)"),
+                     part("day, Departure day (UTC)"), part("hour, Departure time (UTC)"),
+                     part("minute, Departure time (UTC)"), tzinfo=UTC)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator("svg").first.wait_for()
+    texts = chart.locator("svg text").all_text_contents()
+    labels = [t for t in texts if re.fullmatch(r"\d\d/\d\d \d\d:\d\d", t)]
+    assert len(labels) >= 2, texts
+    ticks = [datetime.strptime(f"{leave.year}/{t}", "%Y/%d/%m %H:%M").replace(tzinfo=UTC) for t in labels]
+    # Drawn in Bahia's time the first tick would read up to 3 h before the departure; in UTC none does.
+    assert min(ticks) >= leave, (leave, labels)
+    assert not any(re.search(r"AM|PM", t) for t in texts)
+
+
 def test_book_a_trip_then_open_every_page(page, app_url):
     from playwright.sync_api import expect
 
@@ -156,6 +181,7 @@ def test_book_a_trip_then_open_every_page(page, app_url):
     page.get_by_role("button", name="Preview").click()
     page.get_by_text("nothing is reserved").wait_for()
     settle(page)
+    assert_charts_in_utc(page)
     page.get_by_role("button", name="Book", exact=True).click()
     page.get_by_text("Trip confirmed").wait_for()
     settle(page)
