@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from . import views
+from . import alternatives, views
 from .config import City, ConfigError, Endpoint, NetworkInfo, fetch_network
 from .drive import DriveError, DriveReport, Telemetry, drive_trip
 from .errors import ClientError, ReplyError
@@ -332,39 +332,43 @@ class App:
             # The plan was read for a while and its departure has passed: never send a past one; plan again.
             self.term.print(f"[yellow]That departure ({escape(views.when(trip['departure']))}) has passed while "
                             "the plan was shown; here it is again from now.[/]")
-        stations = [s["station_id"] for s in plan.get("stops", [])]
+        asked = dict(trip)
         for _ in range(3):  # the booking, then up to two alternatives the driver picks
             try:
                 booked = session.request("book", BOOK_TIMEOUT, **trip)
             except ReplyError as exc:
-                alternative = self._refused(exc)
+                alternative = self._refused(exc, departure, plan)
                 if alternative is None:
                     return
-                # Taking an alternative = planning around the stations it does not use.
-                wanted = {s["station_id"] for s in alternative.get("stops", [])}
-                trip["avoid_stations"] = sorted({*stations, *trip.get("avoid_stations", [])} - wanted)
-                stations = sorted(wanted)
+                # Taking an alternative = the same trip, avoiding every station the alternative does not use.
+                trip = alternatives.take_args(asked, alternative, net.stations)
                 continue
             self.term.print(views.itinerary_table(booked, net))
             self.term.print(f"[green]Booked![/] Trip [bold]{escape(str(booked['trip_id']))}[/], "
                             f"{len(booked.get('stops', []))} stop(s), {views.money(float(booked['cost']))}.")
             return
 
-    def _refused(self, exc: ReplyError) -> dict[str, Any] | None:
-        """Show a refused booking; return the alternative plan the driver picks, if any."""
+    def _refused(self, exc: ReplyError, departure: datetime, asked: dict[str, Any]) -> dict[str, Any] | None:
+        """Show a refused booking and the plans around it; return the one the driver picks, if any."""
         self.term.print(views.error_panel(exc))
-        alternatives = exc.details.get("alternatives")
-        plans = alternatives.get("plans", []) if isinstance(alternatives, dict) else []
-        if not plans:
+        if exc.code == "PEER_UNAVAILABLE":
+            who = alternatives.unavailable_company(exc.details, self.network.companies) or "A company on the way"
+            self.term.print(f"[yellow]{escape(who)} is not answering right now; the plans below (if any) go "
+                            "around its stations.[/]")
+        offered = exc.details.get("alternatives")
+        plans = offered.get("plans", []) if isinstance(offered, dict) else []
+        options = alternatives.options(plans, departure, asked)
+        if not options:
+            self.term.print("No other plan fits what is free.")
             return None
-        self.term.print(views.alternatives_table(plans, self.network))
+        self.term.print(views.alternatives_table(options, self.network))
         while True:
-            answer = self.term.ask("Take an alternative (number; blank = no)", "")
+            answer = self.term.ask(f"Book one of them (1–{len(options)}; blank = no)", "")
             if not answer:
                 return None
-            if answer.isdigit() and 1 <= int(answer) <= len(plans):
-                return dict(plans[int(answer) - 1])
-            self.term.print(f"[yellow]Choose 1 to {len(plans)}, or leave blank.[/]")
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return options[int(answer) - 1].plan
+            self.term.print(f"[yellow]Choose 1 to {len(options)}, or leave blank.[/]")
 
     def _trips(self) -> list[dict[str, Any]]:
         return list(self._require().request("trips").get("trips", []))

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import client, parts, theme
+from vehicle_sim import alternatives
 
 PROFILES = ["economic", "normal", "aggressive"]
 SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
@@ -136,7 +137,7 @@ with st.container(border=True):
     st.caption(f"Home company **{names.get(me.company, me.company)}** · vehicle `{me.vehicle_id}` · "
                f"{owner.get('email', '')} · profile {vehicle.get('profile', '')}")
     m1, m2, m3, right = st.columns([1, 1, 1, 1])
-    m1.metric("Credit (R$)", f"{account.get('balance', 0):,.2f}")
+    m1.metric("Credit", theme.money(account.get("balance", 0)))
     m2.metric("Charge (kWh)", f"{vehicle.get('charge_kwh', 0):.1f} / {vehicle.get('capacity_kwh', 0):.0f}")
     m3.metric("Consumption", f"{vehicle.get('consumption_kwh_per_km', 0):.3f}", help="kWh per km")
     with right:
@@ -204,6 +205,20 @@ def can_send() -> bool:
     return True
 
 
+def reference(args: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan asked for (the preview of the same trip, else planned now), to weigh alternatives against."""
+    shown = st.session_state.get("preview") or {}
+    if shown.get("args") == args and shown.get("plan"):
+        return dict(shown["plan"])
+    assert me is not None
+    try:
+        plans = me.request("plan", client.REQUEST_TIMEOUT_S, **{k: v for k, v in args.items()
+                                                                 if k != "avoid_stations"}).get("plans", [])
+    except client.ClientError:
+        return None  # the cards then show the alternatives without differences
+    return dict(plans[0]) if plans else None
+
+
 def book(args: dict[str, Any]) -> None:
     """Book over MQTT; keep the itinerary or the refusal for the next run to show."""
     assert me is not None
@@ -212,7 +227,7 @@ def book(args: dict[str, Any]) -> None:
             itinerary = me.request("book", client.BOOK_TIMEOUT_S, **args)
     except client.ReplyError as exc:
         st.session_state["booking"] = {"ok": False, "code": exc.code, "message": exc.message,
-                                       "details": exc.details, "args": args}
+                                       "details": exc.details, "args": args, "reference": reference(args)}
     except client.ClientError as exc:
         parts.show_error(exc, "book")
         return
@@ -233,43 +248,64 @@ if book_clicked and can_send():
     book(trip_args)
 
 
-def take_plan_args(args: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that make the planner take an offered plan: avoid every other station (at most 50)."""
-    keep = {s["station_id"] for s in plan.get("stops", [])}
-    on_path = set(plan.get("path", []))
-    others = sorted((s for s in network["stations"] if s["id"] not in keep),
-                    key=lambda s: (s["city_id"] not in on_path, s["id"]))  # those on the road matter most
-    return {**args, "avoid_stations": [s["id"] for s in others][:50]}
+def take_plan(result: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Book an offered plan: the same trip, avoiding every station the plan does not use."""
+    stations = [(s["id"], s["city_id"]) for s in network["stations"]]
+    book(alternatives.take_args({k: v for k, v in result["args"].items() if k != "avoid_stations"}, plan, stations))
+
+
+def option_card(option: alternatives.Option, result: dict[str, Any]) -> None:
+    """One alternative plan as a card: arrival and cost against the plan asked for, its stops, "Book this"."""
+    with st.container(border=True):
+        st.markdown(f"**Option {option.number}**")
+        a, b = st.columns(2)
+        later = None if option.minutes_later is None else alternatives.signed_minutes(option.minutes_later)
+        a.metric("Arrive (UTC)", theme.when(option.arrival), delta=later if later != "same time" else None,
+                 delta_color="inverse", help=f"trip time {theme.hm(option.total_minutes)}")
+        more = option.cost_more
+        b.metric("Cost", theme.money(option.cost), delta_color="inverse",
+                 delta=None if more is None or abs(more) < 0.005 else
+                 f"{'+' if more > 0 else '−'}{theme.money(abs(more))}")
+        stops = option.plan.get("stops", [])
+        st.markdown("  \n".join(f"{i}. {cities.get(s['city_id'], s['city_id'])} · "
+                                f"{names.get(s['company_id'], s['company_id'])} · {theme.when(s.get('window_start'))}"
+                                for i, s in enumerate(stops, 1)) or "No charging stop.")
+        if st.button("Book this", key=f"take_plan_{option.number - 1}", type="primary" if option.number == 1 else
+                     "secondary", icon=":material/event_available:"):
+            take_plan(result, option.plan)
 
 
 def show_refusal(result: dict[str, Any]) -> None:
+    """A refused booking in plain words, and what the driver can do next: top up, or book a plan around it."""
     details = result.get("details") or {}
-    st.error(f"**Booking refused** — {theme.reason(result['code'], result['message'])}")
-    if result["code"] == "INSUFFICIENT_CREDIT" and details.get("cost") is not None:
+    code = result["code"]
+    st.error(f"**Booking refused** — {theme.reason(code, result['message'])}")
+    if code == "PEER_UNAVAILABLE":
+        who = alternatives.unavailable_company(details, names) or "A company on the way"
+        st.warning(f"**{who} is not answering right now.** The plans below go around its stations; or try "
+                   "again in a little while.", icon=":material/cloud_off:")
+    if code == "INSUFFICIENT_CREDIT" and details.get("cost") is not None:
         missing = max(float(details["cost"]) - float(account.get("balance", 0)), 0.0)
         top_up = float(int(missing) + 1)
         if (st.button(f"Add {theme.money(top_up)} and book again", key="topup_book", type="primary")
                 and request("add_credit", "add credit", amount=top_up) is not None):
             book(result["args"])
     offered = details.get("alternatives") or {}
-    points, plans = offered.get("points") or [], offered.get("plans") or []
+    leave = theme.parse_time(result["args"].get("departure"))
+    options = alternatives.options(offered.get("plans") or [], leave, result.get("reference"))
+    if options:
+        st.markdown("**Other ways to make this trip**, planned around what is taken "
+                    "(differences against the plan you asked for):")
+        for column, option in zip(st.columns(len(options)), options, strict=True):
+            with column:
+                option_card(option, result)
+    elif code not in ("INSUFFICIENT_CREDIT",):
+        st.caption("No other plan fits what is free now: try another departure time.")
+    points = offered.get("points") or []
     if points:
-        st.write("Free points the companies offered in the same window:")
-        st.dataframe(pd.DataFrame(points), hide_index=True, width="stretch")
-    if plans:
-        st.write("Plans around what is taken:")
-        for i, alt_plan in enumerate(plans):
-            with st.container(border=True):
-                stops = " → ".join(f"{s['station_id']} ({theme.when(s.get('window_start'))})"
-                                   for s in alt_plan.get("stops", [])) or "no stop"
-                cost = sum(alt_plan.get("cost_by_company", {}).values())
-                st.markdown(f"**Option {i + 1}** · {theme.hm(alt_plan.get('total_minutes'))} · "
-                            f"{theme.money(cost)}  \n{stops}")
-                if st.button(f"Book option {i + 1}", key=f"take_plan_{i}"):
-                    book(take_plan_args(result["args"], alt_plan))
-    if not points and not plans and result["code"] not in ("INSUFFICIENT_CREDIT",):
-        st.caption("No alternative was offered for this refusal.")
-    if st.button("Try again", key="retry_book"):
+        where = sorted({cities.get(p.get("city_id", ""), p.get("station_id", "")) for p in points})
+        st.caption(f"Free points were also offered in the same window at {', '.join(where)}.")
+    if code == "PEER_UNAVAILABLE" and st.button("Try again", key="retry_book"):
         book(result["args"])
 
 

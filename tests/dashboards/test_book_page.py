@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboards.helpers import book, open_app, sign_up, texts
+from tests.dashboards.helpers import book, book_slot, open_app, sign_up, texts
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +15,7 @@ def test_sign_up_form_comes_filled_and_opens_an_account(network):
     assert at.text_input(key="su_cpf").value
     sign_up(at, credit=321.0)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Credit (R$)"] == "321.00"
+    assert metrics["Credit"] == "R$ 321,00"  # Brazilian money, as the terminal writes it
     assert "/" in metrics["Charge (kWh)"]
 
 
@@ -27,7 +27,7 @@ def test_preview_shows_the_plan_without_reserving(network):
     assert "nothing is reserved" in texts(at)
     assert {m.label for m in at.metric} >= {"Distance", "Total time", "Cost"}
     assert len(at.dataframe) >= 1  # the stops
-    assert {m.label: m.value for m in at.metric}["Credit (R$)"] == "500.00"
+    assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 500,00"
 
 
 def test_booking_shows_the_confirmed_itinerary_and_my_trip(network):
@@ -63,23 +63,53 @@ def test_unknown_city_is_refused_in_words(network):
     assert "That city is not on the network" in texts(at)
 
 
-def test_alternatives_offered_with_a_refusal_can_be_taken(network):
-    at = sign_up(open_app(), credit=2000.0)
-    plan = {"path": ["salvador", "feira-de-santana"], "total_minutes": 500.0, "cost_by_company": {"voltpoint": 40.0},
+def refused_with_plans(at, code: str = "POINT_TAKEN", **details):
+    plan = {"path": ["salvador", "feira-de-santana"], "total_minutes": 560.0,
+            "cost_by_company": {"voltpoint": 40.0},
             "stops": [{"station_id": "vp-feira-de-santana-1", "company_id": "voltpoint", "city_id": "feira-de-santana",
                        "window_start": "2030-01-01T10:00:00+00:00", "window_end": "2030-01-01T11:00:00+00:00"}]}
+    second = {**plan, "total_minutes": 500.0, "cost_by_company": {"voltpoint": 30.0}}
     at.session_state["booking"] = {
-        "ok": False, "code": "POINT_TAKEN", "message": "point vp-x-p1 is held by another trip",
-        "details": {"status": "REFUSED", "alternatives": {
-            "points": [{"station_id": "vp-feira-de-santana-1", "point_id": "vp-feira-de-santana-1-p2"}],
-            "plans": [plan]}},
-        "args": {"origin": "salvador", "destination": "recife"}}
+        "ok": False, "code": code, "message": "point vp-x-p1 is held by another trip",
+        "details": {"status": "REFUSED", **details, "alternatives": {
+            "points": [{"station_id": "vp-feira-de-santana-1", "city_id": "feira-de-santana",
+                        "point_id": "vp-feira-de-santana-1-p2"}],
+            "plans": [plan, second, plan, plan]}},
+        "args": {"origin": "salvador", "destination": "recife", "departure": "2030-01-01T08:00:00+00:00"},
+        "reference": {"total_minutes": 500.0, "cost_by_company": {"voltpoint": 30.0}}}
     at.run()
+    assert not at.exception
+    return at
+
+
+def test_a_refusal_offers_up_to_three_plans_as_cards_against_the_plan_asked_for(network):
+    at = refused_with_plans(sign_up(open_app(), credit=2000.0))
     page = texts(at)
-    assert "already taken" in page and "Option 1" in page
+    assert "already taken" in page and "Other ways to make this trip" in page
+    assert {"Option 1", "Option 2", "Option 3"} <= {m for m in page.split("**") if m.startswith("Option")}
+    assert "Option 4" not in page
+    cards = {m.label: m.value for m in at.metric if m.label in ("Arrive (UTC)", "Cost")}
+    assert cards["Cost"].startswith("R$ ")
+    deltas = [m.proto.delta for m in at.metric if m.label == "Arrive (UTC)"]
+    assert deltas[0] == "+1h00" and deltas[1] == ""  # 560 against 500 minutes; the same time says nothing
+    assert not [df for df in at.dataframe if "point_id" in df.value.columns]  # no raw table of free points
+    assert "Try again" not in [b.label for b in at.button]  # it would fail the same way
+
+
+def test_book_this_books_the_offered_plan_for_real(network):
+    at = refused_with_plans(sign_up(open_app(), credit=2000.0))
+    at.session_state["booking"]["args"]["departure"] = book_slot().isoformat()
     at.button(key="take_plan_0").click().run()  # books for real, avoiding every other station
     assert not at.exception
     assert at.success or at.error  # confirmed, or refused in words — never a traceback
+    sent = at.session_state["booking"]["args"]
+    assert "vp-feira-de-santana-1" not in sent["avoid_stations"] and len(sent["avoid_stations"]) <= 50
+
+
+def test_a_company_not_answering_is_named_with_plans_around_it(network):
+    at = refused_with_plans(sign_up(open_app(), credit=2000.0), code="PEER_UNAVAILABLE", company="eflux")
+    assert "E-Flux is not answering right now" in " ".join(w.value for w in at.warning)
+    assert "Option 1" in texts(at)
 
 
 def test_cancel_refunds_and_marks_the_trip_cancelled(network):
@@ -89,7 +119,7 @@ def test_cancel_refunds_and_marks_the_trip_cancelled(network):
     assert not at.exception
     assert "cancelled" in " ".join(s.value for s in at.success)
     assert "CANCELLED" in "\n".join(df.value.to_string() for df in at.dataframe)
-    assert {m.label: m.value for m in at.metric}["Credit (R$)"] == "2,000.00"
+    assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 2.000,00"
 
 
 def test_wrong_password_is_refused_in_words(network):
