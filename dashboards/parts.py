@@ -60,19 +60,23 @@ def plan_figures(plan: dict[str, Any]) -> None:
 
 
 def stops_frame(stops: list[dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
-    """A table of stops: where, whose, when, how much, and the reserved point once there is one."""
+    """A table of stops, numbered 1..n as on the map: where, whose, when, the battery, the cost, the point.
+
+    Few and short columns, so that the cost and the point stay in view on a 1366 px screen.
+    """
     names, cities = theme.company_names(network), theme.city_names(network)
     rows = []
     for i, s in enumerate(stops):
-        row = {"#": i + 1, "city": cities.get(s["city_id"], s["city_id"]), "station": s["station_id"],
+        arrive_kwh, energy = float(s.get("arrive_kwh", 0)), float(s.get("energy_kwh", 0))
+        power = s.get("power_kw")
+        row = {"#": i + 1, "city": cities.get(s["city_id"], s["city_id"]),
                "company": names.get(s["company_id"], s["company_id"]),
-               "arrive": theme.when(s.get("arrive_at")), "arrive kWh": round(float(s.get("arrive_kwh", 0)), 1),
-               "charge kWh": round(float(s.get("energy_kwh", 0)), 1), "at kW": s.get("power_kw"),
-               "minutes": round(float(s.get("charge_minutes", 0))), "leave": theme.when(s.get("depart_at")),
-               "window": f"{theme.when(s.get('window_start'))}–{theme.when(s.get('window_end'))[-5:]}",
-               "cost": theme.money(s.get("cost"))}
-        if "point_id" in s:
-            row["point"] = s.get("point_id") or "—"
+               "arrive": theme.when(s.get("arrive_at")), "leave": theme.when(s.get("depart_at"))[-5:],
+               "battery kWh": f"{arrive_kwh:.0f} → {arrive_kwh + energy:.0f}",
+               "charge": f"+{energy:.1f} kWh · {theme.hm(float(s.get('charge_minutes', 0)))}"
+                         + (f" · {float(power):g} kW" if power else ""),
+               "cost": theme.money(s.get("cost")),
+               "point": s.get("point_id") or s["station_id"]}
         rows.append(row)
     return pd.DataFrame(rows)
 

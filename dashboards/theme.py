@@ -67,8 +67,30 @@ def reason(code: str, message: str) -> str:
 
 
 def money(value: float | None) -> str:
-    """R$ with two decimals."""
-    return "—" if value is None else f"R$ {value:,.2f}"
+    """R$ 1.234,56 — Brazilian style, as the terminal client writes it."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.2f}"
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    """'1 booking', '3 bookings'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def free_now(point: dict[str, Any], now: datetime) -> bool:
+    """Whether a point (as `/api/v1/stations` gives it) is in service and not booked at this moment.
+
+    The server's own `free` means free for the whole window asked about (the next hours), not now.
+    """
+    if point.get("status") != "AVAILABLE":
+        return False
+    for booking in point.get("bookings", []):
+        start, end = parse_time(booking.get("start")), parse_time(booking.get("end"))
+        if start is not None and end is not None and start <= now < end:
+            return False
+    return True
 
 
 def hm(minutes: float | None) -> str:
