@@ -85,8 +85,8 @@ seq_now = int(state["seq"])
 st.markdown(f"**State after event {seq_now} of {head}** — {theme.when(state.get('at_time'))} UTC")
 stats = state.get("stats", {})
 m = st.columns(6)
-m[0].metric("Points held", stats.get("held", 0))
-m[1].metric("Points reserved", stats.get("reserved", 0))
+m[0].metric("Trips holding points", stats.get("held", 0), help="trips whose points are held here, undecided yet")
+m[1].metric("Trips with reserved points", stats.get("reserved", 0), help="confirmed trips stopping here")
 m[2].metric("Trips confirmed", stats.get("trips_confirmed", 0))
 m[3].metric("Trips aborted", stats.get("trips_aborted", 0))
 m[4].metric("Trips cancelled", stats.get("trips_cancelled", 0))
@@ -94,7 +94,7 @@ m[5].metric("Accounts", stats.get("accounts", 0))
 
 holds: list[dict[str, Any]] = state.get("holds", [])
 per_station = Counter(h["station_id"] for h in holds)
-popups = {sid: f"{n} point(s) held or reserved at event {seq_now}" for sid, n in per_station.items()}
+popups = {sid: f"{theme.count(n, 'point')} held or reserved at event {seq_now}" for sid, n in per_station.items()}
 left, right = st.columns([3, 2])
 with left:
     st_folium(maps.network_map(network, availability=popups,

@@ -18,7 +18,11 @@ def test_network_page_shows_every_company_up_with_figures(network):
     figures = at.dataframe[0].value
     assert list(figures.columns) == ["VoltPoint", "E-Flux", "EcoCharge"]
     assert figures.loc["points"].min() > 0
+    # Labels say what they count: these figures count trips, not points.
+    assert {"trips holding points", "trips with reserved points"} <= set(figures.index)
+    assert not {"held", "reserved"} & set(figures.index)
     assert at.selectbox(key="net_station").value
+    assert " 1 bookings" not in " ".join(at.selectbox(key="net_station").options)
 
 
 def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
@@ -26,6 +30,7 @@ def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
     if "log is empty" in texts(at):  # this test may run before anything was booked at VoltPoint
         return
     assert "Hash chain intact" in texts(at)
+    assert {"Trips holding points", "Trips with reserved points"} <= {m.label for m in at.metric}
     head = at.slider(key="log_seq").value
     at.slider(key="log_seq").set_value(max(1, head // 2)).run()
     assert not at.exception
