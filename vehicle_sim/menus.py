@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from . import alternatives, views
+from . import alternatives, refunds, views
 from .config import City, ConfigError, Endpoint, NetworkInfo, fetch_network
 from .drive import DriveError, DriveReport, Telemetry, drive_trip
 from .errors import ClientError, ReplyError
@@ -418,7 +418,16 @@ class App:
     def cancel_trip(self) -> None:
         """Cancel a confirmed trip (refund per the company's policy)."""
         trip = self._pick_trip("cancel")
-        if trip is None or not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
+        if trip is None:
+            return
+        quote = refunds.quote(trip, self.clock())
+        label = refunds.trip_label(trip, self.network.city_name)
+        if quote.amount is None:
+            self.term.print(f"[yellow]{escape(label)}: {escape(quote.why)}.[/]")
+            return
+        self.term.print(f"Cancelling {escape(label)} gives back [bold]{views.money(quote.amount)}[/] of "
+                        f"{views.money(float(trip.get('cost', 0)))} ({escape(quote.why)}).")
+        if not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
             return
         result = self._require().request("cancel", trip_id=trip["trip_id"])
         self.term.print(f"[green]Trip {escape(str(result['trip_id']))} cancelled.[/] Refund: "

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import client, parts, theme
-from vehicle_sim import alternatives
+from vehicle_sim import alternatives, refunds
 
 PROFILES = ["economic", "normal", "aggressive"]
 SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
@@ -358,21 +358,41 @@ else:
              "stops": len(t.get("stops", [])), "cost": theme.money(t.get("cost")), "status": t["status"],
              "refund": theme.money(t.get("refund")) if t["status"] == "CANCELLED" else ""} for t in trips]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    confirmed = [t["trip_id"] for t in trips if t["status"] == "CONFIRMED"]
+    confirmed = {t["trip_id"]: t for t in trips if t["status"] == "CONFIRMED"}
     if confirmed:
         a, b = st.columns([3, 1])
-        chosen = a.selectbox("Cancel a trip", confirmed, key="cancel_trip",
+        chosen = a.selectbox("Cancel a trip", list(confirmed), key="cancel_trip",
+                             format_func=lambda tid: refunds.trip_label(confirmed[tid], lambda c: cities.get(c, c)),
                              help="Full refund up to 1 h before the first stop's window, half after that; "
                                   "a trip that has begun cannot be cancelled.")
         b.write("")  # lines the button up with the select box
-        if b.button("Cancel trip", key="cancel_btn", icon=":material/cancel:"):
-            with st.spinner("Releasing every reserved point…"):
-                done = request("cancel", "cancel the trip", trip_id=chosen)
-            if done is not None:
-                st.session_state["flash"] = (f"Trip {chosen} cancelled; {theme.money(done.get('refund'))} "
-                                             "refunded.")
-                st.session_state.pop("booking", None)
-                st.rerun()
+        if b.button("Cancel trip…", key="cancel_btn", icon=":material/cancel:"):
+            st.session_state["cancel_asked"] = chosen
+        if st.session_state.get("cancel_asked") == chosen:
+            # Ask first, with the refund this cancel gives now: cancelling cannot be undone.
+            quote = refunds.quote(confirmed[chosen], datetime.now(UTC))
+            label = refunds.trip_label(confirmed[chosen], lambda c: cities.get(c, c))
+            with st.container(border=True):
+                if quote.amount is None:
+                    st.warning(f"{label}: {quote.why}.")
+                else:
+                    st.warning(f"Cancel **{label}**? You get back **{theme.money(quote.amount)}** of "
+                               f"{theme.money(confirmed[chosen].get('cost'))} ({quote.why}). Every reserved point "
+                               "is released; this cannot be undone.", icon=":material/help:")
+                yes, no = st.columns(2)
+                if quote.amount is not None and yes.button("Yes, cancel the trip", key="cancel_yes",
+                                                           type="primary"):
+                    st.session_state.pop("cancel_asked", None)
+                    with st.spinner("Releasing every reserved point…"):
+                        done = request("cancel", "cancel the trip", trip_id=chosen)
+                    if done is not None:
+                        st.session_state["flash"] = (f"Trip {label} cancelled; {theme.money(done.get('refund'))} "
+                                                     "refunded.")
+                        st.session_state.pop("booking", None)
+                        st.rerun()
+                if no.button("Keep the trip", key="cancel_no"):
+                    st.session_state.pop("cancel_asked", None)
+                    st.rerun()
     with st.expander("My reservations, stop by stop"):
         held = (request("reservations", "load my reservations") or {}).get("reservations", [])
         if held:

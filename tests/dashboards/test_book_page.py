@@ -112,10 +112,21 @@ def test_a_company_not_answering_is_named_with_plans_around_it(network):
     assert "Option 1" in texts(at)
 
 
-def test_cancel_refunds_and_marks_the_trip_cancelled(network):
+def test_cancel_asks_first_showing_the_refund_then_refunds_and_marks_the_trip_cancelled(network):
     at = book(sign_up(open_app(), credit=2000.0))
     assert "Trip confirmed" in " ".join(s.value for s in at.success)
+    picker = at.selectbox(key="cancel_trip")
+    assert picker.format_func(picker.value).startswith("Salvador (BA) → Recife (PE), leaving ")  # not a bare id
     at.button(key="cancel_btn").click().run()
+    assert not at.exception
+    asked = " ".join(w.value for w in at.warning)
+    cost = at.session_state["booking"]["itinerary"]["cost"]
+    assert "You get back" in asked and f"R$ {cost:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") in asked
+    assert "CANCELLED" not in "\n".join(df.value.to_string() for df in at.dataframe)  # nothing done yet
+    at.button(key="cancel_no").click().run()
+    assert "cancel_yes" not in [b.key for b in at.button]
+    at.button(key="cancel_btn").click().run()
+    at.button(key="cancel_yes").click().run()
     assert not at.exception
     assert "cancelled" in " ".join(s.value for s in at.success)
     assert "CANCELLED" in "\n".join(df.value.to_string() for df in at.dataframe)
