@@ -74,6 +74,8 @@ def signup_tab(company: str) -> None:
         except client.ClientError as exc:
             parts.show_error(exc, "sign up")
         else:
+            st.session_state["new_password"] = (str(form.get("password", "")), str(form.get("cpf", "")),
+                                                str(form.get("email", "")))
             st.rerun()
 
 
@@ -156,6 +158,11 @@ with st.container(border=True):
             st.rerun()
 if "flash" in st.session_state:
     st.success(st.session_state.pop("flash"))
+if "new_password" in st.session_state:
+    secret, cpf, email = st.session_state.pop("new_password")
+    st.warning(f"**Account opened. Keep your password now: it is shown only this once.** Log in later with your "
+               f"CPF ({cpf}) or e-mail ({email}) and this password:", icon=":material/key:")
+    st.code(secret, language=None)
 
 
 # -- planning and booking -------------------------------------------------------------------------------
@@ -258,14 +265,12 @@ def option_card(option: alternatives.Option, result: dict[str, Any]) -> None:
     """One alternative plan as a card: arrival and cost against the plan asked for, its stops, "Book this"."""
     with st.container(border=True):
         st.markdown(f"**Option {option.number}**")
-        a, b = st.columns(2)
-        later = None if option.minutes_later is None else alternatives.signed_minutes(option.minutes_later)
-        a.metric("Arrive (UTC)", theme.when(option.arrival), delta=later if later != "same time" else None,
-                 delta_color="inverse", help=f"trip time {theme.hm(option.total_minutes)}")
+        later = "" if option.minutes_later is None else f" ({alternatives.signed_minutes(option.minutes_later)})"
         more = option.cost_more
-        b.metric("Cost", theme.money(option.cost), delta_color="inverse",
-                 delta=None if more is None or abs(more) < 0.005 else
-                 f"{'+' if more > 0 else '−'}{theme.money(abs(more))}")
+        dearer = "" if more is None or abs(more) < 0.005 else \
+            f" ({'+' if more > 0 else '−'}{theme.money(abs(more))})"
+        st.markdown(f"Arrive **{theme.when(option.arrival)} UTC**{later}  \n"
+                    f"Trip time {theme.hm(option.total_minutes)} · cost **{theme.money(option.cost)}**{dearer}")
         stops = option.plan.get("stops", [])
         st.markdown("  \n".join(f"{i}. {cities.get(s['city_id'], s['city_id'])} · "
                                 f"{names.get(s['company_id'], s['company_id'])} · {theme.when(s.get('window_start'))}"

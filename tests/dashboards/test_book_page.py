@@ -88,10 +88,10 @@ def test_a_refusal_offers_up_to_three_plans_as_cards_against_the_plan_asked_for(
     assert "already taken" in page and "Other ways to make this trip" in page
     assert {"Option 1", "Option 2", "Option 3"} <= {m for m in page.split("**") if m.startswith("Option")}
     assert "Option 4" not in page
-    cards = {m.label: m.value for m in at.metric if m.label in ("Arrive (UTC)", "Cost")}
-    assert cards["Cost"].startswith("R$ ")
-    deltas = [m.proto.delta for m in at.metric if m.label == "Arrive (UTC)"]
-    assert deltas[0] == "+1h00" and deltas[1] == ""  # 560 against 500 minutes; the same time says nothing
+    cards = [m.value for m in at.markdown if m.value.startswith("Arrive ")]
+    assert len(cards) == 3
+    assert "Arrive **01/01 17:20 UTC** (+1h00)" in cards[0] and "**R$ 40,00** (+R$ 10,00)" in cards[0]
+    assert "(same time)" in cards[1] and "R$ 30,00**" in cards[1] and "(+R$" not in cards[1]
     assert not [df for df in at.dataframe if "point_id" in df.value.columns]  # no raw table of free points
     assert "Try again" not in [b.label for b in at.button]  # it would fail the same way
 
@@ -176,3 +176,27 @@ def test_a_server_refusal_shows_its_message_whatever_its_code(network, code, mes
     at.run()
     shown = " ".join(e.value for e in at.error)
     assert "Booking refused" in shown and message in shown
+
+
+def test_the_sidebar_names_the_driver_and_the_car_and_sign_up_says_to_keep_the_password(network):
+    at = open_app()
+    name, password = at.text_input(key="su_name").value, at.text_input(key="su_password").value
+    sign_up(at)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert name in sidebar and at.session_state["vehicle_session"].vehicle_id not in sidebar
+    assert "shown only this once" in " ".join(w.value for w in at.warning)
+    assert password in [c.value for c in at.code]
+    at.run()  # the next run: the password is not shown again
+    assert password not in [c.value for c in at.code]
+
+
+def test_a_login_is_kept_for_reloads_by_a_handle_not_by_its_secrets(network):
+    from dashboards import client
+
+    at = sign_up(open_app())
+    handle = at.session_state["vehicle_session_handle"]
+    saved = client._saved_logins()[handle]
+    assert saved.result["token"] and saved.expires_at > saved.expires_at.now(saved.expires_at.tzinfo)
+    assert saved.result["token"] not in handle
+    at.button(key="logout").click().run()
+    assert handle not in client._saved_logins()  # a log-out forgets it: a reload then asks to log in

@@ -142,18 +142,59 @@ def go(page, title: str) -> None:
     settle(page)
 
 
+def departure_shown(page):
+    """The departure the Book page's date and time pickers show (UTC)."""
+    from datetime import UTC, datetime
+
+    def part(name: str) -> int:
+        return int(page.get_by_role("spinbutton", name=name).get_attribute("aria-valuenow") or 0)
+
+    return datetime(part("year, Departure day (UTC)"), part("month, Departure day (UTC)"),
+                    part("day, Departure day (UTC)"), part("hour, Departure time (UTC)"),
+                    part("minute, Departure time (UTC)"), tzinfo=UTC)
+
+
+CAR = {"capacity_kwh": 60.0, "charge_kwh": 54.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0}
+
+
+def out_of_order_on_the_way(network, leave, profile: str) -> list[tuple[str, str]]:
+    """Put out of order every point of the first stop of the plan, and of the next two plans around it:
+    a booking of that trip is then refused three times and answered with plans around them. Returns
+    (company, point) of what it took out, for `back_in_service`."""
+    catalogue = httpx.get(network.companies["voltpoint"].api_url + "/api/v1/network", timeout=10).json()
+    stations = {s["id"]: s for s in catalogue["stations"]}
+    taken: list[tuple[str, str]] = []
+    avoid: list[str] = []
+    for _ in range(3):
+        plan = httpx.post(network.companies["voltpoint"].api_url + "/api/v1/plan", timeout=30, json={
+            "origin": "salvador", "destination": "recife", "departure": leave.isoformat(), "profile": profile,
+            "avoid_stations": avoid, **CAR}).raise_for_status().json()["plans"][0]
+        station = stations[plan["stops"][0]["station_id"]]
+        company = station["company_id"]
+        token = network.service_passwords[company]["operator"]
+        for point in station["points"]:
+            httpx.put(f"{network.companies[company].api_url}/api/v1/points/{point['id']}/status", timeout=10,
+                      headers={"X-Operator-Token": token},
+                      json={"status": "OUT_OF_ORDER", "reason": "browser test"}).raise_for_status()
+            taken.append((company, point["id"]))
+        avoid.append(station["id"])
+    return taken
+
+
+def back_in_service(network, taken: list[tuple[str, str]]) -> None:
+    for company, point in taken:
+        httpx.put(f"{network.companies[company].api_url}/api/v1/points/{point}/status", timeout=10,
+                  headers={"X-Operator-Token": network.service_passwords[company]["operator"]},
+                  json={"status": "AVAILABLE"}).raise_for_status()
+
+
 def assert_charts_in_utc(page) -> None:
     """The battery chart's time axis reads in UTC with a 24-hour clock, in a browser set to another zone."""
     import re
     from datetime import UTC, datetime
 
     assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == BROWSER_ZONE
-    def part(name: str) -> int:
-        return int(page.get_by_role("spinbutton", name=name).get_attribute("aria-valuenow") or 0)
-
-    leave = datetime(part("year, Departure day (UTC)"), part("month, Departure day (UTC)"),
-                     part("day, Departure day (UTC)"), part("hour, Departure time (UTC)"),
-                     part("minute, Departure time (UTC)"), tzinfo=UTC)
+    leave = departure_shown(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.locator("svg").first.wait_for()
     texts = chart.locator("svg text").all_text_contents()
@@ -165,19 +206,23 @@ def assert_charts_in_utc(page) -> None:
     assert not any(re.search(r"AM|PM", t) for t in texts)
 
 
-def test_book_a_trip_then_open_every_page(page, app_url):
+def test_book_a_trip_then_open_every_page(page, app_url, network):
     from playwright.sync_api import expect
 
     page.goto(app_url)
     page.get_by_role("heading", name="Book a trip").wait_for()
     settle(page)
     expect(page.get_by_label("Name")).not_to_have_value("")  # Faker filled the form
+    name = page.get_by_label("Name").input_value()
     for label, value in [("Battery (kWh)", "60"), ("Charge now (kWh)", "54"), ("Consumption (kWh/km)", "0.160"),
-                         ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
+                         ("Max AC (kW)", "11"), ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Sign up").click()
     page.get_by_text("Where to").wait_for()
     settle(page)
+    assert "shown only this once" in page.locator("body").inner_text()
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert name in sidebar, sidebar  # the driver and the car, not a vehicle id
     page.get_by_role("button", name="Preview").click()
     page.get_by_text("nothing is reserved").wait_for()
     settle(page)
@@ -188,6 +233,40 @@ def test_book_a_trip_then_open_every_page(page, app_url):
     assert_no_error(page)
     assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
     shoot(page, "book.png")
+
+    # A reload keeps the driver logged in (a handle in a cookie; the token stays on the server side).
+    page.reload()
+    page.get_by_text("Where to").wait_for()
+    settle(page)
+    assert name in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert page.get_by_role("button", name="Sign up").count() == 0
+
+    # Cancel asks first, with the refund; then the same trip again, refused, and a plan around it booked.
+    page.get_by_role("button", name="Cancel trip…").click()
+    page.get_by_text("You get back").wait_for()
+    page.get_by_role("button", name="Yes, cancel the trip").click()
+    page.get_by_text("refunded").wait_for()
+    settle(page)
+    leave = departure_shown(page)
+    profile = page.locator('[data-testid="stSelectbox"]').filter(has_text="Driving profile").locator("input")\
+        .first.input_value()
+    taken = out_of_order_on_the_way(network, leave, profile)
+    try:
+        page.get_by_role("button", name="Book", exact=True).click()
+        page.get_by_text("Other ways to make this trip").wait_for()
+        settle(page)
+        assert_no_error(page)
+        assert "Booking refused" in page.locator("body").inner_text()
+        shoot(page, "refused.png")
+        # The chargers are repaired meanwhile (the planner cannot know a point's status, so an offered plan
+        # may pass a broken station at another time); then "Book this" books the offered plan for real.
+        back_in_service(network, taken)
+        page.get_by_role("button", name="Book this").first.click()
+        page.get_by_text("Trip confirmed").wait_for()
+        settle(page)
+        assert_no_error(page)
+    finally:
+        back_in_service(network, taken)
 
     go(page, "Drive")
     page.get_by_role("button", name="Next stop").click()
