@@ -129,7 +129,8 @@ def cost_chart(cost_by_company: dict[str, float], network: dict[str, Any]) -> No
 
 
 def plan_map(plan: dict[str, Any], network: dict[str, Any], key: str) -> None:
-    """The network with the plan drawn over it (a stable key: redrawn only when the plan changes)."""
+    """The network with the plan drawn over it, framed on the route (a stable key: redrawn only when the plan
+    changes)."""
     m = maps.add_plan(maps.network_map(network), network, plan)
     st_folium(m, key=key, height=MAP_HEIGHT, use_container_width=True, returned_objects=[])
 

@@ -188,6 +188,44 @@ def back_in_service(network, taken: list[tuple[str, str]]) -> None:
                   json={"status": "AVAILABLE"}).raise_for_status()
 
 
+MAP_STATE = """() => {
+    if (!window.map || !window.map.getBounds) { return null; }
+    const b = window.map.getBounds(), box = (el) => el && el.getBoundingClientRect().toJSON();
+    const legend = [...document.querySelectorAll("div")].find(d => d.style.position === "absolute"
+                                                               && d.textContent.includes("VoltPoint"));
+    return {zoom: window.map.getZoom(), south: b.getSouth(), north: b.getNorth(), west: b.getWest(),
+            east: b.getEast(), scale: document.querySelector(".leaflet-control-scale")?.textContent || "",
+            scaleBox: box(document.querySelector(".leaflet-control-scale")), legendBox: box(legend)};
+}"""
+
+
+def map_states(page) -> list[dict]:
+    """The view of every Leaflet map on the page (each lives in its own frame)."""
+    page.wait_for_timeout(1500)  # the maps draw in their frames after the script ends
+    found = []
+    for frame in page.frames:
+        try:
+            state = frame.evaluate(MAP_STATE)
+        except Exception:  # a frame without a map, or one navigating away
+            continue
+        if state:
+            found.append(state)
+    return found
+
+
+def assert_map_frames(state: dict, points: list[tuple[float, float]], *, at_least_zoom: float) -> None:
+    """The map shows every point, zoomed in enough; its scale is metric and the legend does not cover it."""
+    for lat, lon in points:
+        assert state["south"] <= lat <= state["north"] and state["west"] <= lon <= state["east"], (lat, lon, state)
+    assert state["zoom"] >= at_least_zoom, state
+    assert "km" in state["scale"] and "mi" not in state["scale"], state["scale"]
+    s, leg = state["scaleBox"], state["legendBox"]
+    assert leg is not None
+    apart_x = s["right"] <= leg["left"] or leg["right"] <= s["left"]
+    apart_y = s["bottom"] <= leg["top"] or leg["bottom"] <= s["top"]
+    assert apart_x or apart_y, (s, leg)
+
+
 def assert_charts_in_utc(page) -> None:
     """The battery chart's time axis reads in UTC with a 24-hour clock, in a browser set to another zone."""
     import re
@@ -232,6 +270,9 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     settle(page)
     assert_no_error(page)
     assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
+    # The map frames the route (Salvador → Recife), not the whole network in a third of the frame.
+    (route_map,) = map_states(page)
+    assert_map_frames(route_map, [(-12.97, -38.50), (-8.05, -34.88)], at_least_zoom=6)
     shoot(page, "book.png")
 
     # A reload keeps the driver logged in (a handle in a cookie; the token stays on the server side).
@@ -278,6 +319,9 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     go(page, "Network map")
     page.get_by_text("Per company").wait_for()
     assert_no_error(page)
+    (whole,) = map_states(page)
+    # The network's corners (Barreiras far west, the far south, Fortaleza, Natal), filling the frame.
+    assert_map_frames(whole, [(-3.73, -38.53), (-12.14, -44.99), (-14.86, -39.0), (-5.79, -35.21)], at_least_zoom=5.25)
     shoot(page, "network.png")
 
     go(page, "Event log")
