@@ -60,10 +60,17 @@ def legend_html(network: dict[str, Any], down: set[str] | frozenset[str] = froze
                     for c in names)
 
 
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+
+
 def reason(code: str, message: str) -> str:
-    """A refusal or error in words: the plain sentence for a known code, then the server's message."""
+    """A refusal or error in words: the plain sentence for a known code, then the server's message when it
+    adds something (never the same words twice: "Wrong login or password. (wrong login or password)")."""
     plain = REASONS.get(code)
-    return f"{plain} ({message})" if plain and message else plain or message or code
+    if plain and message and _words(message) not in _words(plain):
+        return f"{plain} ({message})"
+    return plain or message or code
 
 
 def money(value: float | None) -> str:

@@ -231,10 +231,10 @@ class App:
         if not login or not password:
             self.term.print("[yellow]Both the login and the password are needed.[/]")
             return
-        # A login issues the vehicle new broker credentials, and the broker then drops a connection
-        # still using the old ones: end the open session first, while its logout can still be sent.
-        self._end_session()
-        self._start_session(Session.login(self.endpoint, login, password))
+        # Log in first: a wrong password must leave the session that is open as it is. (The broker login a
+        # vehicle gets is the same at every login, so the open connection is not dropped meanwhile.)
+        session = Session.login(self.endpoint, login, password)
+        self._start_session(session)
 
     def register(self) -> None:
         """Create an account from a Faker-filled form the person accepts or edits."""
@@ -451,7 +451,8 @@ class App:
 def report_panel(report: DriveReport) -> Panel:
     """The outcome of a drive for people."""
     checked = sum(1 for c in report.check_ins if c.started and c.finished)
-    lines = [f"Trip {escape(report.trip_id)}: {'arrived' if report.arrived else 'did not arrive'}",
+    state = "arrived" if report.arrived else "stopped by Ctrl-C" if report.interrupted else "did not arrive"
+    lines = [f"Trip {escape(report.trip_id)}: {state}",
              f"checked in at {checked}/{len(report.check_ins)} stop(s)",
              f"charge at the end {report.final_kwh:.1f} kWh; promised {report.promised_kwh:.1f} kWh "
              f"(±{report.tolerance_kwh:.1f})",

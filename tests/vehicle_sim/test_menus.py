@@ -93,3 +93,17 @@ NET = NetworkInfo([City("salvador", "Salvador", "BA"), City("sao-luis", "São Lu
 ])
 def test_cities_are_found_by_number_or_part_of_the_name(typed, found):
     assert [c.id for c in NET.find_cities(typed)] == found
+
+
+def test_a_failed_login_keeps_the_session_that_was_open(endpoints):
+    person = new_person()
+    answers = ["2", "e", *edited_form(person), "y",   # create an account: logged in
+               "7",                                   # back to start, the session kept
+               "1", person["email"], "wrong-password",  # a wrong password: back in the open session
+               "3",                                   # account info, as the driver still logged in
+               "0"]
+    seen = run_menus(endpoints["voltpoint"], answers)
+    after = seen[seen.index("BAD_CREDENTIALS"):]
+    assert f"{person['name']} @ voltpoint" in after
+    assert "Statement (latest 10)" in after and "Traceback" not in seen
+    assert after.lower().count("wrong login or password") == 1  # said once
