@@ -73,7 +73,9 @@ class FitWhenSized(MacroElement):  # type: ignore[misc]
                 if (box.clientWidth < 10 || box.clientHeight < 10) { return false; }
                 map.invalidateSize();
                 // Not animated: a second fit (the route after the network) during an animation is dropped.
-                map.fitBounds(bounds, {padding: [{{ this.padding }}, {{ this.padding }}], animate: false});
+                // The top band stays free for the legend: it must not cover the route's ends.
+                map.fitBounds(bounds, {paddingTopLeft: [{{ this.padding }}, {{ this.padding + 40 }}],
+                                       paddingBottomRight: [{{ this.padding }}, {{ this.padding }}], animate: false});
                 return true;
             }
             if (!fit() && window.ResizeObserver) {

@@ -125,6 +125,7 @@ def settle(page) -> None:
 
 def shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)  # no tooltip of the last button clicked in the picture
     page.wait_for_timeout(1000)  # maps draw in their iframe after the script ends
     # Streamlit scrolls inside its own container, so a "full page" shot would stop at the window:
     # make the window as tall as the content instead, then put it back.
@@ -199,13 +200,17 @@ MAP_STATE = """() => {
 }"""
 
 
-def map_states(page) -> list[dict]:
-    """The view of every Leaflet map on the page (each lives in its own frame)."""
+def map_states(page, lats: list[float]) -> list[dict]:
+    """The view of every Leaflet map on the page (each lives in its own frame), with the y pixel of `lats`."""
     page.wait_for_timeout(1500)  # the maps draw in their frames after the script ends
     found = []
     for frame in page.frames:
         try:
             state = frame.evaluate(MAP_STATE)
+            if state:
+                state["yOf"] = {str(lat): frame.evaluate(
+                    f"() => window.map.latLngToContainerPoint([{lat}, window.map.getCenter().lng]).y") for lat in lats}
+                state["mapBox"] = frame.evaluate("() => window.map.getContainer().getBoundingClientRect().toJSON()")
         except Exception:  # a frame without a map, or one navigating away
             continue
         if state:
@@ -214,9 +219,14 @@ def map_states(page) -> list[dict]:
 
 
 def assert_map_frames(state: dict, points: list[tuple[float, float]], *, at_least_zoom: float) -> None:
-    """The map shows every point, zoomed in enough; its scale is metric and the legend does not cover it."""
+    """The map shows every point, zoomed in enough, none under the legend; its scale is metric and the legend
+    does not cover it."""
     for lat, lon in points:
         assert state["south"] <= lat <= state["north"] and state["west"] <= lon <= state["east"], (lat, lon, state)
+    # Nothing of what it frames lies under the legend (the top band is kept free for it).
+    legend_bottom = state["legendBox"]["bottom"] - state["mapBox"]["top"]
+    top_lat = max(lat for lat, _ in points)
+    assert state["yOf"][str(top_lat)] > legend_bottom, (state["yOf"], legend_bottom)
     assert state["zoom"] >= at_least_zoom, state
     assert "km" in state["scale"] and "mi" not in state["scale"], state["scale"]
     s, leg = state["scaleBox"], state["legendBox"]
@@ -271,8 +281,9 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     assert_no_error(page)
     assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
     # The map frames the route (Salvador → Recife), not the whole network in a third of the frame.
-    (route_map,) = map_states(page)
-    assert_map_frames(route_map, [(-12.97, -38.50), (-8.05, -34.88)], at_least_zoom=6)
+    route = [(-12.97, -38.50), (-8.05, -34.88)]
+    (route_map,) = map_states(page, [lat for lat, _ in route])
+    assert_map_frames(route_map, route, at_least_zoom=6)
     shoot(page, "book.png")
 
     # A reload keeps the driver logged in (a handle in a cookie; the token stays on the server side).
@@ -314,14 +325,17 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     page.get_by_text("Check-ins sent to the servers").wait_for()
     settle(page)
     assert_no_error(page)
+    (drive_map,) = map_states(page, [lat for lat, _ in route])
+    assert_map_frames(drive_map, route, at_least_zoom=6)
     shoot(page, "drive.png")
 
     go(page, "Network map")
     page.get_by_text("Per company").wait_for()
     assert_no_error(page)
-    (whole,) = map_states(page)
     # The network's corners (Barreiras far west, the far south, Fortaleza, Natal), filling the frame.
-    assert_map_frames(whole, [(-3.73, -38.53), (-12.14, -44.99), (-14.86, -39.0), (-5.79, -35.21)], at_least_zoom=5.25)
+    corners = [(-3.73, -38.53), (-12.14, -44.99), (-14.86, -39.0), (-5.79, -35.21)]
+    (whole,) = map_states(page, [lat for lat, _ in corners])
+    assert_map_frames(whole, corners, at_least_zoom=5.25)
     shoot(page, "network.png")
 
     go(page, "Event log")
