@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
+from servers.api import cities
 from servers.api.deps import OperatorDep, ServerDep, VehicleDep
 from servers.contract.fake import fake_vehicle_form
 from servers.contract.models import CheckInIn, CreditIn, LoginIn, PlanIn, PointStatusIn, SignupIn, TripIn
@@ -57,6 +58,7 @@ def revoke(vehicle_id: str, _: OperatorDep, server: ServerDep) -> dict[str, Any]
 
 @router.post("/plan", summary="Preview a plan for an inline vehicle (nothing is reserved)")
 def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
+    body = cities.with_city_ids(server.network, body)
     charge = body.capacity_kwh if body.charge_kwh is None else min(body.charge_kwh, body.capacity_kwh)
     vehicle = Vehicle(capacity_kwh=body.capacity_kwh, consumption_kwh_per_km=body.consumption_kwh_per_km,
                       charge_kwh=charge, profile=DrivingProfile(body.profile or "normal"),
@@ -95,6 +97,7 @@ def add_credit(body: CreditIn, vehicle_id: VehicleDep, server: ServerDep,
              responses={409: {"description": "refused, with the reason and the alternatives"}})
 def book(body: TripIn, vehicle_id: VehicleDep, server: ServerDep,
          idempotency_key: IdempotencyKey = None) -> Any:
+    body = cities.with_city_ids(server.network, body)
     reply = server.coordinator.book(vehicle_id, idempotency_key or uuid.uuid4().hex, body)
     if reply["status"] == "REFUSED":
         return JSONResponse(views.refusal_error(reply), status_code=409)
