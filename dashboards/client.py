@@ -100,9 +100,16 @@ def company(cid: str) -> dict[str, Any]:
 
 # -- REST reads ----------------------------------------------------------------------------------------
 
+@st.cache_resource(show_spinner=False)
+def _http() -> httpx.Client:
+    # One client for the process: kept-alive connections. A new connection per read cost ~20 ms each, and a
+    # page makes several (issue #16 item 12: first paint).
+    return httpx.Client(timeout=HTTP_TIMEOUT_S)
+
+
 def _get(api: str, company_id: str, path: str, params: dict[str, Any] | None = None) -> Any:
     try:
-        reply = httpx.get(api + path, params=params, timeout=HTTP_TIMEOUT_S)
+        reply = _http().get(api + path, params=params)
     except httpx.HTTPError as exc:
         raise ServerDown(company_id, f"{api} did not answer ({type(exc).__name__})") from None
     try:

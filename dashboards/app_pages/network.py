@@ -141,7 +141,10 @@ def station_detail(station: dict[str, Any]) -> None:
         st.caption(f"No booking at {station['station_id']} between {theme.when(station['start'])} and "
                    f"{theme.when(station['end'])} (UTC).")
         return
-    st.altair_chart(charts.bookings_timeline(bars, len(station["points"])), width="stretch")
+    # On demand: the first chart of a page loads Vega in the browser, which cost this page ~0.7 s of its
+    # first paint (issue #16 item 12).
+    if st.toggle(f"Show the {theme.count(len(bars), 'booking')} on a timeline", key="net_timeline"):
+        st.altair_chart(charts.bookings_timeline(bars, len(station["points"])), width="stretch")
 
 
 st.select_slider("Look ahead", options=[1, 3, 6, 12, 24], value=6, key="net_hours",
