@@ -33,9 +33,12 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-## test: set-up, lint, type checks, then the whole suite (the multi-host tests need root: they skip otherwise).
+## test: set-up, lint, type checks, then the whole suite — the browser tests included (Debian's chromium is
+## installed like mosquitto, apt-get as root, or the run stops at once saying what to install); the multi-host
+## tests need root and skip otherwise.
 test: lint typecheck nettools
-	$(VENV)/bin/pytest
+	@bash scripts/ensure-chromium.sh
+	RECARGA_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
 
 ## screenshots: the browser test, saving its screenshots into docs/screenshots.
 screenshots: setup

@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,12 @@ HTTP_TIMEOUT_S = 2.0
 BOOK_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 SESSION_KEY = "vehicle_session"
+HANDLE_KEY = "vehicle_session_handle"
+RESTORE_TRIED = "vehicle_session_restore_tried"
+COOKIE_PENDING = "vehicle_session_cookie"
+#: The browser's cookie: a random handle of a login kept in this process, never the token itself.
+COOKIE = "recarga_session"
+DEFAULT_KEEP = timedelta(hours=12)
 
 
 class ServerDown(Exception):
@@ -92,9 +100,16 @@ def company(cid: str) -> dict[str, Any]:
 
 # -- REST reads ----------------------------------------------------------------------------------------
 
+@st.cache_resource(show_spinner=False)
+def _http() -> httpx.Client:
+    # One client for the process: kept-alive connections. A new connection per read cost ~20 ms each, and a
+    # page makes several (issue #16 item 12: first paint).
+    return httpx.Client(timeout=HTTP_TIMEOUT_S)
+
+
 def _get(api: str, company_id: str, path: str, params: dict[str, Any] | None = None) -> Any:
     try:
-        reply = httpx.get(api + path, params=params, timeout=HTTP_TIMEOUT_S)
+        reply = _http().get(api + path, params=params)
     except httpx.HTTPError as exc:
         raise ServerDown(company_id, f"{api} did not answer ({type(exc).__name__})") from None
     try:
@@ -246,6 +261,7 @@ class VehicleSession:
     client: VehicleClient
     expires_at: str = ""
     history: list[str] = field(default_factory=list)
+    driver: str = ""  # "Maria da Silva · BYD Dolphin RCG1A23", for the sidebar
 
     def request(self, op: str, timeout: float = REQUEST_TIMEOUT_S, **args: Any) -> Any:
         """Send one operation and return its result; ReplyError / RequestTimeout / ClientError otherwise."""
@@ -258,7 +274,7 @@ class VehicleSession:
         self.client.close()
 
 
-def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
+def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
     entry = company(cid)
     broker = result.get("broker", {})
     vehicle_id = result["vehicle_id"]
@@ -267,8 +283,85 @@ def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
     car.connect()
     car.token = result["token"]
     session = VehicleSession(cid, vehicle_id, car, str(result.get("expires_at", "")))
-    set_session(session)
+    with contextlib.suppress(ClientError):  # only the sidebar's words depend on it
+        account = session.request("account", REQUEST_TIMEOUT_S)
+        owner, vehicle = account.get("owner", {}), account.get("vehicle", {})
+        session.driver = " · ".join(x for x in (str(owner.get("name", "")), f"{vehicle.get('model', '')} "
+                                                f"{vehicle.get('plate', '')}".strip()) if x)
     return session
+
+
+def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
+    session = _connect(cid, result)
+    set_session(session)
+    keep_across_reloads(cid, result)
+    return session
+
+
+# -- staying logged in across reloads --------------------------------------------------------------------
+# A reload starts a new Streamlit session, so `st.session_state` is empty again. The login result (token
+# and broker login) stays in this process's memory under a random handle; the browser keeps only the
+# handle, in a cookie that expires with the token. A reload finds the handle and reconnects. The secrets
+# never reach the browser, and a restarted dashboard simply asks to log in again.
+
+@dataclass(frozen=True)
+class SavedLogin:
+    """A login result kept for reloads, until its token expires."""
+
+    company: str
+    result: dict[str, Any]
+    expires_at: datetime
+
+
+@st.cache_resource(show_spinner=False)
+def _saved_logins() -> dict[str, SavedLogin]:
+    return {}
+
+
+def _expiry(result: dict[str, Any]) -> datetime:
+    try:
+        t = datetime.fromisoformat(str(result.get("expires_at")))
+    except ValueError:
+        return datetime.now(UTC) + DEFAULT_KEEP
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def keep_across_reloads(cid: str, result: dict[str, Any]) -> str:
+    """Remember this login under a new handle and ask the browser to keep the handle; return the handle."""
+    handle = secrets.token_urlsafe(24)
+    saved = _saved_logins()
+    now = datetime.now(UTC)
+    for old in [h for h, s in saved.items() if s.expires_at <= now]:  # forget what has expired
+        saved.pop(old, None)
+    saved[handle] = SavedLogin(cid, dict(result), _expiry(result))
+    st.session_state[COOKIE_PENDING] = (handle, max(int((saved[handle].expires_at - now).total_seconds()), 0))
+    return handle
+
+
+def restore(handle: str | None) -> VehicleSession | None:
+    """The session a browser's handle stands for, reconnected; None when unknown, expired or refused."""
+    saved = _saved_logins().get(handle or "")
+    if saved is None or saved.expires_at <= datetime.now(UTC):
+        return None
+    try:
+        session = _connect(saved.company, saved.result)
+    except (ClientError, ServerDown, KeyError):
+        return None
+    st.session_state[SESSION_KEY] = session
+    st.session_state[HANDLE_KEY] = handle
+    return session
+
+
+def write_cookie() -> None:
+    """Send the browser a pending cookie change (a new handle, or its removal at log-out); once."""
+    pending = st.session_state.pop(COOKIE_PENDING, None)
+    if pending is None:
+        return
+    handle, max_age = pending
+    if handle:
+        st.session_state[HANDLE_KEY] = handle
+    st.html(f"<script>document.cookie = '{COOKIE}={handle}; Max-Age={max_age}; Path=/; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True)
 
 
 def sign_up(cid: str, form: dict[str, Any]) -> VehicleSession:
@@ -289,22 +382,30 @@ def log_in(cid: str, login: str, password: str) -> VehicleSession:
 
 
 def session() -> VehicleSession | None:
-    """The vehicle logged in in this browser session, if any."""
+    """The vehicle logged in in this browser session, if any (reconnected after a reload)."""
     found = st.session_state.get(SESSION_KEY)
-    return found if isinstance(found, VehicleSession) else None
+    if isinstance(found, VehicleSession):
+        return found
+    if st.session_state.get(HANDLE_KEY) is None and not st.session_state.get(RESTORE_TRIED):
+        st.session_state[RESTORE_TRIED] = True  # once per browser session: a dead handle is not retried
+        return restore(st.context.cookies.get(COOKIE))
+    return None
 
 
 def set_session(value: VehicleSession) -> None:
     """Keep one vehicle connection per browser session (closing any previous one)."""
-    old = session()
-    if old is not None and old is not value:
+    old = st.session_state.get(SESSION_KEY)
+    if isinstance(old, VehicleSession) and old is not value:
         old.close()
+        _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)
     st.session_state[SESSION_KEY] = value
 
 
 def log_out() -> None:
     """Close this browser session's vehicle connection and forget it."""
-    old = session()
-    if old is not None:
+    old = st.session_state.get(SESSION_KEY)
+    if isinstance(old, VehicleSession):
         old.close()
     st.session_state.pop(SESSION_KEY, None)
+    _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)
+    st.session_state[COOKIE_PENDING] = ("", 0)

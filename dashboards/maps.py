@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import folium
+from branca.element import MacroElement
+from jinja2 import Template
 
 from dashboards import theme
 
@@ -37,11 +39,67 @@ def stations_by_id(network: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _legend(network: dict[str, Any], down: Iterable[str]) -> folium.Element:
+    # Top right: the scale is bottom left and the attribution bottom right, and neither may be covered.
     body = theme.legend_html(network, set(down))
     return folium.Element(
-        f'<div style="position:absolute;bottom:18px;left:10px;z-index:9999;background:rgba(255,255,255,.9);'
+        f'<div style="position:absolute;top:10px;right:10px;z-index:9999;background:rgba(255,255,255,.9);'
         f'padding:6px 8px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font-family:sans-serif">'
         f'{body}</div>')
+
+
+class MetricScale(MacroElement):  # type: ignore[misc]
+    """Leaflet's scale bar in km only (folium's `control_scale` adds miles too)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, position: "bottomleft"}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+
+class FitWhenSized(MacroElement):  # type: ignore[misc]
+    """Fit the map to `bounds` once its frame has a size, then leave the view to the person.
+
+    folium's `fit_bounds` runs while Streamlit's frame for the map is still being laid out (no width yet),
+    so on the pages the view stayed where it started, with the network in a third of the frame.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var bounds = L.latLngBounds({{ this.bounds|tojson }});
+            var box = map.getContainer();
+            function fit() {
+                if (box.clientWidth < 10 || box.clientHeight < 10) { return false; }
+                map.invalidateSize();
+                // Not animated: a second fit (the route after the network) during an animation is dropped.
+                // The top band stays free for the legend: it must not cover the route's ends.
+                map.fitBounds(bounds, {paddingTopLeft: [{{ this.padding }}, {{ this.padding + 40 }}],
+                                       paddingBottomRight: [{{ this.padding }}, {{ this.padding }}], animate: false});
+                return true;
+            }
+            if (!fit() && window.ResizeObserver) {
+                var watch = new ResizeObserver(function () { if (fit()) { watch.disconnect(); } });
+                watch.observe(box);
+            }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds: list[tuple[float, float]], padding: int = 20) -> None:
+        super().__init__()
+        self._name = "FitWhenSized"
+        self.bounds = [list(b) for b in bounds]
+        self.padding = padding
+
+
+def bounds_of(coords: Iterable[tuple[float, float]]) -> list[tuple[float, float]] | None:
+    """South-west and north-east corners of some (lat, lon) points; None for none."""
+    points = list(coords)
+    if not points:
+        return None
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    return [(min(lats), min(lons)), (max(lats), max(lons))]
 
 
 def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availability: dict[str, str] | None = None,
@@ -52,21 +110,20 @@ def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availabili
     `station_radius`: station id → marker radius, to make busy stations stand out.
     """
     down = set(down)
-    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=_tiles(), control_scale=True, height=height_hint)
+    # Quarter zooms: a fit fills the frame instead of stopping at the whole zoom below it.
+    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=_tiles(), control_scale=False, height=height_hint,
+                   zoom_snap=0.25, zoom_delta=0.5)
+    MetricScale().add_to(m)
     cities = cities_by_id(network)
     colors, names = theme.company_colors(network), theme.company_names(network)
-    roads = folium.FeatureGroup(name="Roads")
-    for road in network.get("roads", []):
-        a, b = cities.get(road["a"]), cities.get(road["b"])
-        if a and b:
-            folium.PolyLine([(a["lat"], a["lon"]), (b["lat"], b["lon"])], color="#94a3b8", weight=2, opacity=0.8,
-                            tooltip=f"{road['highway']} · {road['km']:g} km").add_to(roads)
-    roads.add_to(m)
-    towns = folium.FeatureGroup(name="Cities")
-    for c in cities.values():
-        folium.CircleMarker((c["lat"], c["lon"]), radius=2, color="#334155", fill=True, fill_opacity=1,
-                            tooltip=f"{c['name']} ({c['state']})").add_to(towns)
-    towns.add_to(m)
+    # Roads and cities as two GeoJSON layers: one data blob each instead of ~180 separately scripted
+    # layers, which made the map the slowest part of a page's first paint (issue #16 item 12).
+    folium.GeoJson(roads_geojson(network), name="Roads",
+                   style_function=lambda _: {"color": "#94a3b8", "weight": 2, "opacity": 0.8},
+                   tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False)).add_to(m)
+    folium.GeoJson(cities_geojson(network), name="Cities",
+                   marker=folium.CircleMarker(radius=2, color="#334155", fill=True, fill_opacity=1),
+                   tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False)).add_to(m)
     group = folium.FeatureGroup(name="Stations")
     for s in network.get("stations", []):
         city = cities.get(s["city_id"])
@@ -84,11 +141,31 @@ def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availabili
                             tooltip=f"{s['name']} ({names.get(s['company_id'], s['company_id'])})",
                             popup=folium.Popup(popup, max_width=260)).add_to(group)
     group.add_to(m)
-    if cities:  # the whole network in view, whatever the window's size
-        lats, lons = [c["lat"] for c in cities.values()], [c["lon"] for c in cities.values()]
-        m.fit_bounds([(min(lats), min(lons)), (max(lats), max(lons))], padding=(10, 10))
+    whole = bounds_of((c["lat"], c["lon"]) for c in cities.values())
+    if whole is not None:  # the whole network in view, whatever the window's size
+        FitWhenSized(whole, padding=10).add_to(m)
     m.get_root().html.add_child(_legend(network, down))
     return m
+
+
+def roads_geojson(network: dict[str, Any]) -> dict[str, Any]:
+    """Every road as a GeoJSON line (lon, lat order), labelled with its highway and km."""
+    cities = cities_by_id(network)
+    features = []
+    for road in network.get("roads", []):
+        a, b = cities.get(road["a"]), cities.get(road["b"])
+        if a and b:
+            features.append({"type": "Feature", "properties": {"label": f"{road['highway']} · {road['km']:g} km"},
+                             "geometry": {"type": "LineString",
+                                          "coordinates": [[a["lon"], a["lat"]], [b["lon"], b["lat"]]]}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def cities_geojson(network: dict[str, Any]) -> dict[str, Any]:
+    """Every city as a GeoJSON point, labelled "Name (ST)"."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"label": f"{c['name']} ({c['state']})"},
+         "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]}} for c in network.get("cities", [])]}
 
 
 def path_coords(network: dict[str, Any], path: Iterable[str]) -> list[tuple[float, float]]:
@@ -107,9 +184,9 @@ def add_plan(m: folium.Map, network: dict[str, Any], plan: dict[str, Any], *, fi
         start, end = cities[plan["path"][0]]["name"], cities[plan["path"][-1]]["name"]
         folium.Marker(coords[0], tooltip=f"from {start}", icon=_badge("A", "#16a34a")).add_to(m)
         folium.Marker(coords[-1], tooltip=f"to {end}", icon=_badge("B", "#dc2626")).add_to(m)
-        if fit:
-            lats, lons = [c[0] for c in coords], [c[1] for c in coords]
-            m.fit_bounds([(min(lats), min(lons)), (max(lats), max(lons))], padding=(30, 30))
+        route = bounds_of(coords)
+        if fit and route is not None:  # after the network's own fit: the route's frame wins
+            FitWhenSized(route, padding=30).add_to(m)
     for i, stop in enumerate(plan.get("stops", [])):
         city = cities.get(stop["city_id"])
         if city is None:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboards import client, maps, theme, trip_sim
+from dashboards import charts, client, maps, theme, trip_sim
 
 MAP_HEIGHT = 460
 
@@ -60,19 +60,23 @@ def plan_figures(plan: dict[str, Any]) -> None:
 
 
 def stops_frame(stops: list[dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
-    """A table of stops: where, whose, when, how much, and the reserved point once there is one."""
+    """A table of stops, numbered 1..n as on the map: where, whose, when, the battery, the cost, the point.
+
+    Few and short columns, so that the cost and the point stay in view on a 1366 px screen.
+    """
     names, cities = theme.company_names(network), theme.city_names(network)
     rows = []
     for i, s in enumerate(stops):
-        row = {"#": i + 1, "city": cities.get(s["city_id"], s["city_id"]), "station": s["station_id"],
+        arrive_kwh, energy = float(s.get("arrive_kwh", 0)), float(s.get("energy_kwh", 0))
+        power = s.get("power_kw")
+        row = {"#": i + 1, "city": cities.get(s["city_id"], s["city_id"]),
                "company": names.get(s["company_id"], s["company_id"]),
-               "arrive": theme.when(s.get("arrive_at")), "arrive kWh": round(float(s.get("arrive_kwh", 0)), 1),
-               "charge kWh": round(float(s.get("energy_kwh", 0)), 1), "at kW": s.get("power_kw"),
-               "minutes": round(float(s.get("charge_minutes", 0))), "leave": theme.when(s.get("depart_at")),
-               "window": f"{theme.when(s.get('window_start'))}–{theme.when(s.get('window_end'))[-5:]}",
-               "cost": theme.money(s.get("cost"))}
-        if "point_id" in s:
-            row["point"] = s.get("point_id") or "—"
+               "arrive": theme.when(s.get("arrive_at")), "leave": theme.when(s.get("depart_at"))[-5:],
+               "battery kWh": f"{arrive_kwh:.0f} → {arrive_kwh + energy:.0f}",
+               "charge": f"+{energy:.1f} kWh · {theme.hm(float(s.get('charge_minutes', 0)))}"
+                         + (f" · {float(power):g} kW" if power else ""),
+               "cost": theme.money(s.get("cost")),
+               "point": s.get("point_id") or s["station_id"]}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -105,11 +109,8 @@ def charge_points(plan: dict[str, Any], start_kwh: float | None) -> list[dict[st
 
 def charge_chart(plan: dict[str, Any], network: dict[str, Any], start_kwh: float | None = None) -> None:
     """A line of the battery's charge along the trip, with the stops marked (start: given, or worked out)."""
-    frame = pd.DataFrame(charge_points(plan, trip_sim.start_kwh(plan, network) if start_kwh is None else start_kwh))
-    line = alt.Chart(frame).mark_line(point=True, color=maps.PATH_COLOR).encode(
-        x=alt.X("time:T", title="time (UTC)"), y=alt.Y("kWh:Q", title="battery (kWh)"),
-        tooltip=["where", alt.Tooltip("time:T", format="%d/%m %H:%M"), alt.Tooltip("kWh:Q", format=".1f")])
-    st.altair_chart(line.properties(height=220), width="stretch")
+    points = charge_points(plan, trip_sim.start_kwh(plan, network) if start_kwh is None else start_kwh)
+    st.altair_chart(charts.charge_line(points, maps.PATH_COLOR), width="stretch")
 
 
 def cost_chart(cost_by_company: dict[str, float], network: dict[str, Any]) -> None:
@@ -128,7 +129,8 @@ def cost_chart(cost_by_company: dict[str, float], network: dict[str, Any]) -> No
 
 
 def plan_map(plan: dict[str, Any], network: dict[str, Any], key: str) -> None:
-    """The network with the plan drawn over it (a stable key: redrawn only when the plan changes)."""
+    """The network with the plan drawn over it, framed on the route (a stable key: redrawn only when the plan
+    changes)."""
     m = maps.add_plan(maps.network_map(network), network, plan)
     st_folium(m, key=key, height=MAP_HEIGHT, use_container_width=True, returned_objects=[])
 

@@ -30,9 +30,14 @@ with st.sidebar:
     st.caption("recarga — EV charging across Brazil's Northeast")
     me = client.session()
     if me is not None:
-        st.caption(f"Logged in as **{me.vehicle_id}** at **{me.company}**")
+        try:
+            home = {c["id"]: c["name"] for c in client.network().get("companies", [])}.get(me.company, me.company)
+        except (client.ServerDown, client.ApiError):
+            home = me.company
+        st.caption(f"Logged in: **{me.driver or me.vehicle_id}** · home company **{home}**")
     if not client.companies():
         st.warning(f"No servers configured: {client.clients_file()} is missing. Start the network with "
                    "`python -m servers up`.")
 
+client.write_cookie()  # a log-in or log-out of the run before (which ended in a rerun) is kept by the browser
 page.run()

@@ -28,6 +28,7 @@ REASONS = {
     "INVALID_CPF": "That CPF is not valid.",
     "BAD_TOKEN": "The session expired: log in again.",
     "VALIDATION_ERROR": "Some fields are not valid.",
+    "DEPARTURE_IN_PAST": "That departure is in the past: choose a later time.",
 }
 
 
@@ -59,15 +60,44 @@ def legend_html(network: dict[str, Any], down: set[str] | frozenset[str] = froze
                     for c in names)
 
 
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+
+
 def reason(code: str, message: str) -> str:
-    """A refusal or error in words: the plain sentence for a known code, then the server's message."""
+    """A refusal or error in words: the plain sentence for a known code, then the server's message when it
+    adds something (never the same words twice: "Wrong login or password. (wrong login or password)")."""
     plain = REASONS.get(code)
-    return f"{plain} ({message})" if plain and message else plain or message or code
+    if plain and message and _words(message) not in _words(plain):
+        return f"{plain} ({message})"
+    return plain or message or code
 
 
 def money(value: float | None) -> str:
-    """R$ with two decimals."""
-    return "—" if value is None else f"R$ {value:,.2f}"
+    """R$ 1.234,56 — Brazilian style, as the terminal client writes it."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.2f}"
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    """'1 booking', '3 bookings'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def free_now(point: dict[str, Any], now: datetime) -> bool:
+    """Whether a point (as `/api/v1/stations` gives it) is in service and not booked at this moment.
+
+    The server's own `free` means free for the whole window asked about (the next hours), not now.
+    """
+    if point.get("status") != "AVAILABLE":
+        return False
+    for booking in point.get("bookings", []):
+        start, end = parse_time(booking.get("start")), parse_time(booking.get("end"))
+        if start is not None and end is not None and start <= now < end:
+            return False
+    return True
 
 
 def hm(minutes: float | None) -> str:

@@ -157,8 +157,13 @@ def position(plan: dict[str, Any], network: dict[str, Any], trip_legs: list[Leg]
         first = trip_legs[0] if trip_legs else None
         lat, lon = _interpolate(coords, kms, 0.0)
         return Position(lat, lon, 0.0, first.kwh_a if first else 0.0, f"waiting to leave {names.get(path[0], '')}")
+    if t >= trip_legs[-1].end:  # at the arrival time the car has arrived: it is no longer driving towards it
+        last = trip_legs[-1]
+        lat, lon = _interpolate(coords, kms, last.km_b)
+        return Position(lat, lon, last.km_b, last.kwh_b, f"arrived at {names.get(path[-1], '')}" if path
+                        else "arrived")
     for leg in trip_legs:
-        if t < leg.end or (leg is trip_legs[-1] and t <= leg.end):
+        if t < leg.end:
             span = (leg.end - leg.start).total_seconds()
             f = 1.0 if span <= 0 else min(max((t - leg.start).total_seconds() / span, 0.0), 1.0)
             km = leg.km_a + f * (leg.km_b - leg.km_a)

@@ -165,8 +165,13 @@ def state(
     save: Annotated[bool, typer.Option("--save-snapshot", help="Save the result into --snapshots.")] = False,
     fold_path: Annotated[str | None,
                          typer.Option("--fold", help="package.module:attr; overrides meta.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Print the whole state, not its summary.")] = False,
 ) -> None:
-    """Rebuild the state by folding the log (the fold named in the log's meta `fold`)."""
+    """Rebuild the state by folding the log (the fold named in the log's meta `fold`).
+
+    Prints a summary (each part of the state and how much it holds); `--full` prints all of it, `--json`
+    gives all of it as JSON. An `--at` past the log's end says so and shows the state after the last event.
+    """
     if at is not None and at_time is not None:
         raise typer.BadParameter("give --at or --at-time, not both", param_hint="--at")
     if save and snapshots is None:
@@ -175,7 +180,11 @@ def state(
     with _opened(log) as store:
         fold = _discover_fold(fold_path or store.get_meta("fold"))
         snaps = _open_snapshots(snapshots, create=save) if snapshots else None
-        target = store.head() if at is None else min(at, store.head())
+        head = store.head()
+        if at is not None and at > head:
+            typer.echo(f"note: the log ends at seq {head}; --at {at} is past its end, so this is the state "
+                       "after its last event", err=True)
+        target = head if at is None else min(at, head)
         with _progress("replaying", target) as progress:
             result, seq = replay(store, fold, until_seq=at, until_time=moment, snapshots=snaps,
                                  progress=progress)
@@ -185,8 +194,27 @@ def state(
     if as_json:
         typer.echo(_dumps({"seq": seq, "fold": fold_name(fold), "state": body}))
     else:
-        Console().print(f"[bold]state at seq {seq}[/] (fold {fold_name(fold)})")
-        Console().print(Pretty(body))
+        console = Console()
+        console.print(f"[bold]state at seq {seq}[/] (fold {fold_name(fold)})")
+        console.print(Pretty(body) if full else _state_summary(body))
+        if not full:
+            console.print("(a summary: --full prints the whole state, --json gives it as JSON)")
+
+
+def _state_summary(body: Any) -> Table:
+    """Each top-level part of a folded state and how much it holds (the whole may be tens of thousands of lines)."""
+    table = Table("part", "holds", title="State")
+    parts = body.items() if isinstance(body, dict) else [("state", body)]
+    for key, value in parts:
+        if isinstance(value, dict):
+            held = f"{len(value):,} entries"
+        elif isinstance(value, list | tuple | set):
+            held = f"{len(value):,} items"
+        else:
+            text = str(value)
+            held = text if len(text) <= 60 else text[:57] + "…"
+        table.add_row(str(key), held)
+    return table
 
 
 def _discover_fold(dotted: str | None) -> Fold[Any]:

@@ -136,23 +136,29 @@ def check(
     logs: Annotated[list[Path], typer.Argument(help="every company's event log (run/data/*.db)")],
     converged: Annotated[bool, typer.Option(help="also demand every decision reached every participant")] = False,
 ) -> None:
-    """Check the network's invariants from the event logs alone; exit 1 listing each violation."""
-    from events.errors import EventLogError
-    from events.store import SqliteEventStore
+    """Check the network's invariants from the event logs alone; exit 1 listing each violation.
+
+    Exit 0: clean. 1: a violation, or a log whose hash chain is broken. 2: a file that cannot be read as an
+    event log (missing, not SQLite, damaged pages), or no event log at all. A snapshot file — the server's
+    `{company}.snapshots.db` beside its log, which `run/data/*.db` also matches — is skipped, saying so.
+    """
     from servers.invariants import check as check_logs
+    from servers.logfiles import LogUnreadable, SnapshotFile, read_log
 
     events = {}
-    try:
-        for path in logs:
-            with SqliteEventStore(path, create=False) as store:
-                report = store.verify()
-                if not report.ok:
-                    typer.echo(f"{path}: damaged at seq {report.first_bad_seq}: {report.reason}", err=True)
-                    raise typer.Exit(1)
-                events[store.get_meta("company") or path.stem] = list(store.iter_all())
-    except EventLogError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    for path in logs:
+        try:
+            company, found = read_log(path)
+        except SnapshotFile:
+            typer.echo(f"skipped {path}: a snapshot file (saved states), not an event log", err=True)
+            continue
+        except LogUnreadable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1 if exc.tampered else 2) from None
+        events[company] = found
+    if not events:
+        typer.echo("error: no event log among the files given", err=True)
+        raise typer.Exit(2)
     violations = check_logs(events, converged=converged)
     for v in violations:
         typer.echo(str(v))

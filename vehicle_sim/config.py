@@ -100,6 +100,7 @@ class NetworkInfo:
     cities: list[City]
     companies: dict[str, str] = field(default_factory=dict)  # id -> name
     roads: list[dict[str, Any]] = field(default_factory=list)
+    stations: list[tuple[str, str]] = field(default_factory=list)  # (station id, city id)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NetworkInfo:
@@ -107,7 +108,8 @@ class NetworkInfo:
         cities = [City(str(c["id"]), str(c["name"]), str(c.get("state", "")), float(c.get("lat", 0.0)),
                        float(c.get("lon", 0.0))) for c in data.get("cities", [])]
         companies = {str(c["id"]): str(c.get("name", c["id"])) for c in data.get("companies", [])}
-        return cls(cities=cities, companies=companies, roads=list(data.get("roads", [])))
+        stations = [(str(s["id"]), str(s.get("city_id", ""))) for s in data.get("stations", [])]
+        return cls(cities=cities, companies=companies, roads=list(data.get("roads", [])), stations=stations)
 
     def city(self, city_id: str) -> City | None:
         """The city with this id, or None."""

@@ -102,6 +102,7 @@ class DriveReport:
     telemetry: list[Telemetry] = field(default_factory=list)
     arrived: bool = False
     vehicle_updated: bool = False
+    interrupted: bool = False
 
     @property
     def all_checked_in(self) -> bool:
@@ -252,6 +253,17 @@ class _Drive:
 
     # -- the drive ------------------------------------------------------------------------------------
     def run(self, updater: Session | None, session: Session) -> DriveReport:
+        """Drive the whole trip; Ctrl-C ends it early with the report so far (and says so in it)."""
+        try:
+            return self._run(updater, session)
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            self.report.problems.append(f"interrupted (Ctrl-C) at {self.clock:%d/%m %H:%M} UTC, "
+                                        f"{len(self.report.check_ins)} of {len(self.stops)} stop(s) reached")
+            self.report.final_kwh = self.level
+            return self.report  # the charge is not stored: the drive did not end
+
+    def _run(self, updater: Session | None, session: Session) -> DriveReport:
         self._check_plan_assumptions()
         stop_at = _stop_indices(self.points, self.stops)
         self.emit(0, "departed", f"{self.profile}, {self.rate:.3f} kWh/km")

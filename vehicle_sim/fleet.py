@@ -200,6 +200,7 @@ def run_fleet(
         started = time.monotonic()
         deadline = started + duration
         runs = [pool.submit(car.drive_around, cities, deadline, max_trips, cancel_fraction, stop) for car in cars]
+        interrupted = False
         try:
             with progress if progress is not None else contextlib.nullcontext():
                 task = progress.add_task(stats.line(), total=duration) if progress else None
@@ -212,13 +213,17 @@ def run_fleet(
                     time.sleep(0.2)
                 if progress is not None and task is not None:
                     progress.update(task, completed=duration, description=stats.line())
+        except KeyboardInterrupt:
+            interrupted = True  # Ctrl-C: stop the cars and summarise what was done so far
         finally:
             stop.set()  # Ctrl-C: the cars stop after the book in flight
             for f in runs:
                 f.result()
         ended = time.monotonic()
         list(pool.map(lambda car: car.close(), cars))
-    return _summary(stats, vehicles, homes, duration, ended - started, ended - begun)
+    summary = _summary(stats, vehicles, homes, duration, ended - started, ended - begun)
+    summary["interrupted"] = interrupted
+    return summary
 
 
 def _progress(console: Console | None) -> Progress | None:
@@ -258,7 +263,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
     lat = summary["latency_ms"]
     table.add_row("vehicles", f"{summary['vehicles']}/{summary['vehicles_requested']} "
                               f"({', '.join(summary['companies'])})")
-    table.add_row("time", f"{summary['elapsed_s']:.1f} s booking ({summary['total_s']:.1f} s in all)")
+    table.add_row("time", f"{summary['elapsed_s']:.1f} s booking ({summary['total_s']:.1f} s in all)"
+                  + (" — stopped by Ctrl-C" if summary.get("interrupted") else ""))
     table.add_row("bookings", f"{summary['bookings']} ({summary['bookings_per_s']:.1f}/s)")
     table.add_row("confirmed", str(summary["confirmed"]))
     table.add_row("cancelled", str(summary["cancelled"]))

@@ -19,9 +19,11 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
-from . import views
+from . import alternatives, refunds, views
 from .config import City, ConfigError, Endpoint, NetworkInfo, fetch_network
 from .drive import DriveError, DriveReport, Telemetry, drive_trip
 from .errors import ClientError, ReplyError
@@ -31,6 +33,8 @@ from .session import BOOK_TIMEOUT, Session, fake_form
 InputFn = Callable[[str, bool], str]
 
 DEFAULT_CREDIT = 500.0
+#: A departure this little behind the clock still counts as "now" (the server allows a few minutes too).
+DEPARTURE_GRACE = timedelta(minutes=1)
 PROFILES = ("economic", "normal", "aggressive")
 _FLOAT_FIELDS = {"capacity_kwh", "consumption_kwh_per_km", "charge_kwh", "max_ac_kw", "max_dc_kw", "initial_credit"}
 
@@ -61,14 +65,17 @@ class Terminal:
         self.console.print(*things)
 
     def ask(self, prompt: str, default: str | None = None, *, password: bool = False) -> str:
-        """One answer, stripped; the default when the answer is blank."""
-        shown = f"{prompt} [{default}]: " if default not in (None, "") else f"{prompt}: "
+        """One answer, stripped; the default when the answer is blank.
+
+        The prompt is plain text, never rich markup: "[y]es" and a default shown as "[y]" must print as typed.
+        """
+        shown = Text(f"{prompt} [{default}]: " if default not in (None, "") else f"{prompt}: ")
         if self.input_fn is None:
             line = self.console.input(shown, password=password)
         else:
             # Scripted: echo the exchange, so the console's transcript reads like a real session.
-            self.console.print(shown, end="", markup=False, highlight=False)
-            line = self.input_fn(shown, password)
+            self.console.print(shown, end="", highlight=False)
+            line = self.input_fn(shown.plain, password)
             self.console.print("*" * len(line) if password else line, markup=False, highlight=False)
         line = line.strip()
         return line if line or default is None else default
@@ -80,7 +87,7 @@ class Terminal:
             answer = self.ask(prompt, default).lower()
             if answer in allowed:
                 return answer
-            self.print(f"[yellow]Please answer one of: {', '.join(allowed)}[/]")
+            self.print(f"[yellow]Please answer one of: {escape(', '.join(allowed))}[/]")
 
     def confirm(self, prompt: str, default: bool = True) -> bool:
         """Yes or no."""
@@ -98,7 +105,7 @@ class Terminal:
             try:
                 value = float(answer.replace(",", "."))
             except ValueError:
-                self.print(f"[yellow]{answer!r} is not a number.[/]")
+                self.print(f"[yellow]{escape(repr(answer))} is not a number.[/]")
                 continue
             if minimum <= value <= maximum:
                 return value
@@ -110,14 +117,17 @@ class App:
 
     def __init__(self, endpoint: Endpoint, terminal: Terminal | None = None, *,
                  network: NetworkInfo | None = None, drive_speedup: float = 600.0,
-                 sleep: Callable[[float], None] = time.sleep, fake_seed: int | None = None) -> None:
-        """Nothing is contacted until `run()`; `sleep` paces the simulated drive (tests pass a no-op)."""
+                 sleep: Callable[[float], None] = time.sleep, fake_seed: int | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """Nothing is contacted until `run()`; `sleep` paces the simulated drive (tests pass a no-op);
+        `clock` is the network's (UTC) time, for departures."""
         self.endpoint = endpoint
         self.term = terminal or Terminal()
         self._network = network
         self.drive_speedup = drive_speedup
         self.sleep = sleep
         self.fake_seed = fake_seed
+        self.clock = clock
         self.session: Session | None = None
         self.owner_name = ""
 
@@ -132,7 +142,7 @@ class App:
     def run(self) -> int:
         """Show the start screen until Quit (or the end of input); return the exit code."""
         self.term.print(Panel.fit(f"[bold]recarga[/] — EV charging along your trip\nhome company: "
-                                  f"[bold]{self.endpoint.company}[/]", border_style="cyan"))
+                                  f"[bold]{escape(self.endpoint.company)}[/]", border_style="cyan"))
         try:
             while True:
                 options = {"1": "Login", "2": "Create account"}
@@ -176,8 +186,8 @@ class App:
         return True  # the session ended (token expired): back to the start screen
 
     def _menu(self, title: str, options: dict[str, str]) -> str:
-        self.term.print(Panel("\n".join(f"[bold]{k}[/] {label}" for k, label in options.items()),
-                              title=title, expand=False))
+        self.term.print(Panel("\n".join(f"[bold]{escape(k)}[/] {escape(label)}" for k, label in options.items()),
+                              title=escape(title), expand=False))
         return self.term.choose("Choose", options)
 
     def _guard(self, action: Callable[[], None]) -> None:
@@ -205,7 +215,8 @@ class App:
         self.session = session
         account = session.account()
         self.owner_name = str(account.get("owner", {}).get("name", ""))
-        self.term.print(f"[green]Welcome, {self.owner_name}![/] Credit: {views.money(float(account['balance']))}")
+        self.term.print(f"[green]Welcome, {escape(self.owner_name)}![/] "
+                        f"Credit: {views.money(float(account['balance']))}")
 
     def _require(self) -> Session:
         if self.session is None:
@@ -220,10 +231,10 @@ class App:
         if not login or not password:
             self.term.print("[yellow]Both the login and the password are needed.[/]")
             return
-        # A login issues the vehicle new broker credentials, and the broker then drops a connection
-        # still using the old ones: end the open session first, while its logout can still be sent.
-        self._end_session()
-        self._start_session(Session.login(self.endpoint, login, password))
+        # Log in first: a wrong password must leave the session that is open as it is. (The broker login a
+        # vehicle gets is the same at every login, so the open connection is not dropped meanwhile.)
+        session = Session.login(self.endpoint, login, password)
+        self._start_session(session)
 
     def register(self) -> None:
         """Create an account from a Faker-filled form the person accepts or edits."""
@@ -245,8 +256,9 @@ class App:
                     self._edit(form)
                     continue
                 return
-            self.term.print(Panel.fit(f"Account [bold]{session.vehicle_id}[/] created. Log in later with your "
-                                      f"CPF ({form['cpf']}) or e-mail ({form['email']}) and your password.",
+            self.term.print(Panel.fit(f"Account [bold]{escape(session.vehicle_id)}[/] created. Log in later with your "
+                                      f"CPF ({escape(str(form['cpf']))}) or e-mail ({escape(str(form['email']))}) "
+                                      "and your password.",
                                       border_style="green"))
             self._start_session(session)
             return
@@ -268,7 +280,7 @@ class App:
                     form[key] = float(answer.replace(",", ".")) if answer else None
                     break
                 except ValueError:
-                    self.term.print(f"[yellow]{label}: {answer!r} is not a number.[/]")
+                    self.term.print(f"[yellow]{escape(label)}: {escape(repr(answer))} is not a number.[/]")
 
     # -- logged-in actions -------------------------------------------------------------------------
     def pick_city(self, label: str) -> City | None:
@@ -279,16 +291,17 @@ class App:
                 return None
             found = self.network.find_cities(text)
             if len(found) == 1:
-                self.term.print(f"{label}: [bold]{found[0].label}[/]")
+                self.term.print(f"{escape(label)}: [bold]{escape(found[0].label)}[/]")
                 return found[0]
             if not found:
-                self.term.print(f"[yellow]No city matches {text!r}. Type a number from the list or part of a "
-                                f"city's name.[/]")
+                self.term.print(f"[yellow]No city matches {escape(repr(text))}. Type a number from the list or "
+                                "part of a city's name.[/]")
                 continue
             numbers = {c.id: i for i, c in enumerate(self.network.cities, 1)}
             listed = ", ".join(f"{numbers[c.id]} {c.label}" for c in found[:12])
             more = f" and {len(found) - 12} more" if len(found) > 12 else ""
-            self.term.print(f"[yellow]{text!r} matches several cities: {listed}{more}. Be more precise.[/]")
+            self.term.print(f"[yellow]{escape(repr(text))} matches several cities: {escape(listed)}{more}. "
+                            "Be more precise.[/]")
 
     def make_reservation(self) -> None:
         """Plan a trip between two cities, show it, and book it (all stops or none)."""
@@ -304,47 +317,58 @@ class App:
         if destination.id == origin.id:
             self.term.print("[yellow]The origin and the destination are the same city.[/]")
             return
-        hours = self.term.number("Leave in how many hours", 1.0, minimum=0.0, maximum=24 * 14)
-        departure = datetime.now(UTC) + timedelta(hours=hours or 0.0)
-        trip: dict[str, Any] = {"origin": origin.id, "destination": destination.id,
-                                "departure": departure.isoformat()}
-        plan = session.request("plan", BOOK_TIMEOUT, **trip)["plans"][0]
-        self.term.print(views.plan_table(plan, net, "Proposed plan"))
-        if not self.term.confirm(f"Book this trip for {views.money(sum(plan['cost_by_company'].values()))}?"):
-            return
-        stations = [s["station_id"] for s in plan.get("stops", [])]
+        # Hours from now, never negative: the client offers no departure in the past.
+        hours = self.term.number("Leave in how many hours", 1.0, minimum=0.0, maximum=24 * 60) or 0.0
+        trip: dict[str, Any] = {"origin": origin.id, "destination": destination.id}
+        while True:
+            departure = self.clock() + timedelta(hours=hours)
+            trip["departure"] = departure.isoformat()
+            plan = session.request("plan", BOOK_TIMEOUT, **trip)["plans"][0]
+            self.term.print(views.plan_table(plan, net, "Proposed plan"))
+            if not self.term.confirm(f"Book this trip for {views.money(sum(plan['cost_by_company'].values()))}?"):
+                return
+            if departure >= self.clock() - DEPARTURE_GRACE:
+                break
+            # The plan was read for a while and its departure has passed: never send a past one; plan again.
+            self.term.print(f"[yellow]That departure ({escape(views.when(trip['departure']))}) has passed while "
+                            "the plan was shown; here it is again from now.[/]")
+        asked = dict(trip)
         for _ in range(3):  # the booking, then up to two alternatives the driver picks
             try:
                 booked = session.request("book", BOOK_TIMEOUT, **trip)
             except ReplyError as exc:
-                alternative = self._refused(exc)
+                alternative = self._refused(exc, departure, plan)
                 if alternative is None:
                     return
-                # Taking an alternative = planning around the stations it does not use.
-                wanted = {s["station_id"] for s in alternative.get("stops", [])}
-                trip["avoid_stations"] = sorted({*stations, *trip.get("avoid_stations", [])} - wanted)
-                stations = sorted(wanted)
+                # Taking an alternative = the same trip, avoiding every station the alternative does not use.
+                trip = alternatives.take_args(asked, alternative, net.stations)
                 continue
             self.term.print(views.itinerary_table(booked, net))
-            self.term.print(f"[green]Booked![/] Trip [bold]{booked['trip_id']}[/], "
+            self.term.print(f"[green]Booked![/] Trip [bold]{escape(str(booked['trip_id']))}[/], "
                             f"{len(booked.get('stops', []))} stop(s), {views.money(float(booked['cost']))}.")
             return
 
-    def _refused(self, exc: ReplyError) -> dict[str, Any] | None:
-        """Show a refused booking; return the alternative plan the driver picks, if any."""
+    def _refused(self, exc: ReplyError, departure: datetime, asked: dict[str, Any]) -> dict[str, Any] | None:
+        """Show a refused booking and the plans around it; return the one the driver picks, if any."""
         self.term.print(views.error_panel(exc))
-        alternatives = exc.details.get("alternatives")
-        plans = alternatives.get("plans", []) if isinstance(alternatives, dict) else []
-        if not plans:
+        if exc.code == "PEER_UNAVAILABLE":
+            who = alternatives.unavailable_company(exc.details, self.network.companies) or "A company on the way"
+            self.term.print(f"[yellow]{escape(who)} is not answering right now; the plans below (if any) go "
+                            "around its stations.[/]")
+        offered = exc.details.get("alternatives")
+        plans = offered.get("plans", []) if isinstance(offered, dict) else []
+        options = alternatives.options(plans, departure, asked)
+        if not options:
+            self.term.print("No other plan fits what is free.")
             return None
-        self.term.print(views.alternatives_table(plans, self.network))
+        self.term.print(views.alternatives_table(options, self.network))
         while True:
-            answer = self.term.ask("Take an alternative (number; blank = no)", "")
+            answer = self.term.ask(f"Book one of them (1–{len(options)}; blank = no)", "")
             if not answer:
                 return None
-            if answer.isdigit() and 1 <= int(answer) <= len(plans):
-                return dict(plans[int(answer) - 1])
-            self.term.print(f"[yellow]Choose 1 to {len(plans)}, or leave blank.[/]")
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return options[int(answer) - 1].plan
+            self.term.print(f"[yellow]Choose 1 to {len(options)}, or leave blank.[/]")
 
     def _trips(self) -> list[dict[str, Any]]:
         return list(self._require().request("trips").get("trips", []))
@@ -389,15 +413,24 @@ class App:
             match = [t for t in confirmed if t.get("trip_id") == answer]
             if match:
                 return match[0]
-            self.term.print(f"[yellow]No confirmed trip {answer!r}.[/]")
+            self.term.print(f"[yellow]No confirmed trip {escape(repr(answer))}.[/]")
 
     def cancel_trip(self) -> None:
         """Cancel a confirmed trip (refund per the company's policy)."""
         trip = self._pick_trip("cancel")
-        if trip is None or not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
+        if trip is None:
+            return
+        quote = refunds.quote(trip, self.clock())
+        label = refunds.trip_label(trip, self.network.city_name)
+        if quote.amount is None:
+            self.term.print(f"[yellow]{escape(label)}: {escape(quote.why)}.[/]")
+            return
+        self.term.print(f"Cancelling {escape(label)} gives back [bold]{views.money(quote.amount)}[/] of "
+                        f"{views.money(float(trip.get('cost', 0)))} ({escape(quote.why)}).")
+        if not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
             return
         result = self._require().request("cancel", trip_id=trip["trip_id"])
-        self.term.print(f"[green]Trip {result['trip_id']} cancelled.[/] Refund: "
+        self.term.print(f"[green]Trip {escape(str(result['trip_id']))} cancelled.[/] Refund: "
                         f"{views.money(float(result.get('refund', 0)))}.")
 
     def drive(self) -> None:
@@ -418,11 +451,12 @@ class App:
 def report_panel(report: DriveReport) -> Panel:
     """The outcome of a drive for people."""
     checked = sum(1 for c in report.check_ins if c.started and c.finished)
-    lines = [f"Trip {report.trip_id}: {'arrived' if report.arrived else 'did not arrive'}",
+    state = "arrived" if report.arrived else "stopped by Ctrl-C" if report.interrupted else "did not arrive"
+    lines = [f"Trip {escape(report.trip_id)}: {state}",
              f"checked in at {checked}/{len(report.check_ins)} stop(s)",
              f"charge at the end {report.final_kwh:.1f} kWh; promised {report.promised_kwh:.1f} kWh "
              f"(±{report.tolerance_kwh:.1f})",
              "charge stored on the account" if report.vehicle_updated else "charge NOT stored on the account"]
-    lines += [f"[red]• {p}[/]" for p in report.problems]
+    lines += [f"[red]• {escape(p)}[/]" for p in report.problems]
     return Panel("\n".join(lines), title="drive: OK" if report.ok else "drive: problems",
                  border_style="green" if report.ok else "red", expand=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from servers.contract.fake import format_cpf
 
+from .alternatives import Option, signed_minutes
 from .config import City, NetworkInfo
 from .errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 
@@ -32,13 +33,14 @@ def money(value: float) -> str:
 
 
 def when(iso: str | None) -> str:
-    """An ISO 8601 time as dd/mm HH:MM in the local zone ('' when missing)."""
+    """An ISO 8601 time as dd/mm HH:MM in UTC, the network's clock, as the pages show it ('' when missing)."""
     if not iso:
         return ""
     try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%d/%m %H:%M")
+        t = datetime.fromisoformat(iso)
     except ValueError:
         return iso
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).strftime("%d/%m %H:%M")
 
 
 def hours_minutes(minutes: float) -> str:
@@ -58,14 +60,14 @@ def error_panel(exc: BaseException) -> Panel:
                 lines.append(Text(f"  {loc}: {err.get('msg', '')}"))
         return Panel(Group(*lines), title="refused", border_style="red", expand=False)
     if isinstance(exc, RequestTimeout):
-        return Panel(f"The server did not answer in time ({exc}). Try again in a moment.",
+        return Panel(Text(f"The server did not answer in time ({exc}). Try again in a moment."),
                      title="TIMEOUT", border_style="red", expand=False)
     if isinstance(exc, ConnectFailed):
-        return Panel(f"Could not connect to the company's broker: {exc}", title="CONNECT_FAILED",
+        return Panel(Text(f"Could not connect to the company's broker: {exc}"), title="CONNECT_FAILED",
                      border_style="red", expand=False)
     if isinstance(exc, ClientError):
-        return Panel(str(exc), title="CLIENT_ERROR", border_style="red", expand=False)
-    return Panel(str(exc), title=type(exc).__name__, border_style="red", expand=False)
+        return Panel(Text(str(exc)), title="CLIENT_ERROR", border_style="red", expand=False)
+    return Panel(Text(str(exc)), title=type(exc).__name__, border_style="red", expand=False)
 
 
 def _cpf(cpf: str) -> str:
@@ -83,7 +85,7 @@ def form_table(form: dict[str, Any]) -> Table:
     table.add_column()
     for key, label in FORM_FIELDS:
         value = form.get(key)
-        table.add_row(label, "" if value is None else str(value))
+        table.add_row(label, Text("" if value is None else str(value)))
     return table
 
 
@@ -97,7 +99,7 @@ def cities_table(cities: list[City], columns: int = 3) -> Table:
         cells = []
         for c in range(columns):
             i = c * rows + r
-            cells.append(f"{i + 1:>2} {cities[i].label}" if i < len(cities) else "")
+            cells.append(Text(f"{i + 1:>2} {cities[i].label}" if i < len(cities) else ""))
         table.add_row(*cells)
     return table
 
@@ -120,9 +122,9 @@ def account_panel(account: dict[str, Any]) -> Group:
         ("Chargers", f"AC {car.get('max_ac_kw', '')} kW, DC {car.get('max_dc_kw', '')} kW"),
         ("Credit", money(float(account.get("balance", 0.0)))),
     ):
-        info.add_row(label, str(value))
+        info.add_row(label, Text(str(value)))
     statement = Table(title="Statement (latest 10)", expand=False)
-    for col in ("when", "what", "amount", "balance", "trip"):
+    for col in ("when (UTC)", "what", "amount", "balance", "trip"):
         statement.add_column(col, justify="right" if col in ("amount", "balance") else "left")
     for line in list(account.get("statement", []))[-10:]:
         statement.add_row(when(line.get("at")), str(line.get("kind", "")),
@@ -134,19 +136,19 @@ def account_panel(account: dict[str, Any]) -> Group:
 def plan_table(plan: dict[str, Any], network: NetworkInfo, title: str = "Plan") -> Table:
     """A plan: one row per charging stop, totals in the caption."""
     table = Table(title=title, expand=False)
-    for col in ("#", "city", "station", "company", "arrive", "arrive kWh", "+kWh", "charge", "window", "R$"):
+    for col in ("#", "city", "station", "company", "arrive", "arrive kWh", "+kWh", "charge", "window (UTC)", "cost"):
         table.add_column(col)
     for i, stop in enumerate(plan.get("stops", [])):
-        table.add_row(str(i), network.city_name(stop["city_id"]), str(stop["station_id"]),
+        table.add_row(str(i + 1), network.city_name(stop["city_id"]), str(stop["station_id"]),
                       network.company_name(stop["company_id"]), when(stop.get("arrive_at")),
                       f"{float(stop['arrive_kwh']):.1f}", f"{float(stop['energy_kwh']):.1f}",
                       hours_minutes(float(stop.get("charge_minutes", 0))),
                       f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
-                      f"{float(stop.get('cost', 0)):.2f}")
+                      money(float(stop.get("cost", 0))))
     cost = sum(float(v) for v in plan.get("cost_by_company", {}).values())
     table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}: "
                      f"{float(plan['distance_km']):.0f} km, {hours_minutes(float(plan['total_minutes']))} "
-                     f"(leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} with "
+                     f"(leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} UTC with "
                      f"{float(plan['arrival_kwh']):.1f} kWh), {money(cost)}")
     return table
 
@@ -155,17 +157,17 @@ def itinerary_table(trip: dict[str, Any], network: NetworkInfo) -> Table:
     """A booked trip: its stops with the reserved point at each."""
     plan = trip.get("plan", {})
     table = Table(title=f"Trip {trip.get('trip_id')} — {trip.get('status')}", expand=False)
-    for col in ("#", "city", "company", "station / point", "window", "+kWh", "R$"):
+    for col in ("#", "city", "company", "station / point", "window (UTC)", "+kWh", "cost"):
         table.add_column(col)
-    for stop in trip.get("stops", []):
-        table.add_row(str(stop.get("stop", "")), network.city_name(stop["city_id"]),
+    for index, stop in enumerate(trip.get("stops", [])):
+        table.add_row(str(int(stop.get("stop", index)) + 1), network.city_name(stop["city_id"]),
                       str(stop.get("company_name") or network.company_name(stop["company_id"])),
                       f"{stop['station_id']} / {stop.get('point_id') or '?'}",
                       f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
-                      f"{float(stop['energy_kwh']):.1f}", f"{float(stop.get('cost', 0)):.2f}")
+                      f"{float(stop['energy_kwh']):.1f}", money(float(stop.get("cost", 0))))
     if plan:
         table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}, "
-                         f"leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} with "
+                         f"leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} UTC with "
                          f"{float(plan['arrival_kwh']):.1f} kWh; cost {money(float(trip.get('cost', 0)))}")
     return table
 
@@ -173,7 +175,7 @@ def itinerary_table(trip: dict[str, Any], network: NetworkInfo) -> Table:
 def trips_table(trips: list[dict[str, Any]], network: NetworkInfo) -> Table:
     """Every trip of the account, one line each."""
     table = Table(title="Your trips", expand=False)
-    for col in ("#", "trip", "status", "route", "leave", "arrive", "stops", "cost", "refund"):
+    for col in ("#", "trip", "status", "route", "leave (UTC)", "arrive (UTC)", "stops", "cost", "refund"):
         table.add_column(col)
     for i, trip in enumerate(trips, 1):
         plan = trip.get("plan", {})
@@ -187,13 +189,17 @@ def trips_table(trips: list[dict[str, Any]], network: NetworkInfo) -> Table:
     return table
 
 
-def alternatives_table(plans: list[dict[str, Any]], network: NetworkInfo) -> Table:
-    """The alternative plans a refusal offers."""
-    table = Table(title="Alternatives", expand=False)
-    for col in ("#", "stops", "time", "R$"):
+def alternatives_table(options: list[Option], network: NetworkInfo) -> Table:
+    """The plans a refusal offers, each against the plan asked for: arrival, time and cost, and its stops."""
+    table = Table(title="Other ways to make this trip", expand=False)
+    for col in ("#", "arrive (UTC)", "trip time", "cost", "stops"):
         table.add_column(col)
-    for i, plan in enumerate(plans, 1):
-        stops = ", ".join(f"{network.city_name(s['city_id'])} ({s['station_id']})" for s in plan.get("stops", []))
-        cost = sum(float(v) for v in plan.get("cost_by_company", {}).values())
-        table.add_row(str(i), stops or "no stop", hours_minutes(float(plan.get("total_minutes", 0))), f"{cost:.2f}")
+    for o in options:
+        stops = ", ".join(f"{i}. {network.city_name(s['city_id'])} ({network.company_name(s['company_id'])})"
+                          for i, s in enumerate(o.plan.get("stops", []), 1))
+        later = "" if o.minutes_later is None else f" ({signed_minutes(o.minutes_later)})"
+        dearer = "" if o.cost_more is None or abs(o.cost_more) < 0.005 else \
+            f" ({'+' if o.cost_more > 0 else '−'}{money(abs(o.cost_more))})"
+        table.add_row(str(o.number), when(o.arrival.isoformat()) if o.arrival else "",
+                      hours_minutes(o.total_minutes) + later, money(o.cost) + dearer, Text(stops or "no stop"))
     return table

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import client, parts, theme
+from vehicle_sim import alternatives, refunds
 
 PROFILES = ["economic", "normal", "aggressive"]
 SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
@@ -73,6 +74,8 @@ def signup_tab(company: str) -> None:
         except client.ClientError as exc:
             parts.show_error(exc, "sign up")
         else:
+            st.session_state["new_password"] = (str(form.get("password", "")), str(form.get("cpf", "")),
+                                                str(form.get("email", "")))
             st.rerun()
 
 
@@ -136,7 +139,7 @@ with st.container(border=True):
     st.caption(f"Home company **{names.get(me.company, me.company)}** · vehicle `{me.vehicle_id}` · "
                f"{owner.get('email', '')} · profile {vehicle.get('profile', '')}")
     m1, m2, m3, right = st.columns([1, 1, 1, 1])
-    m1.metric("Credit (R$)", f"{account.get('balance', 0):,.2f}")
+    m1.metric("Credit", theme.money(account.get("balance", 0)))
     m2.metric("Charge (kWh)", f"{vehicle.get('charge_kwh', 0):.1f} / {vehicle.get('capacity_kwh', 0):.0f}")
     m3.metric("Consumption", f"{vehicle.get('consumption_kwh_per_km', 0):.3f}", help="kWh per km")
     with right:
@@ -155,16 +158,24 @@ with st.container(border=True):
             st.rerun()
 if "flash" in st.session_state:
     st.success(st.session_state.pop("flash"))
+if "new_password" in st.session_state:
+    secret, cpf, email = st.session_state.pop("new_password")
+    st.warning(f"**Account opened. Keep your password now: it is shown only this once.** Log in later with your "
+               f"CPF ({cpf}) or e-mail ({email}) and this password:", icon=":material/key:")
+    st.code(secret, language=None)
 
 
 # -- planning and booking -------------------------------------------------------------------------------
 
+now = datetime.now(UTC)
 if "trip_date" not in st.session_state:
     # Two hours ahead by default: a trip can be cancelled for a full refund until 1 h before its first stop.
-    start = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    start = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
     st.session_state["trip_date"], st.session_state["trip_time"] = start.date(), start.time()
     st.session_state["trip_profile"] = vehicle.get("profile", "normal")
+elif st.session_state["trip_date"] < now.date():
+    st.session_state["trip_date"] = now.date()  # a page left open past midnight (UTC): today is the first day
 
 city_ids = sorted(cities, key=lambda c: cities[c])
 st.subheader("Where to")
@@ -175,7 +186,8 @@ with st.form("trip"):
     destination = b.selectbox("To", city_ids, format_func=cities.get, key="trip_destination",
                               index=city_ids.index("recife") if "recife" in city_ids else 1)
     c, d, e = st.columns(3)
-    day = c.date_input("Departure day (UTC)", key="trip_date")
+    day = c.date_input("Departure day (UTC)", key="trip_date", min_value=now.date(),
+                       help="The network's clock is UTC; today (UTC) is the first day offered.")
     hour = d.time_input("Departure time (UTC)", key="trip_time", step=300)
     profile = e.selectbox("Driving profile", PROFILES, key="trip_profile",
                           help="economic drives slower and uses less energy; aggressive the opposite")
@@ -183,8 +195,35 @@ with st.form("trip"):
     preview_clicked = p.form_submit_button("Preview", key="preview_btn", icon=":material/route:")
     book_clicked = q.form_submit_button("Book", type="primary", key="book_btn", icon=":material/event_available:")
 
-trip_args = {"origin": origin, "destination": destination, "profile": profile,
-             "departure": datetime.combine(day, hour, tzinfo=UTC).isoformat()}
+leaving = datetime.combine(day, hour, tzinfo=UTC)
+trip_args = {"origin": origin, "destination": destination, "profile": profile, "departure": leaving.isoformat()}
+
+
+def can_send() -> bool:
+    """Whether the trip asked for can be sent: two cities, and a departure not earlier than now (UTC)."""
+    if origin == destination:
+        st.warning("Choose a destination other than the origin.")
+        return False
+    clock = datetime.now(UTC).replace(second=0, microsecond=0)
+    if leaving < clock:
+        st.warning(f"That departure ({theme.when(leaving)} UTC) is in the past: it is {theme.when(clock)} UTC now. "
+                   "Choose a later time.")
+        return False
+    return True
+
+
+def reference(args: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan asked for (the preview of the same trip, else planned now), to weigh alternatives against."""
+    shown = st.session_state.get("preview") or {}
+    if shown.get("args") == args and shown.get("plan"):
+        return dict(shown["plan"])
+    assert me is not None
+    try:
+        plans = me.request("plan", client.REQUEST_TIMEOUT_S, **{k: v for k, v in args.items()
+                                                                 if k != "avoid_stations"}).get("plans", [])
+    except client.ClientError:
+        return None  # the cards then show the alternatives without differences
+    return dict(plans[0]) if plans else None
 
 
 def book(args: dict[str, Any]) -> None:
@@ -195,7 +234,7 @@ def book(args: dict[str, Any]) -> None:
             itinerary = me.request("book", client.BOOK_TIMEOUT_S, **args)
     except client.ReplyError as exc:
         st.session_state["booking"] = {"ok": False, "code": exc.code, "message": exc.message,
-                                       "details": exc.details, "args": args}
+                                       "details": exc.details, "args": args, "reference": reference(args)}
     except client.ClientError as exc:
         parts.show_error(exc, "book")
         return
@@ -205,60 +244,73 @@ def book(args: dict[str, Any]) -> None:
     st.rerun()
 
 
-if preview_clicked:
-    if origin == destination:
-        st.warning("Choose a destination other than the origin.")
-    else:
-        with st.spinner("Planning…"):
-            found = request("plan", "plan the trip", **trip_args)
-        if found is not None:
-            plans = found.get("plans", [])
-            st.session_state["preview"] = {"args": trip_args, "plan": plans[0] if plans else None}
-            st.session_state.pop("booking", None)
-if book_clicked:
-    if origin == destination:
-        st.warning("Choose a destination other than the origin.")
-    else:
-        book(trip_args)
+if preview_clicked and can_send():
+    with st.spinner("Planning…"):
+        found = request("plan", "plan the trip", **trip_args)
+    if found is not None:
+        plans = found.get("plans", [])
+        st.session_state["preview"] = {"args": trip_args, "plan": plans[0] if plans else None}
+        st.session_state.pop("booking", None)
+if book_clicked and can_send():
+    book(trip_args)
 
 
-def take_plan_args(args: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that make the planner take an offered plan: avoid every other station (at most 50)."""
-    keep = {s["station_id"] for s in plan.get("stops", [])}
-    on_path = set(plan.get("path", []))
-    others = sorted((s for s in network["stations"] if s["id"] not in keep),
-                    key=lambda s: (s["city_id"] not in on_path, s["id"]))  # those on the road matter most
-    return {**args, "avoid_stations": [s["id"] for s in others][:50]}
+def take_plan(result: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Book an offered plan: the same trip, avoiding every station the plan does not use."""
+    stations = [(s["id"], s["city_id"]) for s in network["stations"]]
+    book(alternatives.take_args({k: v for k, v in result["args"].items() if k != "avoid_stations"}, plan, stations))
+
+
+def option_card(option: alternatives.Option, result: dict[str, Any]) -> None:
+    """One alternative plan as a card: arrival and cost against the plan asked for, its stops, "Book this"."""
+    with st.container(border=True):
+        st.markdown(f"**Option {option.number}**")
+        later = "" if option.minutes_later is None else f" ({alternatives.signed_minutes(option.minutes_later)})"
+        more = option.cost_more
+        dearer = "" if more is None or abs(more) < 0.005 else \
+            f" ({'+' if more > 0 else '−'}{theme.money(abs(more))})"
+        st.markdown(f"Arrive **{theme.when(option.arrival)} UTC**{later}  \n"
+                    f"Trip time {theme.hm(option.total_minutes)} · cost **{theme.money(option.cost)}**{dearer}")
+        stops = option.plan.get("stops", [])
+        st.markdown("  \n".join(f"{i}. {cities.get(s['city_id'], s['city_id'])} · "
+                                f"{names.get(s['company_id'], s['company_id'])} · {theme.when(s.get('window_start'))}"
+                                for i, s in enumerate(stops, 1)) or "No charging stop.")
+        if st.button("Book this", key=f"take_plan_{option.number - 1}", type="primary" if option.number == 1 else
+                     "secondary", icon=":material/event_available:"):
+            take_plan(result, option.plan)
 
 
 def show_refusal(result: dict[str, Any]) -> None:
+    """A refused booking in plain words, and what the driver can do next: top up, or book a plan around it."""
     details = result.get("details") or {}
-    st.error(f"**Booking refused** — {theme.reason(result['code'], result['message'])}")
-    if result["code"] == "INSUFFICIENT_CREDIT" and details.get("cost") is not None:
+    code = result["code"]
+    st.error(f"**Booking refused** — {theme.reason(code, result['message'])}")
+    if code == "PEER_UNAVAILABLE":
+        who = alternatives.unavailable_company(details, names) or "A company on the way"
+        st.warning(f"**{who} is not answering right now.** The plans below go around its stations; or try "
+                   "again in a little while.", icon=":material/cloud_off:")
+    if code == "INSUFFICIENT_CREDIT" and details.get("cost") is not None:
         missing = max(float(details["cost"]) - float(account.get("balance", 0)), 0.0)
         top_up = float(int(missing) + 1)
         if (st.button(f"Add {theme.money(top_up)} and book again", key="topup_book", type="primary")
                 and request("add_credit", "add credit", amount=top_up) is not None):
             book(result["args"])
     offered = details.get("alternatives") or {}
-    points, plans = offered.get("points") or [], offered.get("plans") or []
+    leave = theme.parse_time(result["args"].get("departure"))
+    options = alternatives.options(offered.get("plans") or [], leave, result.get("reference"))
+    if options:
+        st.markdown("**Other ways to make this trip**, planned around what is taken "
+                    "(differences against the plan you asked for):")
+        for column, option in zip(st.columns(len(options)), options, strict=True):
+            with column:
+                option_card(option, result)
+    elif code not in ("INSUFFICIENT_CREDIT",):
+        st.caption("No other plan fits what is free now: try another departure time.")
+    points = offered.get("points") or []
     if points:
-        st.write("Free points the companies offered in the same window:")
-        st.dataframe(pd.DataFrame(points), hide_index=True, width="stretch")
-    if plans:
-        st.write("Plans around what is taken:")
-        for i, alt_plan in enumerate(plans):
-            with st.container(border=True):
-                stops = " → ".join(f"{s['station_id']} ({theme.when(s.get('window_start'))})"
-                                   for s in alt_plan.get("stops", [])) or "no stop"
-                cost = sum(alt_plan.get("cost_by_company", {}).values())
-                st.markdown(f"**Option {i + 1}** · {theme.hm(alt_plan.get('total_minutes'))} · "
-                            f"{theme.money(cost)}  \n{stops}")
-                if st.button(f"Book option {i + 1}", key=f"take_plan_{i}"):
-                    book(take_plan_args(result["args"], alt_plan))
-    if not points and not plans and result["code"] not in ("INSUFFICIENT_CREDIT",):
-        st.caption("No alternative was offered for this refusal.")
-    if st.button("Try again", key="retry_book"):
+        where = sorted({cities.get(p.get("city_id", ""), p.get("station_id", "")) for p in points})
+        st.caption(f"Free points were also offered in the same window at {', '.join(where)}.")
+    if code == "PEER_UNAVAILABLE" and st.button("Try again", key="retry_book"):
         book(result["args"])
 
 
@@ -311,21 +363,41 @@ else:
              "stops": len(t.get("stops", [])), "cost": theme.money(t.get("cost")), "status": t["status"],
              "refund": theme.money(t.get("refund")) if t["status"] == "CANCELLED" else ""} for t in trips]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    confirmed = [t["trip_id"] for t in trips if t["status"] == "CONFIRMED"]
+    confirmed = {t["trip_id"]: t for t in trips if t["status"] == "CONFIRMED"}
     if confirmed:
         a, b = st.columns([3, 1])
-        chosen = a.selectbox("Cancel a trip", confirmed, key="cancel_trip",
+        chosen = a.selectbox("Cancel a trip", list(confirmed), key="cancel_trip",
+                             format_func=lambda tid: refunds.trip_label(confirmed[tid], lambda c: cities.get(c, c)),
                              help="Full refund up to 1 h before the first stop's window, half after that; "
                                   "a trip that has begun cannot be cancelled.")
         b.write("")  # lines the button up with the select box
-        if b.button("Cancel trip", key="cancel_btn", icon=":material/cancel:"):
-            with st.spinner("Releasing every reserved point…"):
-                done = request("cancel", "cancel the trip", trip_id=chosen)
-            if done is not None:
-                st.session_state["flash"] = (f"Trip {chosen} cancelled; {theme.money(done.get('refund'))} "
-                                             "refunded.")
-                st.session_state.pop("booking", None)
-                st.rerun()
+        if b.button("Cancel trip…", key="cancel_btn", icon=":material/cancel:"):
+            st.session_state["cancel_asked"] = chosen
+        if st.session_state.get("cancel_asked") == chosen:
+            # Ask first, with the refund this cancel gives now: cancelling cannot be undone.
+            quote = refunds.quote(confirmed[chosen], datetime.now(UTC))
+            label = refunds.trip_label(confirmed[chosen], lambda c: cities.get(c, c))
+            with st.container(border=True):
+                if quote.amount is None:
+                    st.warning(f"{label}: {quote.why}.")
+                else:
+                    st.warning(f"Cancel **{label}**? You get back **{theme.money(quote.amount)}** of "
+                               f"{theme.money(confirmed[chosen].get('cost'))} ({quote.why}). Every reserved point "
+                               "is released; this cannot be undone.", icon=":material/help:")
+                yes, no = st.columns(2)
+                if quote.amount is not None and yes.button("Yes, cancel the trip", key="cancel_yes",
+                                                           type="primary"):
+                    st.session_state.pop("cancel_asked", None)
+                    with st.spinner("Releasing every reserved point…"):
+                        done = request("cancel", "cancel the trip", trip_id=chosen)
+                    if done is not None:
+                        st.session_state["flash"] = (f"Trip {label} cancelled; {theme.money(done.get('refund'))} "
+                                                     "refunded.")
+                        st.session_state.pop("booking", None)
+                        st.rerun()
+                if no.button("Keep the trip", key="cancel_no"):
+                    st.session_state.pop("cancel_asked", None)
+                    st.rerun()
     with st.expander("My reservations, stop by stop"):
         held = (request("reservations", "load my reservations") or {}).get("reservations", [])
         if held:

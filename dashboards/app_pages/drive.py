@@ -63,17 +63,22 @@ due = trip_sim.check_ins(plan)
 capacity = max(max((leg.kwh_a for leg in legs), default=1.0), max((leg.kwh_b for leg in legs), default=1.0))
 
 a, b, c, d = st.columns([1, 1, 2, 2])
-if a.button("Pause" if sim["running"] else "Start", key="drive_toggle", type="primary",
-            icon=":material/pause:" if sim["running"] else ":material/play_arrow:"):
-    sim["running"] = not sim["running"]
-    sim["last"] = time.monotonic()
-    st.rerun()
-if b.button("Next stop", key="drive_next", icon=":material/skip_next:", help="jump to the next check-in"):
-    pending = [ci for ci in due if f"{ci.stop}:{ci.action}" not in sim["done"]]
-    sim["t"] = max(sim["t"], pending[0].at if pending else arrival)
-    sim["last"] = time.monotonic()
-speed = c.select_slider("Speed", options=list(SPEEDS), value=300, format_func=SPEEDS.get, key="drive_speed")
-d.metric("Trip", f"{len(plan.get('stops', []))} stops · {theme.hm(plan.get('total_minutes'))}")
+arrived = sim["t"] >= arrival
+if arrived:
+    sim["running"] = False  # nothing left to drive: no Start, no Pause, no Next stop
+else:
+    if a.button("Pause" if sim["running"] else "Start", key="drive_toggle", type="primary",
+                icon=":material/pause:" if sim["running"] else ":material/play_arrow:"):
+        sim["running"] = not sim["running"]
+        sim["last"] = time.monotonic()
+        st.rerun()
+    if b.button("Next stop", key="drive_next", icon=":material/skip_next:", help="jump to the next check-in"):
+        pending = [ci for ci in due if f"{ci.stop}:{ci.action}" not in sim["done"]]
+        sim["t"] = max(sim["t"], pending[0].at if pending else arrival)
+        sim["last"] = time.monotonic()
+speed = c.select_slider("Speed", options=list(SPEEDS), value=300, format_func=SPEEDS.get, key="drive_speed",
+                        disabled=arrived)
+d.metric("Trip", f"{theme.count(len(plan.get('stops', [])), 'stop')} · {theme.hm(plan.get('total_minutes'))}")
 
 
 def send_check_ins(state: dict[str, Any]) -> None:
@@ -108,6 +113,9 @@ def driving() -> None:
         state["t"] = min(state["t"] + timedelta(seconds=(now - state["last"]) * speed), arrival)
         if state["t"] >= arrival:
             state["running"] = False
+            state["last"] = now
+            send_check_ins(state)
+            st.rerun(scope="app")  # the buttons above belong to the whole page: draw it as arrived
     state["last"] = now
     send_check_ins(state)
     pos = trip_sim.position(plan, network, legs, state["t"])
@@ -116,9 +124,14 @@ def driving() -> None:
     m1.metric("Clock (UTC)", state["t"].strftime("%d/%m %H:%M"))
     m2.metric("Done", f"{pos.km:.0f} of {plan.get('distance_km', 0):.0f} km")
     m3.metric("Battery", f"{pos.kwh:.1f} kWh")
-    st.progress(min(max(pos.kwh / capacity, 0.0), 1.0), text=f"Battery {100 * pos.kwh / capacity:.0f} % — {pos.doing}")
     if state["t"] >= arrival:
-        st.success(f"Arrived with {pos.kwh:.1f} kWh.")
+        checked = sum(1 for ok in state["done"].values() if ok)
+        st.success(f"**Arrived at {cities.get(plan['destination'], plan['destination'])}** with "
+                   f"{pos.kwh:.1f} kWh ({100 * pos.kwh / capacity:.0f} %). Trip {trip['status'].lower()}, "
+                   f"{checked} of {len(due)} check-ins accepted by the servers.", icon=":material/flag:")
+    else:
+        st.progress(min(max(pos.kwh / capacity, 0.0), 1.0),
+                    text=f"Battery {100 * pos.kwh / capacity:.0f} % — {pos.doing}")
     m = maps.add_plan(maps.network_map(network), network, plan)
     st_folium(m, key=f"drive-map-{trip_id}", height=parts.MAP_HEIGHT, use_container_width=True,
               feature_group_to_add=maps.car_group((pos.lat, pos.lon), pos.doing), returned_objects=[])

@@ -85,8 +85,8 @@ seq_now = int(state["seq"])
 st.markdown(f"**State after event {seq_now} of {head}** — {theme.when(state.get('at_time'))} UTC")
 stats = state.get("stats", {})
 m = st.columns(6)
-m[0].metric("Points held", stats.get("held", 0))
-m[1].metric("Points reserved", stats.get("reserved", 0))
+m[0].metric("Trips holding", stats.get("held", 0), help="trips whose points are held here, undecided yet")
+m[1].metric("Trips reserved", stats.get("reserved", 0), help="confirmed trips with points reserved here")
 m[2].metric("Trips confirmed", stats.get("trips_confirmed", 0))
 m[3].metric("Trips aborted", stats.get("trips_aborted", 0))
 m[4].metric("Trips cancelled", stats.get("trips_cancelled", 0))
@@ -94,13 +94,18 @@ m[5].metric("Accounts", stats.get("accounts", 0))
 
 holds: list[dict[str, Any]] = state.get("holds", [])
 per_station = Counter(h["station_id"] for h in holds)
-popups = {sid: f"{n} point(s) held or reserved at event {seq_now}" for sid, n in per_station.items()}
+popups = {sid: f"{theme.count(n, 'point')} held or reserved at event {seq_now}" for sid, n in per_station.items()}
 left, right = st.columns([3, 2])
 with left:
-    st_folium(maps.network_map(network, availability=popups,
-                               station_radius={sid: 7 + 3 * n for sid, n in per_station.items()}),
-              key="log-map", height=430, use_container_width=True, returned_objects=[])
-    st.caption("A station's size grows with the points held or reserved there at that moment.")
+    # The map is asked for: drawn on every visit it doubled the page's first paint (issue #16 item 12).
+    if st.toggle("Show the held and reserved points on the map", key="log_show_map"):
+        st_folium(maps.network_map(network, availability=popups,
+                                   station_radius={sid: 7 + 3 * n for sid, n in per_station.items()}),
+                  key="log-map", height=430, use_container_width=True, returned_objects=[])
+        st.caption("A station's size grows with the points held or reserved there at that moment.")
+    else:
+        busiest = ", ".join(f"{sid} ({n})" for sid, n in per_station.most_common(5)) or "none"
+        st.caption(f"Points held or reserved at event {seq_now}, by station: {busiest}.")
 with right:
     holds_tab, trips_tab, accounts_tab, counts_tab = st.tabs(["Holds", "Trips", "Accounts", "Event counts"])
     with holds_tab:

@@ -5,14 +5,14 @@ Reads only (REST). A company whose server is down is shown as down, and the rest
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboards import client, maps, parts, theme
+from dashboards import charts, client, maps, parts, theme
 
 REFRESH_S = 5
 
@@ -43,7 +43,9 @@ def status_badges(down: set[str]) -> None:
 
 with st.spinner("Asking every company for its stations…"):
     first, first_down = live_stations(6.0)
-availability = {s["station_id"]: f"{s['free_points']} of {len(s['points'])} points free now"
+opened_at = datetime.now(UTC)
+availability = {s["station_id"]: f"{sum(theme.free_now(p, opened_at) for p in s['points'])} of "
+                                 f"{theme.count(len(s['points']), 'point')} free now"
                 for found in first.values() for s in found}
 busy = {s["station_id"]: 7 + 2 * sum(len(p["bookings"]) > 0 for p in s["points"])
         for found in first.values() for s in found}
@@ -84,8 +86,8 @@ def live() -> None:
             st.metric("Occupancy now", f"{100 * got['occupancy_now']:.0f} %",
                       help=f"{got['busy_now']} of {got['points']} points busy")
             table[names[cid]] = {"points": got["points"], "busy now": got["busy_now"],
-                                 "out of order": got["out_of_order"], "held": got["held"],
-                                 "reserved": got["reserved"], "accounts": got["accounts"],
+                                 "out of order": got["out_of_order"], "trips holding points": got["held"],
+                                 "trips with reserved points": got["reserved"], "accounts": got["accounts"],
                                  "trips confirmed": got["trips_confirmed"], "trips aborted": got["trips_aborted"],
                                  "trips cancelled": got["trips_cancelled"], "requests refused": got["requests_refused"],
                                  "prepares refused": got["prepares_refused"], "log seq": got["seq"]}
@@ -94,10 +96,12 @@ def live() -> None:
 
     st.subheader("Availability")
     rows = []
+    now = datetime.now(UTC)
     for cid, stations in found.items():
         for s in stations:
             rows.append({"station": s["station_id"], "company": names.get(cid, cid),
-                         "city": cities.get(s["city_id"], s["city_id"]), "free now": s["free_points"],
+                         "city": cities.get(s["city_id"], s["city_id"]),
+                         "free now": sum(theme.free_now(p, now) for p in s["points"]),
                          "points": len(s["points"]),
                          "out of order": sum(p["status"] == "OUT_OF_ORDER" for p in s["points"]),
                          f"bookings next {hours} h": sum(len(p["bookings"]) for p in s["points"])})
@@ -113,15 +117,22 @@ def live() -> None:
         st.session_state["net_station"] = options[0]
     count = {sid: sum(len(p["bookings"]) for p in s["points"]) for sid, s in by_id.items()}
     chosen = st.selectbox("Station", options, key="net_station",
-                          format_func=lambda sid: f"{sid} — {count[sid]} bookings")
+                          format_func=lambda sid: f"{sid} — {theme.count(count[sid], 'booking')}")
     station_detail(by_id[chosen])
 
 
 def station_detail(station: dict[str, Any]) -> None:
     """A station's points now, and its bookings on a timeline."""
+    now = datetime.now(UTC)
+
+    def next_booking(point: dict[str, Any]) -> str:
+        starts = sorted(t for b in point["bookings"] if (t := theme.parse_time(b["start"])) is not None and t > now)
+        return f"{theme.when(starts[0])} UTC" if starts else "—"
+
     st.dataframe(pd.DataFrame([{"point": p["point_id"], "kW": p["power_kw"], "connector": p["connector"],
-                                "status": p["status"], "free now": "yes" if p["free"] else "no",
-                                "bookings": len(p["bookings"])} for p in station["points"]]),
+                                "status": p["status"], "free now": "yes" if theme.free_now(p, now) else "no",
+                                "next booking": next_booking(p), "bookings": len(p["bookings"])}
+                               for p in station["points"]]),
                  hide_index=True, width="stretch")
     bars = [{"point": p["point_id"], "trip": b["trip_id"], "start": b["start"], "end": b["end"],
              "status": b["status"] + (f" · {b['charging']}" if b.get("charging") else "")}
@@ -130,11 +141,10 @@ def station_detail(station: dict[str, Any]) -> None:
         st.caption(f"No booking at {station['station_id']} between {theme.when(station['start'])} and "
                    f"{theme.when(station['end'])} (UTC).")
         return
-    chart = alt.Chart(pd.DataFrame(bars)).mark_bar(cornerRadius=3).encode(
-        x=alt.X("start:T", title="UTC"), x2="end:T", y=alt.Y("point:N", title=None), color="status:N",
-        tooltip=["trip", "status", alt.Tooltip("start:T", format="%d/%m %H:%M"),
-                 alt.Tooltip("end:T", format="%d/%m %H:%M")])
-    st.altair_chart(chart.properties(height=40 + 24 * len(station["points"])), width="stretch")
+    # On demand: the first chart of a page loads Vega in the browser, which cost this page ~0.7 s of its
+    # first paint (issue #16 item 12).
+    if st.toggle(f"Show the {theme.count(len(bars), 'booking')} on a timeline", key="net_timeline"):
+        st.altair_chart(charts.bookings_timeline(bars, len(station["points"])), width="stretch")
 
 
 st.select_slider("Look ahead", options=[1, 3, 6, 12, 24], value=6, key="net_hours",

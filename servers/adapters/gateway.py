@@ -98,7 +98,7 @@ async def _add_credit(s: Server, vid: str, args: CreditIn, rid: str) -> Any:
 async def _plan(s: Server, vid: str, args: PlanArgs, rid: str) -> Any:
     vehicle = s.coordinator.vehicle_of(vid, args)
     plans = s.coordinator.plan(args, vehicle, s.coordinator.exclusions(args.avoid_stations), k=args.alternatives)
-    return {"plans": [p.to_json() for p in plans]}
+    return {"plans": [s.coordinator.explain(p, vehicle) for p in plans]}
 
 
 async def _book(s: Server, vid: str, args: TripIn, rid: str) -> Any:

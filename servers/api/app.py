@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from servers.api import errors, peer, public
 from servers.api.peer_auth_middleware import PeerAuth
@@ -45,10 +49,29 @@ def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | No
         description="Public `/api/v1` for vehicles and dashboards; `/peer/v1` for other companies "
                     "(HMAC-signed, see docs/booking.md). Errors are JSON: `{code, message, details}`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: FastAPI's default loads Swagger UI from a CDN
+        redoc_url=None,
     )
     app.state.server = server
     errors.install(app)
     app.add_middleware(PeerAuth, verifier=lambda: server.verifier)
     app.include_router(public.router)
     app.include_router(peer.router)
+    install_docs(app)
     return app
+
+
+#: Swagger UI's files, shipped inside a Python package (swagger-ui-bundle-v2): /docs works without internet.
+DOCS_ASSETS = "/docs-assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI on the app's own OpenAPI document, with its scripts and styles served locally."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} — API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")

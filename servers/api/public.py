@@ -69,7 +69,7 @@ async def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
                       max_ac_kw=body.max_ac_kw, max_dc_kw=body.max_dc_kw)
     plans = server.coordinator.plan(body, vehicle, server.coordinator.exclusions(body.avoid_stations),
                                     k=body.alternatives)
-    return {"plans": [p.to_json() for p in plans]}
+    return {"plans": [server.coordinator.explain(p, vehicle) for p in plans]}
 
 
 @router.get("/signup/fake", summary="A plausible sign-up form filled by Faker (pt_BR)")

@@ -76,6 +76,15 @@ class TripIn(In):
     charge_kwh: float | None = Field(default=None, ge=0, description="charge at departure; the account's when omitted")
     avoid_stations: list[str] = Field(default_factory=list, max_length=50,
                                       description="stations to plan around (e.g. to take an alternative)")
+    arrival_kwh: float | None = Field(default=None, ge=0, le=250,
+                                      description="least charge on reaching the destination (default: the reserve)")
+    stop_arrival_kwh: float | None = Field(default=None, ge=0, le=250,
+                                           description="least charge on reaching a charger (default: the reserve)")
+    max_charge_fraction: float = Field(default=1.0, gt=0, le=1,
+                                       description="a stop charges at most to this share of the battery")
+    stop_penalty_minutes: float = Field(default=10.0, ge=0, le=240,
+                                        description="fewer vs faster stops: one stop less is worth this many minutes "
+                                                    "of arrival (0: the fastest plan, whatever its stops)")
 
 
 class PlanArgs(TripIn):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -32,10 +33,41 @@ from servers.core.plans import (
 )
 from servers.core.vehicles import Vehicle
 
-__all__ = ["NO_EXCLUSIONS", "Exclusions", "Plan", "PlanningError", "Stop", "UnknownCity", "Unreachable", "plan_trip"]
+__all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanOptions", "PlanningError", "Stop",
+           "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]
 
 EPS = 1e-9
 MAX_ALTERNATIVE_SEARCHES = 40
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a driver may set, as route planners let them (each None or default: the planner's own rule).
+
+    `arrival_kwh`: the least charge on reaching the destination (default: the car's reserve).
+    `stop_arrival_kwh`: the least charge on reaching a charger (default: the car's reserve).
+    `max_charge_fraction`: a stop charges at most up to this share of the battery (1.0: full).
+    `stop_penalty_minutes`: fewer vs faster — each stop counts as this many minutes more when plans are
+    compared, so a plan with one stop less wins when it arrives at most that much later (0: the fastest).
+    """
+
+    arrival_kwh: float | None = None
+    stop_arrival_kwh: float | None = None
+    max_charge_fraction: float = 1.0
+    stop_penalty_minutes: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("arrival_kwh", "stop_arrival_kwh"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be >= 0")
+        if not 0 < self.max_charge_fraction <= 1:
+            raise ValueError("max_charge_fraction must be within (0, 1]")
+        if not 0 <= self.stop_penalty_minutes < float("inf"):
+            raise ValueError("stop_penalty_minutes must be >= 0")
+
+
+DEFAULT_OPTIONS = PlanOptions()
 
 
 class _Label(NamedTuple):
@@ -52,13 +84,19 @@ class _Label(NamedTuple):
     power: float  # kW drawn there
     energy: float  # kWh charged there
     km: float  # the road from the parent's node
+    stops: int = 0  # charging stops so far
+
+    def cost(self, penalty: float) -> float:
+        """What the search minimises: minutes, plus the penalty for each stop."""
+        return self.t + penalty * self.stops
 
 
 class _Search:
     """One planning problem: the network as this vehicle may use it, with some stations banned."""
 
     def __init__(self, network: Network, origin: str, destination: str, departure: datetime,
-                 vehicle: Vehicle, exclude: Exclusions, speed_kmh: float) -> None:
+                 vehicle: Vehicle, exclude: Exclusions, speed_kmh: float,
+                 options: PlanOptions = DEFAULT_OPTIONS) -> None:
         self.network, self.origin, self.destination = network, origin, destination
         self.departure, self.vehicle, self.exclude = departure, vehicle, exclude
         self.departure_ts = departure.timestamp()
@@ -66,7 +104,12 @@ class _Search:
         self.speed = speed_kmh * vehicle.profile.speed_factor / 60.0  # km per minute
         self.use = vehicle.effective_consumption
         self.cap, self.reserve = vehicle.capacity_kwh, vehicle.reserve_kwh
-        self.max_leg_km = (self.cap - self.reserve) / self.use
+        # The driver's options: how full a stop may fill, and the least charge at a charger / the destination.
+        self.top = self.cap * options.max_charge_fraction
+        self.at_stop = self.reserve if options.stop_arrival_kwh is None else options.stop_arrival_kwh
+        self.at_end = self.reserve if options.arrival_kwh is None else options.arrival_kwh
+        self.penalty = options.stop_penalty_minutes
+        self.max_leg_km = max(self.top - min(self.at_stop, self.at_end), 0.0) / self.use
         # Usable stations per city, fastest first: a slower station in the same city is only worth
         # trying when the faster ones are blocked by an excluded window.
         self.by_city: dict[str, list[tuple[float, Station]]] = {}
@@ -77,8 +120,8 @@ class _Search:
             power = max((kw for pid, kw in points if pid not in banned_points), default=0.0)
             if power > 0:
                 self.by_city.setdefault(s.city_id, []).append((power, s))
-        for options in self.by_city.values():
-            options.sort(key=lambda ps: (-ps[0], ps[1].id))
+        for in_city in self.by_city.values():
+            in_city.sort(key=lambda ps: (-ps[0], ps[1].id))
         self.to_dest = network.shortest_km(destination)
         self.best_power = max((o[0][0] for o in self.by_city.values()), default=1.0)
         self._targets: dict[str, list[tuple[float, str]]] = {}
@@ -98,13 +141,17 @@ class _Search:
             self._targets[city] = found
         return found
 
+    def floor(self, node: str) -> float:
+        """The least charge on arriving at `node`: the destination's, or a charger's."""
+        return self.at_end if node == self.destination else self.at_stop
+
     def h(self, city: str, level: float) -> float:
         """A lower bound on the minutes left: driving the shortest road, charging the deficit at top speed.
 
         It never decreases by more than an edge costs, so A* pops the destination first at its optimum.
         """
         km = self.to_dest.get(city, 0.0)
-        deficit = km * self.use + self.reserve - level
+        deficit = km * self.use + self.at_end - level
         return km / self.speed + (60.0 * deficit / self.best_power if deficit > 0 else 0.0)
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
@@ -128,6 +175,7 @@ class _Search:
         start = _Label(self.origin, self.vehicle.charge_kwh, 0.0, None, None, 0.0, 0.0, 0.0)
         counter = itertools.count()
         heap: list[tuple[float, int, int, _Label]] = [(self.h(self.origin, start.level), 0, 0, start)]
+        penalty = self.penalty
         settled: dict[str, list[tuple[float, float]]] = {}
         closest = (self.origin, self.to_dest.get(self.origin, float("inf")))
         while heap:
@@ -137,32 +185,34 @@ class _Search:
                 return label
             if self._dominated(settled.setdefault(node, []), label, self.power(node)):
                 continue
-            settled[node].append((label.level, label.t))
+            settled[node].append((label.level, label.cost(penalty)))
             if self.to_dest.get(node, float("inf")) < closest[1]:
                 closest = (node, self.to_dest[node])
 
             def push(new: _Label, n_stops: int) -> None:
-                heapq.heappush(heap, (new.t + self.h(new.node, new.level), n_stops, next(counter), new))
+                heapq.heappush(heap, (new.cost(penalty) + self.h(new.node, new.level), n_stops, next(counter), new))
 
             if label.parent is None:  # the origin: drive on the charge the car has, without stopping
                 for km, target in self.targets(node):
                     level = label.level - km * self.use
-                    if level < self.reserve - EPS:
-                        break
+                    if level < self.floor(target) - EPS:
+                        continue  # (targets are nearest first, but a charger and the destination differ)
                     push(_Label(target, level, km / self.speed, label, None, 0.0, 0.0, km), stops)
             if node not in self.by_city:
                 continue
             here_power = self.power(node)
             for km, target in self.targets(node):
                 drive = km / self.speed
-                need = self.reserve + km * self.use - label.level
-                if need > EPS:  # just enough to arrive at the reserve
-                    self._charge_and_go(label, target, km, drive, need, self.reserve, stops, push)
-                # Fill up only when the next stop is slower: charging here is then the better buy.
+                floor = self.floor(target)
+                need = floor + km * self.use - label.level
+                if need > EPS and label.level + need <= self.top + EPS:  # just enough to arrive at the floor
+                    self._charge_and_go(label, target, km, drive, need, floor, stops, push)
+                # Fill up (to the most a stop may charge) only when the next stop is slower: charging here is
+                # then the better buy.
                 if target != self.destination and self.power(target) < here_power - EPS \
-                        and self.cap - label.level > EPS:
-                    self._charge_and_go(label, target, km, drive, self.cap - label.level,
-                                        self.cap - km * self.use, stops, push)
+                        and self.top - label.level > EPS and self.top - km * self.use >= floor - EPS:
+                    self._charge_and_go(label, target, km, drive, self.top - label.level,
+                                        self.top - km * self.use, stops, push)
         return closest
 
     def _charge_and_go(self, label: _Label, target: str, km: float, drive: float, energy: float,
@@ -172,19 +222,22 @@ class _Search:
             return
         power, station = found
         t = label.t + 60.0 * energy / power + drive
-        push(_Label(target, arrive_level, t, label, station, power, energy, km), stops + 1)
+        push(_Label(target, arrive_level, t, label, station, power, energy, km, label.stops + 1), stops + 1)
 
     def _dominated(self, settled: list[tuple[float, float]], label: _Label, power: float) -> bool:
         """Another arrival here was no later with no less charge, or was earlier by more than
         charging up to this label's level takes (then it can do all this label can, no later).
         """
-        # With excluded windows (or busy points) the fastest station may be blocked at some times: keep to
-        # the plain rule there, which holds whatever station is used.
-        top_up = 60.0 / power if power > 0 and not self.timed else None
-        for lvl, t in settled:
-            if lvl >= label.level - EPS and t <= label.t + EPS:
+        # With excluded windows or busy points the fastest station may be blocked at some times, with a stop
+        # penalty topping up may be an extra stop, and above the most a stop may charge it is impossible: keep
+        # to the plain rule there, which holds whatever station is used.
+        plain_only = self.timed or self.penalty > 0 or label.level > self.top + EPS
+        top_up = 60.0 / power if power > 0 and not plain_only else None
+        cost = label.cost(self.penalty)
+        for lvl, c in settled:
+            if lvl >= label.level - EPS and c <= cost + EPS:
                 return True
-            if top_up is not None and t + (label.level - lvl) * top_up <= label.t + EPS:
+            if top_up is not None and c + (label.level - lvl) * top_up <= cost + EPS:
                 return True
         return False
 
@@ -242,13 +295,14 @@ def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
 
 def plan_trip(network: Network, origin: str, destination: str, departure: datetime, vehicle: Vehicle,
               *, exclude: Exclusions = NO_EXCLUSIONS, k: int = 1, speed_kmh: float = 80.0,
-              max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
+              options: PlanOptions = DEFAULT_OPTIONS, max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
     """Up to `k` distinct plans from `origin` to `destination`, fastest first (driving + charging).
 
     Raises UnknownCity for a city not in the network and Unreachable (with a code) when the car
     cannot make the trip. The alternatives after the first are the fastest plans that avoid one
     more station of a plan already found (Yen's idea, on stations instead of roads), after at most
-    `max_searches` searches.
+    `max_searches` searches. `options` are the driver's (PlanOptions); with a stop penalty, "fastest"
+    counts each stop as that much more.
     """
     for city in (origin, destination):
         if not network.has_city(city):
@@ -261,9 +315,12 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
 
     def solve(banned: frozenset[str]) -> Plan | Unreachable:
         ex = Exclusions(exclude.points, exclude.stations | banned, exclude.windows, exclude.busy)
-        search = _Search(network, origin, destination, departure, vehicle, ex, speed_kmh)
+        search = _Search(network, origin, destination, departure, vehicle, ex, speed_kmh, options)
         found = search.run()
         return _build(search, found) if isinstance(found, _Label) else _refusal(search, found[0], vehicle)
+
+    def rank(plan: Plan) -> float:
+        return plan.total_minutes + options.stop_penalty_minutes * len(plan.stops)
 
     first = solve(frozenset())
     if isinstance(first, Unreachable):
@@ -281,7 +338,7 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
             tried.add(more)
             alt = solve(more)
             if isinstance(alt, Plan):
-                heapq.heappush(queue, (alt.total_minutes, len(alt.stops), next(counter), alt, more))
+                heapq.heappush(queue, (rank(alt), len(alt.stops), next(counter), alt, more))
 
     if k > 1:
         spawn(first, frozenset())
@@ -293,4 +350,38 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
         plans.append(alt)
         seen.add(alt.station_ids)
         spawn(alt, banned)
-    return sorted(plans, key=lambda p: (p.total_minutes, len(p.stops)))
+    return sorted(plans, key=lambda p: (rank(p), len(p.stops)))
+
+
+#: A plan this much longer than the shortest road (and 5 km) has taken another road: say why.
+DETOUR_SHARE = 0.03
+
+
+def detour_reason(network: Network, plan: Plan, vehicle: Vehicle, *, exclude: Exclusions = NO_EXCLUSIONS,
+                  options: PlanOptions = DEFAULT_OPTIONS) -> str | None:
+    """Why `plan` leaves the shortest road (e.g. inland instead of the coast), in a sentence; None if it does not.
+
+    The usual reason is a stretch of the shortest road longer than the car's range on a charge with no
+    station it can use; otherwise the other road's stations make the trip faster.
+    """
+    shortest = network.shortest_km(plan.origin).get(plan.destination)
+    if shortest is None or plan.distance_km <= shortest * (1 + DETOUR_SHARE) + 5:
+        return None
+    search = _Search(network, plan.origin, plan.destination, plan.departure, vehicle, exclude, 80.0, options)
+    road = network.road_path(plan.origin, plan.destination)
+    names = [network.city(c).name for c in road]
+    at_km = [0.0]
+    for a, b in itertools.pairwise(road):
+        at_km.append(at_km[-1] + network.shortest_km(a)[b])
+    # Where the car could charge along the shortest road (its ends count: it leaves charged, arrives).
+    chargers = [i for i, c in enumerate(road) if c in search.by_city or i in (0, len(road) - 1)]
+    gap, start, end = max(((at_km[j] - at_km[i], i, j) for i, j in itertools.pairwise(chargers)),
+                          default=(0.0, 0, 0))
+    longer = plan.distance_km - shortest
+    via = " – ".join(names[1:-1][:3]) or "the direct road"
+    if gap > search.max_leg_km:
+        return (f"The shortest road ({shortest:.0f} km, via {via}) has no charging station this car can use for "
+                f"{gap:.0f} km, between {names[start]} and {names[end]} — more than it drives on a charge "
+                f"({search.max_leg_km:.0f} km). This route is {longer:.0f} km longer, with stations on the way.")
+    return (f"The shortest road ({shortest:.0f} km, via {via}) is {longer:.0f} km shorter, but with its stations "
+            "the trip would take longer: this route's chargers are faster or better placed.")

@@ -22,8 +22,18 @@ from typing import Any
 
 from events.model import NewEvent, StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
+from servers.core.cities import WHERE, city_id
 from servers.core.network import Network
-from servers.core.planner import Exclusions, Plan, UnknownCity, Unreachable, plan_trip
+from servers.core.planner import (
+    MAX_ALTERNATIVE_SEARCHES,
+    Exclusions,
+    Plan,
+    PlanOptions,
+    UnknownCity,
+    Unreachable,
+    detour_reason,
+    plan_trip,
+)
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import booking
 from servers.domain import event_types as T
@@ -49,6 +59,12 @@ LATER_HOURS = (1, 2, 4, 8, 24)  # then the same trip leaving this much later
 def cents(reais: float) -> int:
     """R$ to whole cents."""
     return round(reais * 100)
+
+
+def plan_options(trip: TripIn) -> PlanOptions:
+    """What the driver set for this trip's plan."""
+    return PlanOptions(arrival_kwh=trip.arrival_kwh, stop_arrival_kwh=trip.stop_arrival_kwh,
+                       max_charge_fraction=trip.max_charge_fraction, stop_penalty_minutes=trip.stop_penalty_minutes)
 
 
 def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -105,18 +121,26 @@ class Coordinator:
                        charge_kwh=charge, profile=DrivingProfile(trip.profile or v["profile"]),
                        max_ac_kw=v["max_ac_kw"], max_dc_kw=v["max_dc_kw"])
 
-    def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1) -> list[Plan]:
-        """Plan with the planner, its refusals turned into domain errors with stable codes."""
+    def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1,
+             max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
+        """Plan with the planner (city names as people type them, the driver's options), its refusals turned
+        into domain errors with stable codes."""
         now = self.engine.clock()
         departure = trip.departure or now
         booking.check_departure(departure, now)
         try:
-            return plan_trip(self.network, trip.origin, trip.destination, departure, vehicle,
-                             exclude=exclude, k=k)
+            return plan_trip(self.network, city_id(self.network, trip.origin),
+                             city_id(self.network, trip.destination), departure, vehicle, exclude=exclude, k=k,
+                             options=plan_options(trip), max_searches=max_searches)
         except UnknownCity as exc:
-            raise DomainError(str(exc), code="UNKNOWN_CITY") from exc
+            raise DomainError(f"unknown city {exc.city_id!r}: {WHERE}", code="UNKNOWN_CITY",
+                              details={"city": exc.city_id}) from exc
         except Unreachable as exc:
             raise DomainError(exc.reason, code=exc.code) from exc
+
+    def explain(self, plan: Plan, vehicle: Vehicle) -> dict[str, Any]:
+        """A plan as a preview shows it: its JSON and, when it leaves the shortest road, why."""
+        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
 
     # -- booking ----------------------------------------------------------------------------------
     async def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
@@ -471,7 +495,7 @@ class Coordinator:
         departure = trip.departure or self.engine.clock()
         plans: list[Plan] = []
         with contextlib.suppress(DomainError):
-            plans = self._plan_k(trip, vehicle, exclude, ALTERNATIVES)
+            plans = self.plan(trip, vehicle, exclude, ALTERNATIVES, max_searches=ALTERNATIVE_SEARCHES)
         for hours in LATER_HOURS:
             if len(plans) >= ALTERNATIVES:
                 break
@@ -480,14 +504,7 @@ class Coordinator:
                 plans.append(self.plan(later, vehicle, exclude)[0])
         return [_summary(p) for p in plans[:ALTERNATIVES]]
 
-    def _plan_k(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int) -> list[Plan]:
-        now = self.engine.clock()
-        booking.check_departure(trip.departure or now, now)
-        try:
-            return plan_trip(self.network, trip.origin, trip.destination, trip.departure or now, vehicle,
-                             exclude=exclude, k=k, max_searches=ALTERNATIVE_SEARCHES)
-        except (UnknownCity, Unreachable) as exc:
-            raise DomainError(str(exc), code="NO_PLAN") from exc
+
 
 
 def _unfinished(trip: Any) -> bool:

@@ -43,9 +43,14 @@ def sign_up(at: AppTest, credit: float = 500.0) -> AppTest:
     return at
 
 
+def book_slot() -> datetime:
+    """A departure no other test uses."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2 + 7 * next(_SLOTS))
+
+
 def book(at: AppTest, origin: str = "salvador", destination: str = "recife") -> AppTest:
     """Choose a trip, leaving at a time no other test uses, and press Book."""
-    leave = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2 + 7 * next(_SLOTS))
+    leave = book_slot()
     at.date_input(key="trip_date").set_value(leave.date())
     at.time_input(key="trip_time").set_value(leave.time())
     at.selectbox(key="trip_origin").set_value(origin)

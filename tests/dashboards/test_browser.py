@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # `make screenshots` points this at docs/screenshots; a plain test run keeps the tree clean.
 SHOTS = Path(os.environ.get("RECARGA_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "recarga-screenshots")
 CHROMIUM = os.environ.get("RECARGA_CHROMIUM", "/usr/bin/chromium")
+BROWSER_ZONE = "America/Bahia"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -80,7 +81,8 @@ def page(app_url):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1366, "height": 900})
+        # A browser in Bahia (UTC-3), as a driver there has it: the pages must still show the network's UTC.
+        tab = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id=BROWSER_ZONE).new_page()
         tab.route("**/*", offline)
         tab.set_default_timeout(30_000)
         yield tab
@@ -123,6 +125,7 @@ def settle(page) -> None:
 
 def shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)  # no tooltip of the last button clicked in the picture
     page.wait_for_timeout(1000)  # maps draw in their iframe after the script ends
     # Streamlit scrolls inside its own container, so a "full page" shot would stop at the window:
     # make the window as tall as the content instead, then put it back.
@@ -140,39 +143,215 @@ def go(page, title: str) -> None:
     settle(page)
 
 
-def test_book_a_trip_then_open_every_page(page, app_url):
+def departure_shown(page):
+    """The departure the Book page's date and time pickers show (UTC)."""
+    from datetime import UTC, datetime
+
+    def part(name: str) -> int:
+        return int(page.get_by_role("spinbutton", name=name).get_attribute("aria-valuenow") or 0)
+
+    return datetime(part("year, Departure day (UTC)"), part("month, Departure day (UTC)"),
+                    part("day, Departure day (UTC)"), part("hour, Departure time (UTC)"),
+                    part("minute, Departure time (UTC)"), tzinfo=UTC)
+
+
+CAR = {"capacity_kwh": 60.0, "charge_kwh": 54.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0}
+
+
+def taken_on_the_way(network, leave, hours: float = 8.0) -> dict[str, list[str]]:
+    """Every point of every station reserved from an hour before `leave` to `hours` after it, as other
+    companies' trips would (signed peer prepares, then commits): a booking leaving then is refused, and
+    answered with plans that leave later. Returns company -> the trip ids, for `free_again`."""
+    from datetime import timedelta
+
+
+    catalogue = httpx.get(network.companies["voltpoint"].api_url + "/api/v1/network", timeout=10).json()
+    start, end = (leave - timedelta(hours=1)).isoformat(), (leave + timedelta(hours=hours)).isoformat()
+    taken: dict[str, list[str]] = {}
+    for company in network.companies:
+        caller = "eflux" if company == "voltpoint" else "voltpoint"  # a prepare comes from its coordinator
+        trips, prepares = [], []
+        for station in (s for s in catalogue["stations"] if s["company_id"] == company):
+            for n, _ in enumerate(station["points"]):
+                trips.append(f"browser-{station['id']}-{n}")
+                prepares.append({"op": "prepare", "args": {
+                    "trip_id": trips[-1], "coordinator": caller, "priority": start, "stops": [{
+                        "stop": 0, "station_id": station["id"], "start": start, "end": end, "min_power_kw": 0,
+                        "energy_kwh": 1}]}})
+        votes = peer_batch(network, caller, company, prepares)
+        # A point another trip of the session already holds then is taken anyway: hold the rest.
+        held = [v["result"]["trip_id"] for v in votes if v["result"]["vote"] == "yes"]
+        assert held, votes
+        peer_batch(network, caller, company, [{"op": "commit", "args": {"trip_id": t}} for t in held])
+        taken[company] = held
+    return taken
+
+
+def free_again(network, taken: dict[str, list[str]]) -> None:
+    for company, trips in taken.items():
+        caller = "eflux" if company == "voltpoint" else "voltpoint"
+        peer_batch(network, caller, company, [{"op": "release", "args": {"trip_id": t}} for t in trips])
+
+
+def peer_batch(network, caller: str, company: str, ops: list[dict]) -> list[dict]:
+    """Signed `/peer/v1/batch` from `caller` to `company`; every operation must be answered (a no vote is)."""
+    import json
+
+    from servers.peer_auth import sign
+
+    body = json.dumps({"ops": ops}).encode()
+    headers = {**sign(network.peer_secrets, caller, company, "POST", "/peer/v1/batch", body),
+               "Content-Type": "application/json"}
+    r = httpx.post(network.companies[company].api_url + "/peer/v1/batch", content=body, headers=headers, timeout=30)
+    r.raise_for_status()
+    results: list[dict] = r.json()["results"]
+    assert all(result["ok"] for result in results), r.text
+    return results
+
+
+MAP_STATE = """() => {
+    if (!window.map || !window.map.getBounds) { return null; }
+    const b = window.map.getBounds(), box = (el) => el && el.getBoundingClientRect().toJSON();
+    const legend = [...document.querySelectorAll("div")].find(d => d.style.position === "absolute"
+                                                               && d.textContent.includes("VoltPoint"));
+    return {zoom: window.map.getZoom(), south: b.getSouth(), north: b.getNorth(), west: b.getWest(),
+            east: b.getEast(), scale: document.querySelector(".leaflet-control-scale")?.textContent || "",
+            scaleBox: box(document.querySelector(".leaflet-control-scale")), legendBox: box(legend)};
+}"""
+
+
+def map_states(page, lats: list[float]) -> list[dict]:
+    """The view of every Leaflet map on the page (each lives in its own frame), with the y pixel of `lats`."""
+    page.wait_for_timeout(1500)  # the maps draw in their frames after the script ends
+    found = []
+    for frame in page.frames:
+        try:
+            state = frame.evaluate(MAP_STATE)
+            if state:
+                state["yOf"] = {str(lat): frame.evaluate(
+                    f"() => window.map.latLngToContainerPoint([{lat}, window.map.getCenter().lng]).y") for lat in lats}
+                state["mapBox"] = frame.evaluate("() => window.map.getContainer().getBoundingClientRect().toJSON()")
+        except Exception:  # a frame without a map, or one navigating away
+            continue
+        if state:
+            found.append(state)
+    return found
+
+
+def assert_map_frames(state: dict, points: list[tuple[float, float]], *, at_least_zoom: float) -> None:
+    """The map shows every point, zoomed in enough, none under the legend; its scale is metric and the legend
+    does not cover it."""
+    for lat, lon in points:
+        assert state["south"] <= lat <= state["north"] and state["west"] <= lon <= state["east"], (lat, lon, state)
+    # Nothing of what it frames lies under the legend (the top band is kept free for it).
+    legend_bottom = state["legendBox"]["bottom"] - state["mapBox"]["top"]
+    top_lat = max(lat for lat, _ in points)
+    assert state["yOf"][str(top_lat)] > legend_bottom, (state["yOf"], legend_bottom)
+    assert state["zoom"] >= at_least_zoom, state
+    assert "km" in state["scale"] and "mi" not in state["scale"], state["scale"]
+    s, leg = state["scaleBox"], state["legendBox"]
+    assert leg is not None
+    apart_x = s["right"] <= leg["left"] or leg["right"] <= s["left"]
+    apart_y = s["bottom"] <= leg["top"] or leg["bottom"] <= s["top"]
+    assert apart_x or apart_y, (s, leg)
+
+
+def assert_charts_in_utc(page) -> None:
+    """The battery chart's time axis reads in UTC with a 24-hour clock, in a browser set to another zone."""
+    import re
+    from datetime import UTC, datetime
+
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == BROWSER_ZONE
+    leave = departure_shown(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator("svg").first.wait_for()
+    texts = chart.locator("svg text").all_text_contents()
+    labels = [t for t in texts if re.fullmatch(r"\d\d/\d\d \d\d:\d\d", t)]
+    assert len(labels) >= 2, texts
+    ticks = [datetime.strptime(f"{leave.year}/{t}", "%Y/%d/%m %H:%M").replace(tzinfo=UTC) for t in labels]
+    # Drawn in Bahia's time the first tick would read up to 3 h before the departure; in UTC none does.
+    assert min(ticks) >= leave, (leave, labels)
+    assert not any(re.search(r"AM|PM", t) for t in texts)
+
+
+def test_book_a_trip_then_open_every_page(page, app_url, network):
     from playwright.sync_api import expect
 
     page.goto(app_url)
     page.get_by_role("heading", name="Book a trip").wait_for()
     settle(page)
     expect(page.get_by_label("Name")).not_to_have_value("")  # Faker filled the form
+    name = page.get_by_label("Name").input_value()
     for label, value in [("Battery (kWh)", "60"), ("Charge now (kWh)", "54"), ("Consumption (kWh/km)", "0.160"),
-                         ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
+                         ("Max AC (kW)", "11"), ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Sign up").click()
     page.get_by_text("Where to").wait_for()
     settle(page)
+    assert "shown only this once" in page.locator("body").inner_text()
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert name in sidebar, sidebar  # the driver and the car, not a vehicle id
     page.get_by_role("button", name="Preview").click()
     page.get_by_text("nothing is reserved").wait_for()
     settle(page)
+    assert_charts_in_utc(page)
     page.get_by_role("button", name="Book", exact=True).click()
     page.get_by_text("Trip confirmed").wait_for()
     settle(page)
     assert_no_error(page)
     assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
+    # The map frames the route (Salvador → Recife), not the whole network in a third of the frame.
+    route = [(-12.97, -38.50), (-8.05, -34.88)]
+    (route_map,) = map_states(page, [lat for lat, _ in route])
+    assert_map_frames(route_map, route, at_least_zoom=6)
     shoot(page, "book.png")
+
+    # A reload keeps the driver logged in (a handle in a cookie; the token stays on the server side).
+    page.reload()
+    page.get_by_text("Where to").wait_for()
+    settle(page)
+    assert name in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert page.get_by_role("button", name="Sign up").count() == 0
+
+    # Cancel asks first, with the refund; then the same trip again, refused, and a plan around it booked.
+    page.get_by_role("button", name="Cancel trip…").click()
+    page.get_by_text("You get back").wait_for()
+    page.get_by_role("button", name="Yes, cancel the trip").click()
+    page.get_by_text("refunded").wait_for()
+    settle(page)
+    taken = taken_on_the_way(network, departure_shown(page))
+    try:
+        page.wait_for_timeout(1000)  # the home company hears of the other companies' bookings (their feeds)
+        page.get_by_role("button", name="Book", exact=True).click()
+        page.get_by_text("Other ways to make this trip").wait_for()
+        settle(page)
+        assert_no_error(page)
+        assert "Booking refused" in page.locator("body").inner_text()
+        shoot(page, "refused.png")
+        # "Book this" books the offered plan for real: the same trip, leaving when every charger is free again.
+        page.get_by_role("button", name="Book this").first.click()
+        page.get_by_text("Trip confirmed").wait_for()
+        settle(page)
+        assert_no_error(page)
+    finally:
+        free_again(network, taken)
 
     go(page, "Drive")
     page.get_by_role("button", name="Next stop").click()
     page.get_by_text("Check-ins sent to the servers").wait_for()
     settle(page)
     assert_no_error(page)
+    (drive_map,) = map_states(page, [lat for lat, _ in route])
+    assert_map_frames(drive_map, route, at_least_zoom=6)
     shoot(page, "drive.png")
 
     go(page, "Network map")
     page.get_by_text("Per company").wait_for()
     assert_no_error(page)
+    # The network's corners (Barreiras far west, the far south, Fortaleza, Natal), filling the frame.
+    corners = [(-3.73, -38.53), (-12.14, -44.99), (-14.86, -39.0), (-5.79, -35.21)]
+    (whole,) = map_states(page, [lat for lat, _ in corners])
+    assert_map_frames(whole, corners, at_least_zoom=5.25)
     shoot(page, "network.png")
 
     go(page, "Event log")

@@ -45,3 +45,18 @@ def test_start_and_pause_toggle_the_clock(network):
     at.button(key="drive_toggle").click().run()
     assert at.session_state["drive"]["running"] is False
     assert not at.exception
+
+
+def test_after_arrival_the_page_says_arrived_with_the_battery_and_offers_no_driving(network):
+    at = book(sign_up(open_app(), credit=2000.0))
+    at.switch_page("app_pages/drive.py").run()
+    for _ in range(20):  # every check-in, then the arrival
+        if "drive_next" not in [b.key for b in at.button]:
+            break
+        at.button(key="drive_next").click().run()
+    assert not at.exception
+    keys = [b.key for b in at.button]
+    assert "drive_toggle" not in keys and "drive_next" not in keys  # no Start/Pause, no Next stop
+    arrived = " ".join(s.value for s in at.success)
+    assert "Arrived at Recife" in arrived and "kWh (" in arrived and "Trip confirmed" in arrived
+    assert "driving towards" not in texts(at)

@@ -18,7 +18,24 @@ def test_network_page_shows_every_company_up_with_figures(network):
     figures = at.dataframe[0].value
     assert list(figures.columns) == ["VoltPoint", "E-Flux", "EcoCharge"]
     assert figures.loc["points"].min() > 0
+    # Labels say what they count: these figures count trips, not points.
+    assert {"trips holding points", "trips with reserved points"} <= set(figures.index)
+    assert not {"held", "reserved"} & set(figures.index)
     assert at.selectbox(key="net_station").value
+    assert " 1 bookings" not in " ".join(at.selectbox(key="net_station").options)
+
+
+def test_the_heavy_parts_wait_to_be_asked_for(network):
+    # First paint (issue #16 item 12): the first chart of a page loads Vega, the event log's map a whole
+    # network of layers; both are drawn when asked for.
+    at = open_app("app_pages/network.py")
+    assert not at.get("vega_lite_chart")
+    if "net_timeline" in [t.key for t in at.toggle]:  # a station with bookings: its timeline on demand
+        at.toggle(key="net_timeline").set_value(True).run()
+        assert at.get("vega_lite_chart")
+    log = open_app("app_pages/eventlog.py")
+    if "log is empty" not in texts(log):
+        assert log.toggle(key="log_show_map").value is False
 
 
 def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
@@ -26,6 +43,7 @@ def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
     if "log is empty" in texts(at):  # this test may run before anything was booked at VoltPoint
         return
     assert "Hash chain intact" in texts(at)
+    assert {"Trips holding", "Trips reserved"} <= {m.label for m in at.metric}  # trips, not points
     head = at.slider(key="log_seq").value
     at.slider(key="log_seq").set_value(max(1, head // 2)).run()
     assert not at.exception

@@ -32,7 +32,7 @@ def test_departure_charge_is_worked_out_from_the_plan():
 
 @pytest.mark.parametrize(("minutes", "km", "kwh", "doing"), [
     (-10, 0, 30, "waiting"), (30, 50, 20, "driving"), (60, 100, 10, "charging"), (90, 100, 20, "charging"),
-    (150, 150, 20, "driving"), (180, 200, 10, "driving"), (999, 200, 10, "arrived")])
+    (150, 150, 20, "driving"), (165, 175, 15, "driving"), (180, 200, 10, "arrived"), (999, 200, 10, "arrived")])
 def test_the_car_drives_and_charges_along_the_plan(minutes, km, kwh, doing):
     pos = at(minutes)
     assert pos.km == pytest.approx(km)

@@ -97,9 +97,27 @@ def test_state_at_a_time_before_the_log_is_the_initial_state(log: Path) -> None:
     assert json.loads(result.stdout)["seq"] == 0
 
 
-def test_state_prints_readably_without_json(log: Path) -> None:
-    result = runner.invoke(app, ["state", str(log)])
+def test_state_prints_the_whole_state_readably_with_full(log: Path) -> None:
+    result = runner.invoke(app, ["state", str(log), "--full"])
     assert result.exit_code == 0 and "state at seq 5" in result.stdout and "balance" in result.stdout
+
+
+def test_state_prints_a_summary_by_default(log: Path) -> None:
+    whole = runner.invoke(app, ["state", str(log), "--json"]).stdout
+    parts = json.loads(whole)["state"]
+    result = runner.invoke(app, ["state", str(log)])
+    assert result.exit_code == 0 and "state at seq 5" in result.stdout and "--full" in result.stdout
+    assert "balance" not in result.stdout  # the parts and their sizes, not every entry
+    for key, value in parts.items():
+        assert key in result.stdout
+        if isinstance(value, dict | list):
+            assert f"{len(value):,} " in result.stdout
+
+
+def test_state_at_past_the_end_says_so(log: Path) -> None:
+    result = runner.invoke(app, ["state", str(log), "--at", "99"])
+    assert result.exit_code == 0 and "state at seq 5" in result.stdout
+    assert "the log ends at seq 5; --at 99 is past its end" in result.stderr
 
 
 def test_state_without_a_fold_in_meta_says_it_uses_the_generic_fold(tmp_path: Path) -> None:

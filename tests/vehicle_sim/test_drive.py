@@ -93,3 +93,19 @@ def test_the_drive_command_and_the_menu_drive_a_booked_trip(net, endpoints):
     session.close()
     seen = run_menus(endpoints["voltpoint"], ["1", form["email"], form["password"], "6", "1", "", "0"])
     assert "drive: OK" in seen and f"checked in at {len(trip['stops'])}/{len(trip['stops'])}" in seen
+
+
+def test_ctrl_c_during_a_drive_ends_it_with_the_report_so_far(net, endpoints):
+    session, trip, _ = booked_car(endpoints["voltpoint"], 236)
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 6:  # a few towns in: the person presses Ctrl-C
+            raise KeyboardInterrupt
+
+    with session:
+        report = drive_trip(session, trip["trip_id"], speedup=3600, sleep=sleep)
+    assert report.interrupted and not report.arrived and not report.ok
+    assert any("interrupted (Ctrl-C)" in p for p in report.problems)
+    assert 0 < report.final_kwh <= CAR["capacity_kwh"]

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vehicle_sim.cli import app
-from vehicle_sim.fleet import percentile, run_fleet
+from vehicle_sim.fleet import percentile, run_fleet, summary_table
 
 LATENCY_KEYS = {"p50", "p95", "p99", "mean", "max", "n"}
 
@@ -49,3 +49,14 @@ def test_an_unknown_company_is_refused_before_anything_starts():
 def test_percentiles_interpolate_between_ranks(q, expected):
     assert percentile([4.0, 1.0, 3.0, 2.0], q) == pytest.approx(expected)
     assert percentile([], q) == 0.0
+
+
+def test_ctrl_c_during_a_fleet_run_still_gives_the_summary_so_far(endpoints):
+    def press_ctrl_c(stats, elapsed: float) -> None:
+        if elapsed > 1.0:
+            raise KeyboardInterrupt
+
+    summary = run_fleet(endpoints, vehicles=2, duration=30, seed=11, on_progress=press_ctrl_c)
+    assert summary["interrupted"] is True
+    assert summary["elapsed_s"] < 20  # it stopped, it did not run the 30 s
+    assert "stopped by Ctrl-C" in " ".join(str(c) for c in summary_table(summary).columns[1].cells)

@@ -32,9 +32,9 @@ def test_a_driver_registers_logs_in_by_cpf_and_email_books_adds_credit_and_cance
         "2", "e", *edited_form(person), "y",           # create an account from the edited Faker form
         "7",                                            # back to start (the session stays)
         "1", person["cpf"], person["password"],         # log in by CPF
-        # Book Salvador → Fortaleza leaving in 330 h (the menu takes up to 336): far from the fleet test's
+        # Book Salvador → Fortaleza leaving in 1400 h (the menu takes up to 60 days): far from the fleet test's
         # trips (from 1 h on, one after another per car), so not refused for a taken point.
-        "1", "salvador", "fortal", "330", "y",
+        "1", "salvador", "fortal", "1400", "y",
         "2",                                            # see reservations
         "4", "150",                                     # add R$ 150
         "3",                                            # account info
@@ -94,3 +94,17 @@ NET = NetworkInfo([City("salvador", "Salvador", "BA"), City("sao-luis", "São Lu
 ])
 def test_cities_are_found_by_number_or_part_of_the_name(typed, found):
     assert [c.id for c in NET.find_cities(typed)] == found
+
+
+def test_a_failed_login_keeps_the_session_that_was_open(endpoints):
+    person = new_person()
+    answers = ["2", "e", *edited_form(person), "y",   # create an account: logged in
+               "7",                                   # back to start, the session kept
+               "1", person["email"], "wrong-password",  # a wrong password: back in the open session
+               "3",                                   # account info, as the driver still logged in
+               "0"]
+    seen = run_menus(endpoints["voltpoint"], answers)
+    after = seen[seen.index("BAD_CREDENTIALS"):]
+    assert f"{person['name']} @ voltpoint" in after
+    assert "Statement (latest 10)" in after and "Traceback" not in seen
+    assert after.lower().count("wrong login or password") == 1  # said once
