@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup nettools run down test lint typecheck screenshots clean
+.PHONY: setup nettools postgres run down test lint typecheck screenshots clean
 
 ## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
 setup: $(STAMP)
@@ -20,6 +20,10 @@ $(STAMP): requirements.txt
 nettools:
 	@bash scripts/ensure-nettools.sh
 
+## postgres: Debian's postgresql for the PostgreSQL event-store tests (apt-get as root when missing; they skip otherwise).
+postgres:
+	@bash scripts/ensure-postgresql.sh
+
 ## run: the whole local network (brokers, servers, dashboards) on this machine; Ctrl-C stops it.
 run: setup
 	$(PY) -m servers up
@@ -33,8 +37,9 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-## test: set-up, lint, type checks, then the whole suite (the multi-host tests need root: they skip otherwise).
-test: lint typecheck nettools
+## test: set-up, lint, type checks, then the whole suite (the multi-host tests need root: they skip otherwise;
+## the PostgreSQL ones skip where postgresql cannot be installed).
+test: lint typecheck nettools postgres
 	$(VENV)/bin/pytest
 
 ## screenshots: the browser test, saving its screenshots into docs/screenshots.

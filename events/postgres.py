@@ -8,8 +8,9 @@ other, readers do not wait (MVCC) — the analogue of SQLite's BEGIN IMMEDIATE.
 
 Two connections, each behind its own lock: one writes, one reads, so a read
 never waits for a commit's WAL flush. A connection the server dropped (a
-restart, a fail-over) is opened again on the next call; the call that met the
-break raises `LogUnavailable` (a write's fate is then unknown: read the log).
+restart, a fail-over) is opened again: a read is retried once on the new
+one; a write that met the break raises `LogUnavailable` (its fate is then
+unknown: read the log — the server's engine does) and the next one reconnects.
 
 Imported only by `events.location.open_store` and by tools that ask for it:
 psycopg stays out of processes whose log is a file.
@@ -196,7 +197,14 @@ class PostgresEventStore:
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._read_lock, self._errors():
-            return self._reader().execute(sql, params).fetchall()
+            try:
+                return self._reader().execute(sql, params).fetchall()
+            except psycopg.OperationalError:
+                if self._read is None or not self._read.closed:
+                    raise
+                # The server dropped an idle session (restart, fail-over, idle timeout): a read is safe to
+                # repeat once on a new one. A write is not, and is never repeated here.
+                return self._reader().execute(sql, params).fetchall()
 
     def last_row(self) -> Row | None:
         """The last stored row, None for an empty log."""

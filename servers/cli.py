@@ -20,6 +20,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="where the event log lives")] = None,
     network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
+    log_url: Annotated[str | None, typer.Option(help="the event log: a file, or postgresql://user@host/db "
+                                                     "(default: DATA_DIR/COMPANY.db)")] = None,
     no_mqtt: Annotated[bool, typer.Option("--no-mqtt", help="run without the MQTT gateway")] = False,
 ) -> None:
     """Serve one company: replay its log, then answer vehicles (MQTT) and peers (REST)."""
@@ -33,7 +35,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per peer request is noise, and costs CPU
     overrides: dict[str, object] = {"company": company}
-    for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file)):
+    for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file),
+                       ("log_url", log_url)):
         if value is not None:
             overrides[key] = value
     if no_mqtt:
@@ -133,23 +136,26 @@ def down(
 
 @app.command()
 def check(
-    logs: Annotated[list[Path], typer.Argument(help="every company's event log (run/data/*.db)")],
+    logs: Annotated[list[str], typer.Argument(help="every company's event log: files (run/data/*.db) or "
+                                                  "postgresql:// URLs")],
     converged: Annotated[bool, typer.Option(help="also demand every decision reached every participant")] = False,
 ) -> None:
     """Check the network's invariants from the event logs alone; exit 1 listing each violation."""
     from events.errors import EventLogError
-    from events.store import SqliteEventStore
+    from events.location import open_store, parse_location
     from servers.invariants import check as check_logs
 
     events = {}
     try:
-        for path in logs:
-            with SqliteEventStore(path, create=False) as store:
+        for log in logs:
+            where = parse_location(log)
+            with open_store(where, create=False) as store:
                 report = store.verify()
                 if not report.ok:
-                    typer.echo(f"{path}: damaged at seq {report.first_bad_seq}: {report.reason}", err=True)
+                    typer.echo(f"{where}: damaged at seq {report.first_bad_seq}: {report.reason}", err=True)
                     raise typer.Exit(1)
-                events[store.get_meta("company") or path.stem] = list(store.iter_all())
+                name = store.get_meta("company") or (where.path.stem if where.path else str(where))
+                events[name] = list(store.iter_all())
     except EventLogError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
