@@ -306,9 +306,11 @@ def main() -> None:
             import psycopg
 
             with psycopg.connect(pg_url) as conn:
-                pg_version = f", PostgreSQL {conn.info.server_version / 10000:g} (psycopg {psycopg.__version__})"
+                major, minor = divmod(conn.info.server_version, 10000)
+                pg_version = f", PostgreSQL {major}.{minor} (psycopg {psycopg.__version__})"
         print(f"# {platform.machine()}, {_nproc()} cpus, Python {platform.python_version()},"
-              f" SQLite {sqlite3.sqlite_version}{pg_version}, {time.strftime('%Y-%m-%d')}, dir {tmp}", flush=True)
+              f" SQLite {sqlite3.sqlite_version}{pg_version}, {time.strftime('%Y-%m-%d %H:%M')},"
+              f" load average {os.getloadavg()[0]:.1f}, dir {tmp}", flush=True)
         targets = Targets(tmp, pg_url)
         results = {kind: measure_kind(targets, kind, args) for kind in targets.kinds()}
         if "postgresql" in results:

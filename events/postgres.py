@@ -255,17 +255,24 @@ class PostgresEventStore:
             yield from map(Row._make, rows)
 
     def _row_batches(self, after: int, until_seq: int | None, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-        # Keyset pages, each its own statement: no transaction or lock is held across a `yield`.
+        # Keyset pages, each its own statement: no transaction or lock is held across a `yield`. A page is a
+        # seq *range* (seqs are gapless), not "the next N rows": with "seq > x ORDER BY seq LIMIT N" the planner,
+        # misled by statistics older than a bulk load, sorted all the rest of the log for every page
+        # (50 ms a page at 200,000 events, against 3 ms).
         bound = until_seq if until_seq is not None else 2**63 - 1
-        while True:
-            rows = self._fetch(f"{_SELECT} WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
-                               (after, bound, batch))
-            if not rows:
+        while after < bound:
+            high = min(bound, after + batch)
+            rows = self._fetch(f"{_SELECT} WHERE seq > %s AND seq <= %s ORDER BY seq", (after, high))
+            if rows:
+                yield rows
+                after = high
+                continue
+            # An empty range is the end of the log, or a hole (rows deleted behind the log's back): go on
+            # from the next row, if any, so that verify() still sees, and names, the hole.
+            following = self._fetch("SELECT MIN(seq) FROM events WHERE seq > %s AND seq <= %s", (after, bound))
+            if following[0][0] is None:
                 return
-            yield rows
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
+            after = int(following[0][0]) - 1
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         """One stream's events with version > `after_version`, in order."""

@@ -126,6 +126,19 @@ def test_an_edited_row_is_reported_by_verify(postgres: PostgresCluster) -> None:
     assert "hash" in report.reason
 
 
+def test_pages_step_over_deleted_rows_so_verify_names_the_hole(postgres: PostgresCluster) -> None:
+    url = postgres.fresh_schema()
+    schema = url.rsplit("%3D", 1)[1]
+    with PostgresEventStore(url) as store:
+        for i in range(10):
+            store.append(f"s:{i}", [ev("A")])
+        postgres.sql(f"DELETE FROM {schema}.events WHERE seq IN (4, 5, 6)")
+        assert [e.seq for e in store.iter_all(batch=2)] == [1, 2, 3, 7, 8, 9, 10]
+        assert [e.seq for e in store.iter_all(after=3, until_seq=8, batch=2)] == [7, 8]
+        report = store.verify()
+    assert (report.ok, report.first_bad_seq) == (False, 4) and "missing" in report.reason
+
+
 @pytest.mark.parametrize("synchronous,setting", [("FULL", "on"), ("NORMAL", "off")])
 def test_synchronous_maps_to_synchronous_commit(postgres: PostgresCluster, synchronous, setting) -> None:
     with PostgresEventStore(postgres.fresh_schema(), synchronous=synchronous) as store:
