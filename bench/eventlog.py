@@ -48,11 +48,6 @@ GROUPS = (1, 10, 100, 1000)  # group-commit sizes: events per write_rows
 DATA = {"amount": 1234, "ref": "trip:000123", "note": "recarga em Teresina"}
 
 
-def median_rate(run: Callable[[], float], units: int, repeats: int) -> float:
-    """Median of `units / seconds` over `repeats` runs of `run` (which returns its seconds)."""
-    return statistics.median(units / run() for _ in range(repeats))
-
-
 def store_appends(location: str, appends: int, batch: int) -> float:
     with open_store(location, synchronous="FULL") as store:
         store.append("warm:1", [NewEvent(CREDITED, DATA)])
@@ -215,48 +210,74 @@ class Targets:
         return f"{self.pg_url}{'&' if '?' in self.pg_url else '?'}options=" + quote(f"-csearch_path={schema}")
 
 
-def measure_kind(targets: Targets, kind: str, args: argparse.Namespace) -> dict[str, float]:
-    """Every figure of one kind of store, printed as it comes."""
-    r, got = args.repeats, {}
-    singles, batches = 300, 100
-    got["single"] = median_rate(lambda: store_appends(targets.fresh(kind), singles, 1), singles, r)
-    got["single_bare"] = median_rate(lambda: bare_appends(targets.fresh(kind), singles, 1), singles, r)
-    print(f"{kind}: single-event appends, FULL: store {got['single']:,.0f}/s, bare {got['single_bare']:,.0f}/s,"
-          f" ratio {got['single'] / got['single_bare']:.0%}", flush=True)
-    got["batch"] = 100 * median_rate(lambda: store_appends(targets.fresh(kind), batches, 100), batches, r)
-    got["batch_bare"] = 100 * median_rate(lambda: bare_appends(targets.fresh(kind), batches, 100), batches, r)
-    print(f"{kind}: 100-event batches, FULL: store {got['batch']:,.0f} events/s,"
-          f" bare {got['batch_bare']:,.0f} events/s, ratio {got['batch'] / got['batch_bare']:.0%}", flush=True)
-    for size in GROUPS:
-        got[f"group{size}"] = rate = group_rate(targets, kind, size, r)
-        print(f"{kind}: one writer, write_rows of {size}-event groups, FULL: {rate:,.0f} events/s"
-              f" ({rate / size:,.0f} commits/s)", flush=True)
+def interleaved(kinds: list[str], sample: Callable[[str], float], repeats: int) -> dict[str, float]:
+    """Median of `sample(kind)` per kind, the kinds taking turns, so a busy moment of a shared machine
+    falls on both stores alike rather than on whichever ran then."""
+    samples: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(repeats):
+        for kind in kinds:
+            samples[kind].append(sample(kind))
+    return {k: statistics.median(v) for k, v in samples.items()}
 
-    log = targets.fresh(kind)
-    built = build_log(log, args.events)
-    print(f"{kind}: built a {args.events:,}-event log in {built:.1f} s ({args.events / built:,.0f} events/s,"
-          f" NORMAL, 1,000 per transaction), {log_mib(log):,.0f} MiB", flush=True)
-    snaps = targets.tmp / f"snapshots-{kind}.db"
-    runs = [run_child("replay", log, snaps) for _ in range(r)]
-    secs = statistics.median(x["seconds"] for x in runs)
-    got["replay"] = args.events / secs
-    got["replay_rss"] = max(x["maxrss_mib"] for x in runs)
-    print(f"{kind}: replay through LedgerFold: {got['replay']:,.0f} events/s ({secs:.2f} s),"
-          f" peak RSS {got['replay_rss']:.0f} MiB", flush=True)
-    with open_store(log, create=False) as store, SnapshotStore(snaps) as snapshots:
-        state, seq = replay(store, LEDGER)
-        save_snapshot(store, LEDGER, snapshots, state, seq)
-    got["cold"] = statistics.median(run_child("snapshot", log, snaps)["seconds"] for _ in range(r))
-    print(f"{kind}: cold start from a snapshot at seq {seq:,}: {got['cold']:.3f} s"
-          f" (open log + snapshot, check its hash, load state; not counting interpreter start-up)", flush=True)
+
+def measure(targets: Targets, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Every figure of every kind of store, printed as it comes."""
+    kinds, r = targets.kinds(), args.repeats
+    got: dict[str, dict[str, float]] = {k: {} for k in kinds}
+
+    def keep(key: str, values: dict[str, float]) -> None:
+        for kind, value in values.items():
+            got[kind][key] = value
+
+    singles, batches = 300, 100
+    keep("single", interleaved(kinds, lambda k: singles / store_appends(targets.fresh(k), singles, 1), r))
+    keep("single_bare", interleaved(kinds, lambda k: singles / bare_appends(targets.fresh(k), singles, 1), r))
+    keep("batch", interleaved(kinds, lambda k: 100 * batches / store_appends(targets.fresh(k), batches, 100), r))
+    keep("batch_bare", interleaved(kinds, lambda k: 100 * batches / bare_appends(targets.fresh(k), batches, 100), r))
+    for kind in kinds:
+        g = got[kind]
+        print(f"{kind}: single-event appends, FULL: store {g['single']:,.0f}/s, bare {g['single_bare']:,.0f}/s,"
+              f" ratio {g['single'] / g['single_bare']:.0%}; 100-event batches: store {g['batch']:,.0f} events/s,"
+              f" bare {g['batch_bare']:,.0f} events/s, ratio {g['batch'] / g['batch_bare']:.0%}", flush=True)
+    for size in GROUPS:
+        groups = prebuilt_groups(max(20, min(1000, 20_000 // size)), size)
+        keep(f"group{size}", interleaved(kinds, group_sampler(targets, groups), r))
+        print("one writer, write_rows of " + f"{size}-event groups, FULL: " + ", ".join(
+            f"{k} {got[k][f'group{size}']:,.0f} events/s ({got[k][f'group{size}'] / size:,.0f} commits/s)"
+            for k in kinds), flush=True)
+
+    logs = {}
+    for kind in kinds:
+        logs[kind] = log = targets.fresh(kind)
+        built = build_log(log, args.events)
+        print(f"{kind}: built a {args.events:,}-event log in {built:.1f} s ({args.events / built:,.0f} events/s,"
+              f" NORMAL, 1,000 per transaction), {log_mib(log):,.0f} MiB", flush=True)
+    snaps = {kind: targets.tmp / f"snapshots-{kind}.db" for kind in kinds}
+    rss: dict[str, float] = {k: 0.0 for k in kinds}
+
+    def replay_rate(kind: str) -> float:
+        result = run_child("replay", logs[kind], snaps[kind])
+        rss[kind] = max(rss[kind], result["maxrss_mib"])
+        return float(args.events / result["seconds"])
+
+    keep("replay", interleaved(kinds, replay_rate, r))
+    for kind in kinds:
+        print(f"{kind}: replay through LedgerFold: {got[kind]['replay']:,.0f} events/s"
+              f" ({args.events / got[kind]['replay']:.2f} s), peak RSS {rss[kind]:.0f} MiB", flush=True)
+        with open_store(logs[kind], create=False) as store, SnapshotStore(snaps[kind]) as snapshots:
+            state, seq = replay(store, LEDGER)
+            save_snapshot(store, LEDGER, snapshots, state, seq)
+    keep("cold", interleaved(kinds, lambda k: run_child("snapshot", logs[k], snaps[k])["seconds"], r))
+    for kind in kinds:
+        print(f"{kind}: cold start from a snapshot at seq {args.events:,}: {got[kind]['cold']:.3f} s (open log +"
+              f" snapshot, check its hash, load state; not counting interpreter start-up)", flush=True)
     return got
 
 
-def group_rate(targets: Targets, kind: str, size: int, repeats: int) -> float:
-    """Events/s of one writer committing pre-built groups of `size` rows into a fresh log."""
-    groups = prebuilt_groups(max(20, min(1000, 20_000 // size)), size)
-    n = sum(len(g) for g in groups)
-    return median_rate(lambda: group_commits(targets.fresh(kind), groups), n, repeats)
+def group_sampler(targets: Targets, groups: list[list[Row]]) -> Callable[[str], float]:
+    """Events/s of one writer committing `groups` into a fresh log of a kind."""
+    n = sum(len(group) for group in groups)
+    return lambda kind: n / group_commits(targets.fresh(kind), groups)
 
 
 def comparison(sq: dict[str, float], pg: dict[str, float], events: int) -> None:
@@ -311,8 +332,7 @@ def main() -> None:
         print(f"# {platform.machine()}, {_nproc()} cpus, Python {platform.python_version()},"
               f" SQLite {sqlite3.sqlite_version}{pg_version}, {time.strftime('%Y-%m-%d %H:%M')},"
               f" load average {os.getloadavg()[0]:.1f}, dir {tmp}", flush=True)
-        targets = Targets(tmp, pg_url)
-        results = {kind: measure_kind(targets, kind, args) for kind in targets.kinds()}
+        results = measure(Targets(tmp, pg_url), args)
         if "postgresql" in results:
             comparison(results["sqlite"], results["postgresql"], args.events)
     finally:
