@@ -112,6 +112,16 @@ def test_a_dropped_session_is_reopened_reads_at_once_and_writes_after_one_failur
             store.append("s:1", [ev("B")])  # a write is never repeated: its fate would be unknown
         store.append("s:1", [ev("C")])
         assert [e.type for e in store.read_stream("s:1")] == ["A", "C"] and store.verify().ok
+        postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        last = store.last_row()
+        assert last is not None
+        rows = build_rows([StreamAppend("s:1", (ev("D"),))], last.seq, last.hash, last.recorded_at,
+                          lambda _: 2, datetime.now(UTC))
+        with pytest.raises(LogUnavailable):
+            store.write_rows(rows)  # the engine's path: the same rule
+        store.write_rows(rows)
+        assert [e.type for e in store.read_stream("s:1")] == ["A", "C", "D"] and store.verify().ok
 
 
 def test_an_edited_row_is_reported_by_verify(postgres: PostgresCluster) -> None:
