@@ -9,8 +9,10 @@ other, readers do not wait (MVCC) — the analogue of SQLite's BEGIN IMMEDIATE.
 Two connections, each behind its own lock: one writes, one reads, so a read
 never waits for a commit's WAL flush. A connection the server dropped (a
 restart, a fail-over) is opened again: a read is retried once on the new
-one; a write that met the break raises `LogUnavailable` (its fate is then
-unknown: read the log — the server's engine does) and the next one reconnects.
+one, and so is a write whose first statement met the break (nothing of it
+had reached the database); a write that met the break later raises
+`LogUnavailable` (its fate is then unknown: read the log — the server's
+engine does).
 
 Imported only by `events.location.open_store` and by tools that ask for it:
 psycopg stays out of processes whose log is a file.
@@ -152,25 +154,26 @@ class PostgresEventStore:
         if not appends:
             return []
         with self._lock, self._errors():
-            conn = self._writer()
+            conn, last = self._begin("seq, hash, recorded_at")
             try:
-                with conn.transaction():
-                    conn.execute(_LOCK)
-                    last = conn.execute("SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1"
-                                        ).fetchone()
-                    head_seq, head_hash, last_time = last if last else (0, GENESIS_HASH, "")
-                    # Every stream's version in one round trip, not one per stream (1,000 streams: 1 ms, not 100).
-                    versions = dict(conn.execute(
-                        "SELECT stream_id, MAX(version) FROM events WHERE stream_id = ANY(%s) GROUP BY stream_id",
-                        (list({part.stream_id for part in appends}),)).fetchall())
-                    rows = build_rows(appends, head_seq, head_hash, last_time, lambda s: versions.get(s, 0),
-                                      datetime.now(UTC))
-                    _insert(conn, rows)
+                head_seq, head_hash, last_time = last if last else (0, GENESIS_HASH, "")
+                # Every stream's version in one round trip, not one per stream (1,000 streams: 1 ms, not 100).
+                versions = dict(conn.execute(
+                    "SELECT stream_id, MAX(version) FROM events WHERE stream_id = ANY(%s) GROUP BY stream_id",
+                    (list({part.stream_id for part in appends}),)).fetchall())
+                rows = build_rows(appends, head_seq, head_hash, last_time, lambda s: versions.get(s, 0),
+                                  datetime.now(UTC))
+                _insert(conn, rows)
+                conn.execute("COMMIT")
             except psycopg.errors.UniqueViolation as exc:
+                _rollback(conn)
                 # Only reachable if a writer skipped the table lock; still a stale version.
                 part = appends[0]
                 raise ConcurrencyError(part.stream_id, part.expected_version,
                                        self.stream_version(part.stream_id)) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
         when = datetime.fromisoformat(rows[0].recorded_at) if rows else None  # one time per append
         return [to_event(row, when) for row in rows]
 
@@ -179,14 +182,8 @@ class PostgresEventStore:
         if not rows:
             return
         with self._lock, self._errors():
-            conn = self._writer()
-            # Three round trips, not five: BEGIN, the lock and the head go in one simple query (the engine's
-            # writer calls this once per group; with groups of one event it is most of a commit's time).
+            conn, head = self._begin("seq, hash")
             try:
-                cur = conn.execute(f"BEGIN; {_LOCK}; SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-                while cur.nextset():  # to the last statement's result
-                    pass
-                head = cur.fetchone()
                 head_seq, head_hash = head if head else (0, GENESIS_HASH)
                 if head_seq != rows[0].seq - 1 or head_hash != rows[0].prev_hash:
                     raise LogMoved(rows[0].seq - 1, head_seq)
@@ -198,6 +195,28 @@ class PostgresEventStore:
             except BaseException:
                 _rollback(conn)
                 raise
+
+    def _begin(self, columns: str) -> tuple[psycopg.Connection[Any], tuple[Any, ...] | None]:
+        """Begin a write: BEGIN, the table lock and the head's `columns` in one round trip (not three).
+
+        A session found dead here is replaced once: nothing of this write had reached the database, so
+        starting again is safe. Past this point a broken session leaves the write's fate unknown, and it
+        raises.
+        """
+        query = f"BEGIN; {_LOCK}; SELECT {columns} FROM events ORDER BY seq DESC LIMIT 1"
+        for attempt in (1, 2):
+            conn = self._writer()
+            try:
+                cur = conn.execute(query)
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.closed:
+                    _rollback(conn)
+                    raise
+                continue
+            while cur.nextset():  # to the last statement's result
+                pass
+            return conn, cur.fetchone()
+        raise AssertionError("unreachable")
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the log's `meta` table (e.g. `fold`)."""

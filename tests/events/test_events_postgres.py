@@ -99,29 +99,40 @@ def test_two_writers_on_one_database_with_rows_on_one_head_exactly_one_wins(post
         assert one.head() == 11 and two.verify().ok
 
 
-def test_a_dropped_session_is_reopened_reads_at_once_and_writes_after_one_failure(postgres: PostgresCluster) -> None:
+def test_dropped_sessions_are_reopened_for_reads_and_for_writes_not_yet_begun(postgres: PostgresCluster) -> None:
     url = postgres.fresh_schema()
+
+    def cut() -> int:
+        return len(postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"))
+
     with PostgresEventStore(url) as store:
         store.append("s:1", [ev("A")])
-        assert store.head() == 1
-        killed = postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                              " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
-        assert len(killed) >= 2  # the store's reader and writer
+        assert cut() >= 2  # the store's reader and writer
         assert store.head() == 1  # the read met the break and was repeated on a new session
-        with pytest.raises(LogUnavailable):
-            store.append("s:1", [ev("B")])  # a write is never repeated: its fate would be unknown
-        store.append("s:1", [ev("C")])
-        assert [e.type for e in store.read_stream("s:1")] == ["A", "C"] and store.verify().ok
-        postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                     " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        store.append("s:1", [ev("B")])  # the break met at BEGIN: nothing had been sent, so begun again
+        cut()
         last = store.last_row()
         assert last is not None
-        rows = build_rows([StreamAppend("s:1", (ev("D"),))], last.seq, last.hash, last.recorded_at,
-                          lambda _: 2, datetime.now(UTC))
+        store.write_rows(build_rows([StreamAppend("s:1", (ev("C"),))], last.seq, last.hash, last.recorded_at,
+                                    lambda _: 2, datetime.now(UTC)))  # the engine's path: the same
+        assert [e.type for e in store.read_stream("s:1")] == ["A", "B", "C"] and store.verify().ok
+
+
+def test_a_database_that_refuses_sessions_is_log_unavailable_until_it_is_back(postgres: PostgresCluster) -> None:
+    url = postgres.fresh_database()
+    database = url.rsplit("/", 1)[1]
+    with PostgresEventStore(url) as store:
+        store.append("s:1", [ev("A")])
+        postgres.sql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+        postgres.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+        with pytest.raises(LogUnavailable, match="not currently accepting connections"):
+            store.head()
         with pytest.raises(LogUnavailable):
-            store.write_rows(rows)  # the engine's path: the same rule
-        store.write_rows(rows)
-        assert [e.type for e in store.read_stream("s:1")] == ["A", "C", "D"] and store.verify().ok
+            store.append("s:1", [ev("B")])
+        postgres.sql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        store.append("s:1", [ev("C")])
+        assert [e.type for e in store.read_all()] == ["A", "C"] and store.verify().ok
 
 
 def test_an_edited_row_is_reported_by_verify(postgres: PostgresCluster) -> None:

@@ -47,6 +47,21 @@ def test_a_company_on_postgresql_books_a_three_company_trip_and_replays_to_the_s
             state, seq = replay(store, FOLD, until_seq=int(str(before["seq"])))
         assert (seq, views.digest(state)) == (before["seq"], before["digest"])
 
+        # The database goes away (no connections allowed, sessions cut): reads answer 503, and come back with it.
+        events_url = net.companies[HOME].api_url + "/api/v1/events?limit=1"
+        postgres.sql(f"ALTER DATABASE {HOME} ALLOW_CONNECTIONS false")
+        postgres.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{HOME}'")
+        down = httpx.get(events_url, timeout=30)
+        assert (down.status_code, down.json()["code"]) == (503, "LOG_UNAVAILABLE"), down.text
+        refused = api.book(*ROUTES[0], departure(hours=14))
+        assert (refused.status_code, refused.json()["code"]) == (503, "LOG_UNAVAILABLE"), refused.text
+        postgres.sql(f"ALTER DATABASE {HOME} ALLOW_CONNECTIONS true")
+        assert httpx.get(events_url, timeout=30).status_code == 200
+        back = api.book(*ROUTES[0], departure(hours=16))  # no restart: the sessions were opened again
+        assert back.status_code in (201, 409), back.text
+
+        assert net.settle(timeout=20)[0] == []  # phase two of that booking has landed: nothing in flight
+        before = digest(net, HOME)
         net.kill_server(HOME)  # SIGKILL: whatever it had, only PostgreSQL kept
         net.start_server(HOME)
         assert digest(net, HOME) == before
