@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from events.chain import GENESIS_HASH, Progress, Row, VerifyReport, build_rows, format_time, to_event, verify_rows
@@ -83,12 +84,19 @@ class PostgresEventStore:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
+            info = self.url  # the URL's own connect_timeout, if it names one, else ours
+            if "connect_timeout" not in conninfo_to_dict(info):
+                info = make_conninfo(info, connect_timeout=self._timeout)
+            conn = psycopg.connect(info, autocommit=True)
         except psycopg.Error as exc:
             raise LogUnavailable(self.location, f"cannot connect ({_why(exc)})") from None
-        # NORMAL: a commit returns before its WAL reaches the disk — a crash may lose the last commits,
-        # never half of one (PostgreSQL's synchronous_commit = off, per session).
-        conn.execute("SET synchronous_commit = " + ("on" if self.synchronous == "FULL" else "off"))
+        try:
+            # NORMAL: a commit returns before its WAL reaches the disk — a crash may lose the last commits,
+            # never half of one (PostgreSQL's synchronous_commit = off, per session).
+            conn.execute("SET synchronous_commit = " + ("on" if self.synchronous == "FULL" else "off"))
+        except psycopg.Error as exc:
+            conn.close()
+            raise LogUnavailable(self.location, _why(exc)) from None
         return conn
 
     def _setup(self, create: bool) -> None:
