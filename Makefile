@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup nettools run down test lint typecheck screenshots clean
+.PHONY: setup nettools postgres run down test lint typecheck screenshots clean
 
 ## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
 setup: $(STAMP)
@@ -19,6 +19,10 @@ $(STAMP): requirements.txt
 ## nettools: iproute2 and nftables for the multi-host tests (apt-get as root when missing; they skip otherwise).
 nettools:
 	@bash scripts/ensure-nettools.sh
+
+## postgres: Debian's postgresql for the PostgreSQL event-store tests (apt-get as root when missing; they skip otherwise).
+postgres:
+	@bash scripts/ensure-postgresql.sh
 
 ## run: the whole local network (brokers, servers, dashboards) on this machine; Ctrl-C stops it.
 run: setup
@@ -35,8 +39,9 @@ typecheck: setup
 
 ## test: set-up, lint, type checks, then the whole suite — the browser tests included (Debian's chromium is
 ## installed like mosquitto, apt-get as root, or the run stops at once saying what to install); the multi-host
-## tests need root and skip otherwise.
-test: lint typecheck nettools
+## tests need root and skip otherwise; the PostgreSQL ones skip where postgresql cannot be installed (.ci/run
+## requires them).
+test: lint typecheck nettools postgres
 	@bash scripts/ensure-chromium.sh
 	RECARGA_REQUIRE_BROWSER=1 $(VENV)/bin/pytest
 

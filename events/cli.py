@@ -1,7 +1,9 @@
 """The replay CLI: summary, list, state, verify and export of one event log.
 
+LOG is an SQLite file or a `postgresql://` URL (`events.location`).
 Exit codes: 0 done (or log intact), 1 `verify` found the chain broken,
-2 bad usage, a missing or non-log file, or a fold that cannot be loaded.
+2 bad usage, a missing or non-log file, an unreachable database, or a fold
+that cannot be loaded.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from events.chain import Row
 from events.errors import EventLogError
 from events.examples import GENERIC
 from events.fold import fold_name, load_fold, replay, save_snapshot
+from events.location import OpenedStore, open_store, redact
 from events.model import Fold, RecordedEvent
 from events.snapshots import SnapshotStore
-from events.store import SqliteEventStore
 from events.summary import summarize
 
 PROGRESS_MIN = 50_000  # below this many events a bar only flickers
@@ -35,8 +37,8 @@ PAGE = 5_000
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Inspect a recarga event log: summary, list, state, verify, export.")
-LogArg = Annotated[Path, typer.Argument(help="The event log (an SQLite file).", metavar="LOG",
-                                        show_default=False)]
+LogArg = Annotated[str, typer.Argument(help="The event log: an SQLite file or a postgresql:// URL.",
+                                       metavar="LOG", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON instead of tables.")]
 
 
@@ -51,15 +53,15 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 @contextmanager
-def _opened(log: Path) -> Iterator[SqliteEventStore]:
-    """The log opened read-mostly; every failure of the file becomes one line and exit 2."""
+def _opened(log: str) -> Iterator[OpenedStore]:
+    """The log opened read-mostly; every failure of the file or database becomes one line and exit 2."""
     try:
-        with SqliteEventStore(log, create=False) as store:
+        with open_store(log, create=False) as store:
             yield store
     except EventLogError as exc:
         _fail(str(exc))
     except (sqlite3.Error, OSError) as exc:
-        _fail(f"{log}: {exc}")
+        _fail(f"{redact(log)}: {exc}")
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:

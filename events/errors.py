@@ -1,4 +1,4 @@
-"""The event log's exceptions: one base class and four precise failures."""
+"""The event log's exceptions: one base class and six precise failures."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class LogMoved(EventLogError):
 
 
 class NotAnEventLog(EventLogError):
-    """The path is missing, is not an SQLite database, or holds no event log."""
+    """The path or database is missing, is not SQLite (or PostgreSQL), or holds no event log."""
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__(f"{path}: {why}")
@@ -41,4 +41,25 @@ class LogTampered(EventLogError):
     def __init__(self, seq: int, why: str) -> None:
         super().__init__(f"event {seq}: {why}")
         self.seq = seq
+        self.why = why
+
+
+class BadLogLocation(EventLogError):
+    """A log location that is neither a file path nor a URL of a store we have (`postgresql://…`)."""
+
+    def __init__(self, location: str, why: str) -> None:
+        super().__init__(f"{location}: {why}")
+        self.location = location
+        self.why = why
+
+
+class LogUnavailable(EventLogError):
+    """The log's database cannot be reached, refused the work, or dropped the connection.
+
+    A write that fails this way may or may not have been committed: read the log again to know.
+    """
+
+    def __init__(self, location: str, why: str) -> None:
+        super().__init__(f"{location}: {why}")
+        self.location = location
         self.why = why

@@ -112,6 +112,7 @@ class SqliteEventStore:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
+        self.location = str(self.path)  # what messages name (a PostgreSQL store's is its URL, password masked)
         fresh = _check_path(self.path, create)
         # Two connections, each for any thread and serialised by its own lock: writes on `_conn`, reads
         # on `_read`, so a reader never waits for a writer's fsync (WAL lets both run at once). Autocommit

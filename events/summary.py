@@ -1,12 +1,15 @@
-"""What a log holds at a glance, from SQL aggregates (no replay)."""
+"""What a log holds at a glance, from SQL aggregates (no replay), in SQLite's or PostgreSQL's dialect."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.store import SqliteEventStore
+
+if TYPE_CHECKING:
+    from events.postgres import PostgresEventStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +44,26 @@ class LogSummary:
                 "by_type": self.by_type}
 
 
-def summarize(store: SqliteEventStore) -> LogSummary:
+def summarize(store: SqliteEventStore | PostgresEventStore) -> LogSummary:
     """Summarise `store` with a few aggregate queries."""
     totals = store.query("SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head, MIN(recorded_at) AS first,"
                          " MAX(recorded_at) AS last FROM events")[0]
+    if isinstance(store, SqliteEventStore):
+        prefix = "substr(stream_id, 1, instr(stream_id || ':', ':') - 1)"
+        # The WAL holds recent commits until a checkpoint: it is part of the log's size on disk.
+        size = sum(os.path.getsize(p) for p in (store.path, f"{store.path}-wal") if os.path.exists(p))
+        where = str(store.path)
+    else:
+        prefix = "split_part(stream_id, ':', 1)"
+        size = int(store.query("SELECT pg_total_relation_size('events') + pg_total_relation_size('meta') AS n"
+                               )[0]["n"])  # tables, indexes and TOAST
+        where = store.location
     prefixes = store.query(
-        "SELECT substr(stream_id, 1, instr(stream_id || ':', ':') - 1) AS prefix, COUNT(*) AS events,"
-        " COUNT(DISTINCT stream_id) AS streams FROM events GROUP BY prefix ORDER BY events DESC, prefix")
+        f"SELECT {prefix} AS prefix, COUNT(*) AS events, COUNT(DISTINCT stream_id) AS streams FROM events"
+        " GROUP BY prefix ORDER BY events DESC, prefix")
     types = store.query("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY n DESC, type")
-    # The WAL holds recent commits until a checkpoint: it is part of the log's size on disk.
-    size = sum(os.path.getsize(p) for p in (store.path, f"{store.path}-wal") if os.path.exists(p))
     return LogSummary(
-        path=str(store.path), head=totals["head"], events=totals["n"], first_time=totals["first"],
+        path=where, head=totals["head"], events=totals["n"], first_time=totals["first"],
         last_time=totals["last"], file_bytes=size, fold=store.get_meta("fold"),
         by_prefix=[PrefixCount(r["prefix"], r["events"], r["streams"]) for r in prefixes],
         by_type={r["type"]: r["n"] for r in types})

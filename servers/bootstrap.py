@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from events.location import open_store
 from events.snapshots import SnapshotStore
-from events.store import SqliteEventStore
+from events.store import EventStore
 from servers.adapters.peer_client import HttpPeer, PeerClient
 from servers.core.network import Network
 from servers.peer_auth import Verifier
@@ -33,7 +34,7 @@ class Server:
 
     settings: Settings
     network: Network
-    store: SqliteEventStore
+    store: EventStore
     engine: Engine
     accounts: Accounts
     participant: Participant
@@ -110,15 +111,18 @@ class Server:
 def build_server(settings: Settings) -> Server:
     """Open the log, replay it, and assemble the services."""
     network = settings.network()
-    path = settings.resolved_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteEventStore(path, synchronous=settings.synchronous)
+    location = settings.log_location()  # a file (SQLite) or a postgresql:// URL: docs/scaling.md
+    snapshots = settings.snapshots_path()
+    if location.path is not None:
+        location.path.parent.mkdir(parents=True, exist_ok=True)
+    snapshots.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(location, synchronous=settings.synchronous)
     report = store.verify()
     if not report.ok:
         store.close()
-        raise RuntimeError(f"the event log {path} is damaged at seq {report.first_bad_seq}: {report.reason}; "
+        raise RuntimeError(f"the event log {location} is damaged at seq {report.first_bad_seq}: {report.reason}; "
                            "refusing to serve from it")
-    engine = Engine(store, snapshots=SnapshotStore(path.with_suffix(".snapshots.db")))
+    engine = Engine(store, snapshots=SnapshotStore(snapshots))
     if store.get_meta("company") is None:
         store.set_meta("company", settings.company)
     requests = Requests(engine)

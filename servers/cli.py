@@ -20,6 +20,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP bind address")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="where the event log lives")] = None,
     network_file: Annotated[Path | None, typer.Option(help="network description")] = None,
+    log_url: Annotated[str | None, typer.Option(help="the event log: a file, or postgresql://user@host/db "
+                                                     "(default: DATA_DIR/COMPANY.db)")] = None,
     no_mqtt: Annotated[bool, typer.Option("--no-mqtt", help="run without the MQTT gateway")] = False,
 ) -> None:
     """Serve one company: replay its log, then answer vehicles (MQTT) and peers (REST)."""
@@ -33,7 +35,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per peer request is noise, and costs CPU
     overrides: dict[str, object] = {"company": company}
-    for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file)):
+    for key, value in (("port", port), ("host", host), ("data_dir", data_dir), ("network_file", network_file),
+                       ("log_url", log_url)):
         if value is not None:
             overrides[key] = value
     if no_mqtt:
@@ -133,14 +136,15 @@ def down(
 
 @app.command()
 def check(
-    logs: Annotated[list[Path], typer.Argument(help="every company's event log (run/data/*.db)")],
+    logs: Annotated[list[str], typer.Argument(help="every company's event log: files (run/data/*.db) or "
+                                                  "postgresql:// URLs")],
     converged: Annotated[bool, typer.Option(help="also demand every decision reached every participant")] = False,
 ) -> None:
     """Check the network's invariants from the event logs alone; exit 1 listing each violation.
 
-    Exit 0: clean. 1: a violation, or a log whose hash chain is broken. 2: a file that cannot be read as an
-    event log (missing, not SQLite, damaged pages), or no event log at all. A snapshot file — the server's
-    `{company}.snapshots.db` beside its log, which `run/data/*.db` also matches — is skipped, saying so.
+    Exit 0: clean. 1: a violation, or a log whose hash chain is broken. 2: a log that cannot be read (missing,
+    not SQLite, damaged pages, a database that does not answer), or no event log at all. A snapshot file — the
+    server's `{company}.snapshots.db` beside its log, which `run/data/*.db` also matches — is skipped, saying so.
     """
     from servers.invariants import check as check_logs
     from servers.logfiles import LogUnreadable, SnapshotFile, read_log

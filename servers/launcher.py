@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
+from events.location import open_store
 from events.model import RecordedEvent
-from events.store import SqliteEventStore
 from mosquitto import SERVICE_USER, BrokerProcess, free_port
 from servers.compose import server_command
 from servers.core.network import Network, load_network
@@ -78,6 +78,7 @@ class LocalNetwork:
     bind: str = "127.0.0.1"  # brokers' listen address
     env: dict[str, str] = field(default_factory=dict)  # extra RECARGA_* settings for every server
     log_paths: dict[str, Path] = field(default_factory=dict)  # a company's log elsewhere than run/data
+    log_urls: dict[str, str] = field(default_factory=dict)  # a company's log in a database: postgresql://…
     hosts: dict[str, Host] = field(default_factory=dict)  # a company elsewhere than 127.0.0.1
     # How one company reaches another, when not at its api_url: {from: {to: url}} (e.g. through a delay proxy).
     peer_urls: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -146,7 +147,9 @@ class LocalNetwork:
         }
         if self.network_file is not None:
             settings["RECARGA_NETWORK_FILE"] = str(self.network_file)
-        if cid in self.log_paths:
+        if cid in self.log_urls:
+            settings["RECARGA_LOG_URL"] = self.log_urls[cid]
+        elif cid in self.log_paths:
             settings["RECARGA_LOG_PATH"] = str(self.log_paths[cid])
         return settings
 
@@ -257,14 +260,18 @@ class LocalNetwork:
 
     # -- the logs --------------------------------------------------------------------------------
     def log_path(self, cid: str) -> Path:
-        """Where one company's event log is."""
+        """Where one company's event log file is (when its log is a file)."""
         return self.log_paths.get(cid, self.run_dir / "data" / f"{cid}.db")
 
+    def log_location(self, cid: str) -> str:
+        """Where one company's event log is: its database URL, else its file."""
+        return self.log_urls.get(cid) or str(self.log_path(cid))
+
     def read_logs(self) -> dict[str, list[RecordedEvent]]:
-        """Every company's events, read straight from its file (works while a server is down)."""
+        """Every company's events, read straight from its file or database (works while a server is down)."""
         logs = {}
         for cid in self.companies:
-            with SqliteEventStore(self.log_path(cid), create=False) as store:
+            with open_store(self.log_location(cid), create=False) as store:
                 logs[cid] = list(store.iter_all())
         return logs
 

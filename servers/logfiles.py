@@ -1,9 +1,10 @@
-"""Reading a company's event log file whole, for tools that judge logs from outside a server (`servers check`).
+"""Reading a company's event log whole, for tools that judge logs from outside a server (`servers check`).
 
-Every way a file can fail to be a readable log ends as one exception with one line of text: a snapshot file
-(`SnapshotFile`, which a tool skips), or `LogUnreadable` (missing, not SQLite, damaged pages, a broken hash
-chain). SQLite reports damage lazily — a flipped byte in a row, a page that is not a b-tree page — while rows
-are read, so the whole read happens here, inside the one `try`.
+A log is a file or a `postgresql://` URL (`events.location`). Every way it can fail to be a readable log
+ends as one exception with one line of text: a snapshot file (`SnapshotFile`, which a tool skips), or
+`LogUnreadable` (missing, not SQLite, damaged pages, a database that does not answer, a broken hash chain).
+SQLite reports damage lazily — a flipped byte in a row, a page that is not a b-tree page — while rows are
+read, so the whole read happens here, inside the one `try`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import sqlite3
 from pathlib import Path
 
 from events.errors import EventLogError
+from events.location import open_store, parse_location
 from events.model import RecordedEvent
-from events.store import SqliteEventStore
 
 #: The one table of `events.snapshots.SnapshotStore`'s file.
 SNAPSHOT_TABLES = frozenset({"snapshots"})
@@ -27,8 +28,8 @@ class SnapshotFile(Exception):
 class LogUnreadable(Exception):
     """The file cannot be read as an intact event log; `tampered` when its hash chain is what broke."""
 
-    def __init__(self, path: Path, why: str, *, tampered: bool = False) -> None:
-        super().__init__(f"{path}: {why}")
+    def __init__(self, where: object, why: str, *, tampered: bool = False) -> None:
+        super().__init__(f"{where}: {why}")
         self.tampered = tampered
 
 
@@ -53,21 +54,26 @@ def _short(exc: object) -> str:
     return text if len(text) <= _MAX_REASON else text[:_MAX_REASON] + "…"
 
 
-def read_log(path: Path) -> tuple[str, list[RecordedEvent]]:
-    """(company, every event) of an intact log; SnapshotFile or LogUnreadable otherwise."""
-    if not path.is_file():
-        raise LogUnreadable(path, "no such file")
-    if is_snapshot_file(path):
+def read_log(location: str | Path) -> tuple[str, list[RecordedEvent]]:
+    """(company, every event) of an intact log (a file or a URL); SnapshotFile or LogUnreadable otherwise."""
+    try:
+        where = parse_location(location)
+    except EventLogError as exc:
+        raise LogUnreadable(location, _short(getattr(exc, "why", exc))) from None
+    path = where.path
+    if path is not None and not path.is_file():
+        raise LogUnreadable(where, "no such file")
+    if path is not None and is_snapshot_file(path):
         raise SnapshotFile(str(path))
     try:
-        with SqliteEventStore(path, create=False) as store:
+        with open_store(where, create=False) as store:
             report = store.verify()
             if not report.ok:
-                raise LogUnreadable(path, f"damaged at seq {report.first_bad_seq}: {report.reason}", tampered=True)
-            return store.get_meta("company") or path.stem, list(store.iter_all())
+                raise LogUnreadable(where, f"damaged at seq {report.first_bad_seq}: {report.reason}", tampered=True)
+            return store.get_meta("company") or (path.stem if path else str(where)), list(store.iter_all())
     except EventLogError as exc:
-        raise LogUnreadable(path, _short(getattr(exc, "why", exc))) from None
+        raise LogUnreadable(where, _short(getattr(exc, "why", exc))) from None
     except (sqlite3.Error, UnicodeDecodeError, ValueError) as exc:
-        raise LogUnreadable(path, f"damaged SQLite file ({_short(exc)})") from None
+        raise LogUnreadable(where, f"damaged SQLite file ({_short(exc)})") from None
     except OSError as exc:
-        raise LogUnreadable(path, _short(exc)) from None
+        raise LogUnreadable(where, _short(exc)) from None

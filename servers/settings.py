@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.errors import BadLogLocation
+from events.location import LogLocation, parse_location
 from servers.core.network import Network, load_network
 
 
@@ -21,6 +23,8 @@ class Settings(BaseSettings):
     network_file: Path | None = Field(default=None, description="the network description (default: packaged)")
     data_dir: Path = Field(default=Path("run/data"), description="where the event log lives")
     log_path: Path | None = Field(default=None, description="the event log file (default: DATA_DIR/COMPANY.db)")
+    log_url: str | None = Field(default=None, description="the event log elsewhere than a file of DATA_DIR: a file "
+                                "path, or postgresql://user@host:port/database (docs/scaling.md)")
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's api_port")
@@ -44,6 +48,17 @@ class Settings(BaseSettings):
     broker_password: str = ""
     service_logins_file: Path | None = Field(default=None, description="JSON {company: {server, operator}} from "
                                              "`python -m servers config`; fills broker_password, operator_token")
+
+    @model_validator(mode="after")
+    def _check_log(self) -> Settings:
+        if self.log_url is not None and self.log_path is not None:
+            raise ValueError("give the event log as RECARGA_LOG_URL or RECARGA_LOG_PATH, not both")
+        if self.log_url is not None:
+            try:
+                parse_location(self.log_url)
+            except BadLogLocation as exc:
+                raise ValueError(f"RECARGA_LOG_URL {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _load_secrets(self) -> Settings:
@@ -77,8 +92,21 @@ class Settings(BaseSettings):
         return network
 
     def resolved_log_path(self) -> Path:
-        """Where this company's log is."""
+        """Where this company's log file is, when it is a file."""
         return self.log_path or self.data_dir / f"{self.company}.db"
+
+    def log_location(self) -> LogLocation:
+        """Where this company's log is: RECARGA_LOG_URL, else the file (RECARGA_LOG_PATH or DATA_DIR/COMPANY.db)."""
+        return parse_location(self.log_url or self.resolved_log_path())
+
+    def snapshots_path(self) -> Path:
+        """The snapshot file: beside a log file, or DATA_DIR/COMPANY.snapshots.db for a log in a database.
+
+        Snapshots are a cache of the fold (checked against the log's hashes), so they stay a local file.
+        """
+        location = self.log_location()
+        base = location.path if location.path is not None else self.data_dir / f"{self.company}.db"
+        return base.with_suffix(".snapshots.db")
 
     def peer_addresses(self, network: Network) -> dict[str, str]:
         """Base URL of every other company's server."""

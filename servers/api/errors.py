@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from events.errors import LogUnavailable
 from servers.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
+    @app.exception_handler(LogUnavailable)
+    async def log_unavailable(_: Request, exc: LogUnavailable) -> JSONResponse:
+        # A log in a database that is down or failing over: nothing was decided; the client may retry.
+        log.error("event log unavailable: %s", exc)
+        return JSONResponse(error_body("LOG_UNAVAILABLE", "the event log cannot be reached; try again later"),
+                            status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from events.location import open_store
 from events.memory import InMemoryEventStore
 from events.store import EventStore, SqliteEventStore
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    """The same contract, once per implementation."""
-    made: EventStore = (SqliteEventStore(tmp_path / "log.db") if request.param == "sqlite"
-                        else InMemoryEventStore())
+    """The same contract, once per implementation (PostgreSQL: a fresh schema of the session's cluster)."""
+    made: EventStore
+    if request.param == "sqlite":
+        made = SqliteEventStore(tmp_path / "log.db")
+    elif request.param == "memory":
+        made = InMemoryEventStore()
+    else:
+        made = open_store(request.getfixturevalue("postgres").fresh_schema())
     with made:
         yield made
 

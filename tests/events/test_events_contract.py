@@ -1,14 +1,16 @@
-"""The EventStore contract, run against SqliteEventStore and InMemoryEventStore alike."""
+"""The EventStore contract, run against SqliteEventStore, InMemoryEventStore and PostgresEventStore alike."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events.errors import ConcurrencyError
+from events.chain import GENESIS_HASH, Row, build_rows
+from events.errors import ConcurrencyError, LogMoved
 from events.model import ANY_VERSION, NO_STREAM, StreamAppend
 from events.store import EventStore
 from tests.events.helpers import ev
@@ -186,3 +188,69 @@ def test_verify_accepts_an_untouched_log_and_counts_it(store: EventStore) -> Non
         store.append_streams([StreamAppend(f"s:{i % 4}", (ev("A"), ev("B")))])
     report = store.verify()
     assert (report.ok, report.checked, report.first_bad_seq) == (True, 24, None)
+
+
+def _rows_on_head(store: EventStore, *appends: StreamAppend) -> list[Row]:
+    """Rows built the engine's way: on the log's last row, versions read from the store."""
+    last = store.last_row()
+    head = (last.seq, last.hash, last.recorded_at) if last else (0, GENESIS_HASH, "")
+    return build_rows(appends, *head, store.stream_version, datetime.now(UTC))
+
+
+def test_rows_built_on_the_head_are_written_and_read_back_as_built(store: EventStore) -> None:
+    assert store.last_row() is None
+    store.append("s:1", [ev("A")])
+    rows = _rows_on_head(store, StreamAppend("s:1", (ev("B", n=1),)), StreamAppend("s:2", (ev("C"),)))
+    store.write_rows(rows)
+    assert store.last_row() == rows[-1]
+    assert [(e.seq, e.stream_id, e.version, e.hash) for e in store.read_all(after=1)] == [
+        (r.seq, r.stream_id, r.version, r.hash) for r in rows]
+    assert store.stream_version("s:1") == 2 and store.verify().ok
+
+
+def test_rows_built_on_an_old_head_raise_log_moved_and_write_nothing(store: EventStore) -> None:
+    store.append("s:1", [ev("A")])
+    stale = _rows_on_head(store, StreamAppend("s:2", (ev("B"),)))
+    store.append("s:3", [ev("Meanwhile")])  # another writer moved the head
+    with pytest.raises(LogMoved) as caught:
+        store.write_rows(stale)
+    assert (caught.value.expected_seq, caught.value.actual_seq) == (1, 2)
+    assert store.head() == 2 and store.stream_version("s:2") == 0 and store.verify().ok
+
+
+def test_rows_with_the_right_seq_but_another_chain_raise_log_moved(store: EventStore) -> None:
+    store.append("s:1", [ev("A")])
+    forged = _rows_on_head(store, StreamAppend("s:2", (ev("B"),)))[0]._replace(prev_hash="f" * 64)
+    with pytest.raises(LogMoved):
+        store.write_rows([forged])
+    assert store.head() == 1
+
+
+def test_an_empty_group_of_rows_writes_nothing(store: EventStore) -> None:
+    store.write_rows([])
+    assert store.head() == 0 and store.last_row() is None
+
+
+def test_reads_beside_a_writer_see_whole_groups_only(store: EventStore) -> None:
+    """The engine reads from the event loop while its writer thread commits groups: never half a group."""
+    group, groups = 5, 40
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for g in range(groups):
+                store.write_rows(_rows_on_head(store, StreamAppend(f"g:{g % 3}", tuple(ev("E") for _ in range(group)))))
+        except BaseException as exc:  # reported by the reader's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = set()
+    while thread.is_alive() or not seen:
+        head = store.head()
+        seen.add(head)
+        assert head % group == 0, f"a reader saw {head} events: part of a group"
+        assert len(store.read_all(after=0)) >= head
+    thread.join(timeout=60)
+    assert not failures, failures
+    assert store.head() == group * groups and store.verify().ok

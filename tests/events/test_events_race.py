@@ -12,9 +12,11 @@ import pytest
 from events.errors import ConcurrencyError
 from events.memory import InMemoryEventStore
 from events.model import NO_STREAM
+from events.postgres import PostgresEventStore
 from events.store import EventStore, SqliteEventStore
 from tests.events.eventlog_workers import race
 from tests.events.helpers import ev
+from tests.postgres import PostgresCluster
 
 ROUNDS = 20
 
@@ -55,6 +57,14 @@ def test_threads_with_their_own_connections_never_both_win(log_path: Path) -> No
         outcomes = _race_threads([one, two])
         assert all(o == Counter(won=1, lost=1) for o in outcomes)
         assert one.head() == ROUNDS and one.verify().ok
+
+
+def test_writers_on_one_postgresql_database_never_both_win(postgres: PostgresCluster) -> None:
+    url = postgres.fresh_schema()
+    with PostgresEventStore(url) as one, PostgresEventStore(url) as two:
+        outcomes = _race_threads([one, two])
+        assert all(o == Counter(won=1, lost=1) for o in outcomes)
+        assert one.head() == ROUNDS and two.verify().ok
 
 
 def test_threads_on_the_in_memory_store_never_both_win() -> None:

@@ -50,6 +50,28 @@ def test_a_damaged_log_is_refused_at_start(tmp_path):
     assert "damaged at seq 2" in done.stderr and "refusing to serve" in done.stderr
 
 
+@pytest.mark.parametrize("url,says", [
+    ("mysql://ana:s3cret@db/log", "unknown log scheme 'mysql'"),
+    ("postgresql://ana:s3cret@127.0.0.1:{port}/log?connect_timeout=2", "cannot connect"),
+])
+def test_a_log_url_that_cannot_be_used_is_one_line_and_exit_2(tmp_path, url, says):
+    from mosquitto import free_port
+
+    env = {**os.environ, "RECARGA_BROKER_KEY": "k" * 32, "RECARGA_LOG_URL": url.format(port=free_port())}
+    done = serve("--company", "voltpoint", "--data-dir", str(tmp_path), "--no-mqtt", "--port", "1", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and says in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "s3cret" not in done.stderr
+
+
+def test_a_server_whose_log_is_a_file_never_loads_the_postgresql_driver(tmp_path):
+    code = ("import sys; from servers.settings import Settings; from servers.bootstrap import build_server; "
+            f"s = build_server(Settings(company='voltpoint', data_dir={str(tmp_path)!r}, broker_key='k' * 32)); "
+            "print(s.store.head(), 'psycopg' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["0", "False"], done.stderr
+
+
 def test_the_network_can_be_brought_down_when_nothing_runs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "servers", "down", "--run-dir", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
