@@ -277,7 +277,7 @@ def main() -> None:
             rows.append((f"one vehicle: book a {companies}-company trip over MQTT (end to end)", ms(single),
                          f"n={len(single)}"))
             endpoints = load_endpoints(net.clients_file)
-            for size in [int(s) for s in args.fleets.split(",")]:
+            for size in [int(s) for s in args.fleets.split(",") if s]:
                 summary = run_fleet(endpoints, vehicles=size, duration=args.seconds, seed=size, timeout=60)
                 lat = summary["latency_ms"]
                 confirmed_per_s = summary["confirmed"] / summary["elapsed_s"]
