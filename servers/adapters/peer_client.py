@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from servers.contract.models import CheckInIn, PrepareIn
+from servers.domain.events import Vote, vote_of
 from servers.domain.occupancy import Changes
 from servers.peer_auth import sign
 from servers.service.availability import PeerPicture
@@ -108,8 +109,8 @@ class HttpPeer:
         self._pump_scheduled = False
         self._senders: set[asyncio.Task[None]] = set()
 
-    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
-        return await self._call("prepare", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+    async def prepare(self, req: PrepareIn) -> Vote:
+        return vote_of(await self._call("prepare", req.model_dump(mode="json")))
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
         return await self._call("commit", {"trip_id": trip_id})  # type: ignore[no-any-return]

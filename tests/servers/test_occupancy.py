@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from servers.contract.models import PrepareIn, StopIn, TripIn
+from servers.domain.events import Vote, Yes
 from servers.domain.occupancy import Changes, OccupancyMirror
 from servers.invariants import check
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup, sync_pictures
 
 
-def hold(node, trip_id: str, station_id: str, hours: float) -> dict:
+def hold(node, trip_id: str, station_id: str, hours: float) -> Vote:
     stop = StopIn(stop=0, station_id=station_id, start=START + timedelta(hours=hours),
                   end=START + timedelta(hours=hours + 1), min_power_kw=0, energy_kwh=5)
     return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="voltpoint", priority=START, stops=[stop]))
@@ -23,7 +24,7 @@ def test_a_mirror_that_follows_the_feed_shows_what_the_participant_holds(network
     mirror = OccupancyMirror()
     mirror.apply(eflux.feed.since(-1))  # a new follower: the whole picture (empty)
     for i in range(3):
-        assert hold(eflux, f"t{i}", station.id, hours=2 * i)["vote"] == "yes"
+        assert isinstance(hold(eflux, f"t{i}", station.id, hours=2 * i), Yes)
     eflux.participant.abort("t1")
     eflux.participant.set_point_status(station.points[-1].id, "OUT_OF_ORDER")
     changes = eflux.feed.since(mirror.seq)
