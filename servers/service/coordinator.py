@@ -1,4 +1,5 @@
-"""The coordinator of a trip: plan, prepare at every company, decide, complete — all or none.
+"""The coordinator of a trip: prepare at every company, decide, complete — all or none (planning is
+`servers.service.planning`, the driver's view of trips `servers.service.trips`).
 
 Two-phase commit with presumed abort and cooperative termination
 (docs/booking.md): the decision is durable before any participant is told;
@@ -12,29 +13,19 @@ for the disk.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from events.model import StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
-from servers.core.cities import WHERE, city_id
 from servers.core.network import Network
 from servers.core.planner import (
-    MAX_ALTERNATIVE_SEARCHES,
     Exclusions,
     Plan,
-    PlanOptions,
-    UnknownCity,
-    Unreachable,
-    detour_reason,
-    plan_trip,
 )
-from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import booking
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound
@@ -45,6 +36,7 @@ from servers.service.accounts import account_stream
 from servers.service.availability import Availability
 from servers.service.engine import Engine, LogUnwritable
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
+from servers.service.planning import TripPlanner
 from servers.service.requests import Requests, answered
 from servers.service.trips import TripsView, trip_stream
 
@@ -52,20 +44,11 @@ log = logging.getLogger(__name__)
 
 COMMIT = "commit"
 ABORT = "abort"
-ALTERNATIVES = 3  # whole plans offered with a refusal
-ALTERNATIVE_SEARCHES = 8  # planner searches spent on other stations at the same time (each ~0.5 ms)
-LATER_HOURS = (1, 2, 4, 8, 24)  # then the same trip leaving this much later
 
 
 def cents(reais: float) -> int:
     """R$ to whole cents."""
     return round(reais * 100)
-
-
-def plan_options(trip: TripIn) -> PlanOptions:
-    """What the driver set for this trip's plan."""
-    return PlanOptions(arrival_kwh=trip.arrival_kwh, stop_arrival_kwh=trip.stop_arrival_kwh,
-                       max_charge_fraction=trip.max_charge_fraction, stop_penalty_minutes=trip.stop_penalty_minutes)
 
 
 def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -83,8 +66,9 @@ class Coordinator:
     """Books and cancels trips for the vehicles whose home company this is."""
 
     def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers,
-                 trips: TripsView, *, max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
-                 max_inflight: int = 32, availability: Availability | None = None,
+                 trips: TripsView, planner: TripPlanner, *, max_attempts: int = 3,
+                 stale_after: timedelta = timedelta(seconds=20), max_inflight: int = 8,
+                 availability: Availability | None = None,
                  complete_in_background: bool = True) -> None:
         self.engine = engine
         self.requests = requests
@@ -92,6 +76,7 @@ class Coordinator:
         self.company_id = company_id
         self.peers = peers
         self.trips = trips
+        self.planner = planner
         self.availability = availability
         self.max_attempts = max_attempts
         self.stale_after = stale_after
@@ -102,7 +87,8 @@ class Coordinator:
         self._delivering: set[str] = set()  # trips whose decision is being told right now
         self._background: set[asyncio.Task[Any]] = set()
         # Bookings in progress at once, first come first served: a burst is served in order (the first
-        # answered first) instead of every booking of it advancing together and all finishing last.
+        # answered first) instead of every booking of it advancing together and all finishing last; and a
+        # turn of the event loop stays short, so replies, votes and the disk's answers are not kept waiting.
         self._admission = asyncio.Semaphore(max_inflight)
 
     async def close(self) -> None:
@@ -111,39 +97,6 @@ class Coordinator:
             await asyncio.wait(self._background, timeout=2)
 
     # -- planning ---------------------------------------------------------------------------------
-    def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
-        """The vehicle as the planner needs it, from the account and the trip's overrides."""
-        acc = self.engine.state.accounts.get(vehicle_id)
-        if acc is None:
-            raise NotFound(f"no account {vehicle_id!r} here", code="UNKNOWN_ACCOUNT")
-        v = acc.vehicle
-        charge = v["charge_kwh"] if trip.charge_kwh is None else min(trip.charge_kwh, v["capacity_kwh"])
-        return Vehicle(capacity_kwh=v["capacity_kwh"], consumption_kwh_per_km=v["consumption_kwh_per_km"],
-                       charge_kwh=charge, profile=DrivingProfile(trip.profile or v["profile"]),
-                       max_ac_kw=v["max_ac_kw"], max_dc_kw=v["max_dc_kw"])
-
-    def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1,
-             max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
-        """Plan with the planner (city names as people type them, the driver's options), its refusals turned
-        into domain errors with stable codes."""
-        now = self.engine.clock()
-        departure = trip.departure or now
-        booking.check_departure(departure, now)
-        try:
-            return plan_trip(self.network, city_id(self.network, trip.origin),
-                             city_id(self.network, trip.destination), departure, vehicle, exclude=exclude, k=k,
-                             options=plan_options(trip), max_searches=max_searches)
-        except UnknownCity as exc:
-            raise DomainError(f"unknown city {exc.city_id!r}: {WHERE}", code="UNKNOWN_CITY",
-                              details={"city": exc.city_id}) from exc
-        except Unreachable as exc:
-            raise DomainError(exc.reason, code=exc.code) from exc
-
-    def explain(self, plan: Plan, vehicle: Vehicle) -> dict[str, Any]:
-        """A plan as a preview shows it: its JSON and, when it leaves the shortest road, why."""
-        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
-
-    # -- booking ----------------------------------------------------------------------------------
     async def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer.
 
@@ -160,23 +113,18 @@ class Coordinator:
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
 
-    def exclusions(self, stations: Iterable[str] = ()) -> Exclusions:
-        """What a booking plans around: the stations asked, and what our picture shows taken."""
-        return Exclusions(stations=frozenset(stations),
-                          busy=self.availability.busy if self.availability is not None else None)
-
     async def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
-        vehicle = self.vehicle_of(vehicle_id, trip)
-        exclude = self.exclusions(trip.avoid_stations)
+        vehicle = self.planner.vehicle_of(vehicle_id, trip)
+        exclude = self.planner.exclusions(trip.avoid_stations)
         priority = self.engine.clock()
         offered: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
         for attempt in range(1, self.max_attempts + 1):
             try:
-                plan = self.plan(trip, vehicle, exclude)[0]
+                plan = self.planner.plan(trip, vehicle, exclude)[0]
             except DomainError as exc:
                 if attempt == 1:
-                    taken = self._taken_in_the_way(trip, vehicle)
+                    taken = self.planner.taken_in_the_way(trip, vehicle)
                     if taken is None:  # the car cannot make this trip at all: no alternative at other times
                         return _refused(exc.code, exc.message, [], [])
                     last = taken
@@ -200,25 +148,10 @@ class Coordinator:
             last = outcome
             offered.extend(outcome.get("alternatives", []))
             exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
-        plans = self._alternative_plans(trip, vehicle, exclude)
+        await asyncio.sleep(0)  # the alternatives take a few planner searches: let waiting replies go first
+        plans = self.planner.alternative_plans(trip, vehicle, exclude)
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
                         offered, plans, **({"company": last["company"]} if "company" in last else {}))
-
-    def _taken_in_the_way(self, trip: TripIn, vehicle: Vehicle) -> dict[str, Any] | None:
-        """Why no plan fits, when one would without what is taken: the refusal, naming a company that does not
-        answer if the plain plan needs it. None when the car cannot make the trip even on an empty network."""
-        try:
-            plain = self.plan(trip, vehicle, Exclusions(stations=frozenset(trip.avoid_stations)))[0]
-        except DomainError:
-            return None
-        silent = [c for c in self.availability.unavailable() if any(s.company_id == c for s in plain.stops)] \
-            if self.availability is not None else []
-        if silent:
-            name = self.network.company(silent[0]).name
-            return {"code": "PEER_UNAVAILABLE", "company": silent[0],
-                    "reason": f"{name} is not answering, and no plan avoids its stations"}
-        return {"code": booking.POINT_TAKEN,
-                "reason": "every station this car can use on the way is booked at the times it would reach it"}
 
     async def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
                        attempt: int) -> dict[str, Any]:
@@ -491,23 +424,6 @@ class Coordinator:
         self.engine.execute(decide)
         return reply
 
-    def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
-        """Up to `ALTERNATIVES` plans around what is taken: other stations now, else the same trip later."""
-        departure = trip.departure or self.engine.clock()
-        plans: list[Plan] = []
-        with contextlib.suppress(DomainError):
-            plans = self.plan(trip, vehicle, exclude, ALTERNATIVES, max_searches=ALTERNATIVE_SEARCHES)
-        for hours in LATER_HOURS:
-            if len(plans) >= ALTERNATIVES:
-                break
-            later = trip.model_copy(update={"departure": departure + timedelta(hours=hours)})
-            with contextlib.suppress(DomainError):
-                plans.append(self.plan(later, vehicle, exclude)[0])
-        return [_summary(p) for p in plans[:ALTERNATIVES]]
-
-
-
-
 def _unfinished(trip: Any) -> bool:
     return bool(trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants))
 
@@ -532,15 +448,6 @@ def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, ev.Vote],
             windows.append((stop.station_id, stop.window_start, stop.window_end))
     return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows),
                       busy=exclude.busy)
-
-
-def _summary(plan: Plan) -> dict[str, Any]:
-    data = plan.to_json()
-    return {"departure": data["departure"], "arrival": data["arrival"], "path": data["path"],
-            "stops": [{"station_id": s["station_id"], "company_id": s["company_id"], "city_id": s["city_id"],
-                       "window_start": s["window_start"], "window_end": s["window_end"]} for s in data["stops"]],
-            "total_minutes": data["total_minutes"], "cost_by_company": data["cost_by_company"],
-            "cost": round(sum(data["cost_by_company"].values()), 2)}
 
 
 def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],

@@ -11,7 +11,6 @@ from events.fold import event_at, replay
 from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
-from servers.core.planner import Exclusions
 from servers.domain import events as ev
 from servers.domain.state import CONFIRMED, FOLD, HELD, ServerState
 
@@ -30,11 +29,6 @@ def network_json(network: Network) -> dict[str, Any]:
                       "points": [{"id": p.id, "power_kw": p.power_kw, "connector": p.connector}
                                  for p in s.points]} for s in network.stations],
     }
-
-
-def exclusions(avoid_stations: list[str]) -> Exclusions:
-    """Planner exclusions for stations a client asked to avoid."""
-    return Exclusions(stations=frozenset(avoid_stations))
 
 
 def refusal_error(reply: dict[str, Any]) -> dict[str, Any]:

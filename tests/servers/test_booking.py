@@ -62,7 +62,7 @@ def test_a_silent_company_aborts_the_trip_and_no_point_stays_held(network, cross
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     others = sorted({s.company_id for s in plan.stops} - {"voltpoint"})
     peers.down = {others[0]}
     reply = home.coordinator.book(vid, "r", trip)
@@ -158,7 +158,7 @@ def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     # Simulate a coordinator that recorded the request, then stalled before deciding.
     from events.model import NewEvent, StreamAppend
     from servers.domain import events as ev

@@ -50,7 +50,7 @@ def test_a_station_the_picture_shows_full_is_planned_around_without_a_prepare(ne
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START + timedelta(hours=1))
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), home.coordinator.exclusions())[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     remote = next(s for s in plan.stops if s.company_id != "voltpoint")
     station = network.station(remote.station_id)
     owner = nodes[remote.company_id]

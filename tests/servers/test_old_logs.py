@@ -40,7 +40,7 @@ def test_every_event_of_an_old_log_is_read_as_its_typed_class():
     for company in OLD["logs"]:
         for recorded in old_store(company).iter_all():
             typed = ev.parse(recorded)
-            assert type(typed).NAME == recorded.type
+            assert recorded.type == type(typed).NAME
             types.add(recorded.type)
     assert len(types) >= 24  # every type the old code wrote
     assert check({c: list(old_store(c).iter_all()) for c in OLD["logs"]}, converged=True) == []
