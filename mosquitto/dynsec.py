@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -47,6 +48,11 @@ class DynsecUnavailable(RuntimeError):
 
 class DynsecRefused(RuntimeError):
     """The plugin answered a command with an error that the caller cannot treat as done."""
+
+
+def _encoded_size(command: Command) -> int:
+    """Bytes of one command in a message, with room for the correlation id it gets."""
+    return len(json.dumps(command, separators=(",", ":"))) + 48
 
 
 @dataclass
@@ -127,20 +133,40 @@ class DynsecClient:
         if not group.commands:
             group.future.set_result([])
             return group.future
-        group.size = sum(len(json.dumps(c, separators=(",", ":"))) + 48 for c in group.commands)
+        group.size = sum(_encoded_size(c) for c in group.commands)
         with self._lock:
             self._pending.append(group)
         self._flush()
         return group.future
 
     def call(self, commands: Sequence[Command], timeout: float = 10.0) -> list[Response]:
-        """`submit` and wait; DynsecUnavailable when there is no answer within `timeout` seconds."""
-        future = self.submit(commands)
+        """`submit` and wait; DynsecUnavailable when there is no answer within `timeout` seconds.
+
+        Commands that would not fit one message (a full sync of a few hundred logins) are submitted as
+        several groups, in order; the responses come back in the order of `commands`.
+        """
+        futures = [self.submit(chunk) for chunk in self._chunks(commands)]
+        deadline = time.monotonic() + timeout
+        responses: list[Response] = []
         try:
-            return future.result(timeout)
+            for future in futures:
+                responses += future.result(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             raise DynsecUnavailable(f"no answer from the broker's dynsec plugin at {self.address[0]}:"
                                     f"{self.address[1]} within {timeout:g} s") from None
+        return responses
+
+    def _chunks(self, commands: Sequence[Command]) -> list[list[Command]]:
+        chunks: list[list[Command]] = [[]]
+        size = 0
+        for command in commands:
+            length = _encoded_size(command)
+            if chunks[-1] and size + length > self.max_batch_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(command)
+            size += length
+        return chunks
 
     def _flush(self) -> None:
         """Send the next batch if the line is free; publish outside our lock (paho takes its own)."""

@@ -192,6 +192,14 @@ async def prepare_vehicles(endpoints: dict[str, Endpoint], vehicles: int, *, com
 
         async def sign_up(home: str, form: dict[str, Any]) -> AsyncRpc:
             reply = await signups[home].request("signup", form, timeout=120)
+            pending_until = time.monotonic() + 60.0
+            while not reply.get("ok") and (reply.get("error") or {}).get("code") == "BROKER_LOGIN_PENDING" \
+                    and time.monotonic() < pending_until:
+                # The account exists; the broker is still catching up with its logins (a fresh broker syncing
+                # a long list): log in again, as the reply says.
+                await asyncio.sleep(0.5)
+                reply = await signups[home].request("login", {"login": form["cpf"], "password": form["password"]},
+                                                    timeout=120)
             if not reply.get("ok"):
                 raise RuntimeError(f"sign-up refused at {home}: {reply.get('error')}")
             deadline = time.monotonic() + 30.0

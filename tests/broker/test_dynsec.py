@@ -132,6 +132,18 @@ def test_a_restarted_server_syncs_only_the_differences(broker: Broker, admin: Dy
     assert (again.added, again.revoked) == (0, 0)
 
 
+def test_a_full_sync_larger_than_one_message_reaches_the_broker(broker: Broker, admin: DynsecClient) -> None:
+    # 400 logins are ~120 KiB of commands: past the broker's max_packet_size (64 KiB), which would drop the
+    # admin's connection if they left as one message.
+    logins = {f"veh-{n:03d}": f"secret-{n}" for n in range(400)}
+    fresh = logins_of(broker, admin)
+    report = fresh.sync_all(logins, timeout=60)
+    assert report.added == 400
+    assert admin.messages_sent >= 3
+    assert can_log_in(broker, "veh-000", "secret-0") and can_log_in(broker, "veh-399", "secret-399")
+    assert len(fresh.known()) == 400
+
+
 def test_clients_not_made_by_us_are_never_touched(broker: Broker, admin: DynsecClient) -> None:
     [created] = admin.call([{"command": "createClient", "username": "operator", "password": "op-secret"}])
     assert "error" not in created
