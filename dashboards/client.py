@@ -155,17 +155,6 @@ def health(cid: str) -> dict[str, Any]:
     return _health(company(cid)["api"], cid)
 
 
-def down_companies() -> set[str]:
-    """The companies whose server does not answer right now."""
-    down = set()
-    for cid in companies():
-        try:
-            health(cid)
-        except (ServerDown, ApiError):
-            down.add(cid)
-    return down
-
-
 @st.cache_data(ttl=3, show_spinner=False)
 def _stations(api: str, company_id: str, hours: float) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = _get(api, company_id, "/api/v1/stations", {"hours": hours})
