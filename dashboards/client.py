@@ -28,8 +28,15 @@ import streamlit as st
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 
-__all__ = ["ApiError", "ClientError", "ConnectFailed", "ReplyError", "RequestTimeout", "ServerDown",
-           "VehicleSession"]
+__all__ = [
+    "ApiError",
+    "BrowserLogin",
+    "ClientError",
+    "ConnectFailed",
+    "ReplyError",
+    "RequestTimeout",
+    "ServerDown",
+]
 
 DEFAULT_CLIENTS_FILE = "run/clients.json"
 #: A local server answers in milliseconds; a dead one refuses at once. The timeout only bounds a hung one,
@@ -242,8 +249,8 @@ def fake_form(cid: str) -> dict[str, Any]:
 
 
 @dataclass
-class VehicleSession:
-    """A logged-in vehicle: its home company and its one MQTT connection, kept in `st.session_state`."""
+class BrowserLogin:
+    """The vehicle logged in from one browser: its home company and its one MQTT connection (`st.session_state`)."""
 
     company: str
     vehicle_id: str
@@ -263,7 +270,7 @@ class VehicleSession:
         self.client.close()
 
 
-def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
+def _connect(cid: str, result: dict[str, Any]) -> BrowserLogin:
     entry = company(cid)
     broker = result.get("broker", {})
     vehicle_id = result["vehicle_id"]
@@ -271,7 +278,7 @@ def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
                         broker.get("username", vehicle_id), broker.get("password", ""))
     car.connect()
     car.token = result["token"]
-    session = VehicleSession(cid, vehicle_id, car, str(result.get("expires_at", "")))
+    session = BrowserLogin(cid, vehicle_id, car, str(result.get("expires_at", "")))
     with contextlib.suppress(ClientError):  # only the sidebar's words depend on it
         account = session.request("account", REQUEST_TIMEOUT_S)
         owner, vehicle = account.get("owner", {}), account.get("vehicle", {})
@@ -280,7 +287,7 @@ def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
     return session
 
 
-def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
+def _open(cid: str, result: dict[str, Any]) -> BrowserLogin:
     session = _connect(cid, result)
     set_session(session)
     keep_across_reloads(cid, result)
@@ -327,7 +334,7 @@ def keep_across_reloads(cid: str, result: dict[str, Any]) -> str:
     return handle
 
 
-def restore(handle: str | None) -> VehicleSession | None:
+def restore(handle: str | None) -> BrowserLogin | None:
     """The session a browser's handle stands for, reconnected; None when unknown, expired or refused."""
     saved = _saved_logins().get(handle or "")
     if saved is None or saved.expires_at <= datetime.now(UTC):
@@ -353,7 +360,7 @@ def write_cookie() -> None:
             unsafe_allow_javascript=True)
 
 
-def sign_up(cid: str, form: dict[str, Any]) -> VehicleSession:
+def sign_up(cid: str, form: dict[str, Any]) -> BrowserLogin:
     """Open an account at `cid` over MQTT and connect as the new vehicle."""
     entry = company(cid)
     login = entry.get("signup", {})
@@ -363,17 +370,17 @@ def sign_up(cid: str, form: dict[str, Any]) -> VehicleSession:
     return _open(cid, result)
 
 
-def log_in(cid: str, login: str, password: str) -> VehicleSession:
+def log_in(cid: str, login: str, password: str) -> BrowserLogin:
     """Log in by CPF or e-mail at `cid` over MQTT and connect as that vehicle."""
     with _signup_client(cid) as client:
         result = client.request("login", REQUEST_TIMEOUT_S, login=login, password=password)
     return _open(cid, result)
 
 
-def session() -> VehicleSession | None:
+def session() -> BrowserLogin | None:
     """The vehicle logged in in this browser session, if any (reconnected after a reload)."""
     found = st.session_state.get(SESSION_KEY)
-    if isinstance(found, VehicleSession):
+    if isinstance(found, BrowserLogin):
         return found
     if st.session_state.get(HANDLE_KEY) is None and not st.session_state.get(RESTORE_TRIED):
         st.session_state[RESTORE_TRIED] = True  # once per browser session: a dead handle is not retried
@@ -381,10 +388,10 @@ def session() -> VehicleSession | None:
     return None
 
 
-def set_session(value: VehicleSession) -> None:
+def set_session(value: BrowserLogin) -> None:
     """Keep one vehicle connection per browser session (closing any previous one)."""
     old = st.session_state.get(SESSION_KEY)
-    if isinstance(old, VehicleSession) and old is not value:
+    if isinstance(old, BrowserLogin) and old is not value:
         old.close()
         _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)
     st.session_state[SESSION_KEY] = value
@@ -393,7 +400,7 @@ def set_session(value: VehicleSession) -> None:
 def log_out() -> None:
     """Close this browser session's vehicle connection and forget it."""
     old = st.session_state.get(SESSION_KEY)
-    if isinstance(old, VehicleSession):
+    if isinstance(old, BrowserLogin):
         old.close()
     st.session_state.pop(SESSION_KEY, None)
     _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .acl import AclFile
 from .config import render_config
-from .passwords import PasswordFile, hash_password
+from .passwords import PasswordFile, hash_broker_password
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def _user(args: argparse.Namespace) -> int:
 
 def _hash(args: argparse.Namespace) -> int:
     password = args.password if args.password is not None else getpass.getpass("password: ")
-    print(hash_password(password))
+    print(hash_broker_password(password))
     return 0
 
 

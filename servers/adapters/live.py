@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from events.model import RecordedEvent
 from servers.bootstrap import Server
 from servers.contract import topics
-from servers.domain import event_types as T
+from servers.domain import event_types
 from servers.service.participant import hold_stream
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,18 @@ PERIOD_S = 0.5
 WINDOW = timedelta(hours=6)  # the stretch of time an availability message shows
 # The feed carries the booking events (trips, holds, points): no account event, so no secret to redact and no
 # owner's name, e-mail or CPF.
-FEED = {T.TRIP_REQUESTED, T.TRIP_COMMITTED, T.TRIP_ABORTED, T.TRIP_CANCELLED, T.TRIP_PARTICIPANT_ACKED,
-        T.TRIP_STOP_CHECKED_IN, T.HOLDS_PLACED, T.PREPARE_REFUSED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED,
-        T.HOLD_DEADLINE_EXTENDED, T.CHARGING_STARTED, T.CHARGING_FINISHED, T.NO_SHOW_RECORDED,
-        T.POINT_STATUS_CHANGED}
+FEED = {
+    event_types.TRIP_REQUESTED, event_types.TRIP_COMMITTED, event_types.TRIP_ABORTED, event_types.TRIP_CANCELLED,
+    event_types.TRIP_PARTICIPANT_ACKED, event_types.TRIP_STOP_CHECKED_IN, event_types.HOLDS_PLACED,
+    event_types.PREPARE_REFUSED, event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED,
+    event_types.HOLD_DEADLINE_EXTENDED, event_types.CHARGING_STARTED, event_types.CHARGING_FINISHED,
+    event_types.NO_SHOW_RECORDED, event_types.POINT_STATUS_CHANGED,
+}
 # Events that change what a station's availability looks like.
-AVAILABILITY = {T.HOLDS_PLACED, T.HOLDS_CONFIRMED, T.HOLDS_RELEASED, T.CHARGING_STARTED, T.CHARGING_FINISHED,
-                T.NO_SHOW_RECORDED, T.POINT_STATUS_CHANGED}
+AVAILABILITY = {
+    event_types.HOLDS_PLACED, event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED, event_types.CHARGING_STARTED,
+    event_types.CHARGING_FINISHED, event_types.NO_SHOW_RECORDED, event_types.POINT_STATUS_CHANGED,
+}
 
 
 class LiveTopics:
@@ -101,9 +106,9 @@ class LiveTopics:
             self.publish_availability(station.id)
 
     def _stations_of(self, event: RecordedEvent) -> set[str]:
-        if event.type == T.HOLDS_PLACED:
+        if event.type == event_types.HOLDS_PLACED:
             return {h["station_id"] for h in event.data["holds"]}
-        if event.type == T.POINT_STATUS_CHANGED:
+        if event.type == event_types.POINT_STATUS_CHANGED:
             return {self.server.network.point_owner(event.data["point_id"]).id}
         part = self.server.engine.state.participations.get(event.data["trip_id"])
         if part is not None:
@@ -111,4 +116,4 @@ class LiveTopics:
         # Released (the state forgot it): its stations are in the hold stream's first event.
         first = self.server.engine.first(hold_stream(event.data["trip_id"]))
         return {h["station_id"] for h in first.data["holds"]} if first is not None and \
-            first.type == T.HOLDS_PLACED else set()
+            first.type == event_types.HOLDS_PLACED else set()

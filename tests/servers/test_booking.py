@@ -160,10 +160,10 @@ def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
     # Simulate a coordinator that recorded the request, then stalled before deciding.
     from events.model import NewEvent, StreamAppend
-    from servers.domain import event_types as T
+    from servers.domain import event_types
 
     grouped = stops_by_company(plan)
-    home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(T.TRIP_REQUESTED, {
+    home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(event_types.TRIP_REQUESTED, {
         "trip_id": "stalled", "vehicle_id": vid, "request_id": "x", "attempt": 1, "priority": START.isoformat(),
         "plan": plan.to_json(), "participants": sorted(grouped), "stops_by_company": grouped,
         "cost_cents": 100, "cost_by_company_cents": {}}),))], None))

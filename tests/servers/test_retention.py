@@ -15,7 +15,7 @@ from events.fold import replay, snapshot_key
 from events.snapshots import SnapshotStore
 from servers.contract.models import PrepareIn, StopIn, TripIn
 from servers.core.network import Network
-from servers.domain import event_types as T
+from servers.domain import event_types
 from servers.domain.errors import Conflict
 from servers.domain.state import FOLD, RETAIN_RESERVATIONS, RETAIN_TRIPS
 from servers.invariants import check
@@ -56,7 +56,7 @@ def test_a_refused_request_leaves_only_its_answer_and_its_log(refusing):
     home = nodes["voltpoint"]
     reply = home.coordinator.book(vid, "r1", trip)
     assert reply["status"] == "REFUSED", reply
-    attempts = [e for e in home.store.iter_all() if e.type == T.TRIP_REQUESTED]
+    attempts = [e for e in home.store.iter_all() if e.type == event_types.TRIP_REQUESTED]
     assert len(attempts) >= 2  # it re-planned around the refusals before answering
     # Every attempt was aborted and every participant told: nothing of them is left in memory.
     assert home.engine.state.trips == {}
@@ -78,7 +78,7 @@ def test_a_prepare_repeated_after_the_trip_is_over_gets_the_first_vote_or_a_no(r
     nodes, vid, trip = refusing
     home = nodes["voltpoint"]
     home.coordinator.book(vid, "r1", trip)
-    first = next(e for e in home.store.iter_all() if e.type == T.TRIP_REQUESTED).data
+    first = next(e for e in home.store.iter_all() if e.type == event_types.TRIP_REQUESTED).data
     for company, stops in first["stops_by_company"].items():
         node = nodes[company]
         recorded = [e for e in node.store.iter_all() if e.stream_id == f"hold:{first['trip_id']}"]
@@ -87,7 +87,7 @@ def test_a_prepare_repeated_after_the_trip_is_over_gets_the_first_vote_or_a_no(r
         vote = node.participant.prepare(PrepareIn(trip_id=first["trip_id"], coordinator="voltpoint",
                                                   priority=START, stops=[StopIn(**s) for s in stops]))
         assert vote["vote"] == "no"
-        if recorded[0].type == T.PREPARE_REFUSED:  # the very vote it gave, read back from the log
+        if recorded[0].type == event_types.PREPARE_REFUSED:  # the very vote it gave, read back from the log
             assert vote["code"] == recorded[0].data["code"] and vote["conflicts"] == recorded[0].data["conflicts"]
         else:  # it held, then released at the abort: nothing is held again, nor committed
             assert vote["code"] == "TRIP_OVER"
