@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mosquitto import AclFile, PasswordFile, free_port, render_config, verify_broker_password
-from mosquitto.__main__ import connack, main
+from mosquitto.cli import connack, main
 from servers.contract import topics
 from tests.broker.broker_helpers import Broker
 
