@@ -12,6 +12,8 @@ import pytest
 
 from servers.launcher import LocalNetwork
 
+pytestmark = pytest.mark.integration  # every test starts the server or the launcher as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

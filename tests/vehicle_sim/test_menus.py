@@ -7,10 +7,11 @@ import random
 import pytest
 
 from servers.contract.fake import fake_vehicle_form
+from tests.live import CAR
 from vehicle_sim.config import City, NetworkInfo
 from vehicle_sim.session import VehicleSession
 
-from .conftest import CAR, run_menus
+from .conftest import run_menus
 
 pytestmark = pytest.mark.integration
 
