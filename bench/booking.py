@@ -164,9 +164,10 @@ def pids(net: LocalNetwork) -> dict[str, int]:
 
 
 def bench_storm(directory: Path, size: int, departures: Callable[[int], list], label: str, *,
-                synchronous: str, profile: Path | None, signup_concurrency: int = 64) -> dict:
-    """One storm on a fresh network: sign up `size` vehicles, then every one books at once."""
-    net = LocalNetwork(directory / f"{label}-{size}", free_ports=True, mqtt=True,
+                synchronous: str, profile: Path | None, signup_concurrency: int = 64,
+                network_file: Path | None = None, route: tuple[str, str] = CORRIDOR) -> dict:
+    """One storm on a fresh network: sign up `size` vehicles, then every one books `route` at once."""
+    net = LocalNetwork(directory / f"{label}-{size}", free_ports=True, mqtt=True, network_file=network_file,
                        env={"RECARGA_SYNCHRONOUS": synchronous})
     net.start(timeout=60)
     try:
@@ -180,7 +181,7 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
             # A running network has planned and booked before: one booking per company, not measured (first
             # shortest-road tables, first peer connections).
             warm = await prepare_vehicles(endpoints, len(endpoints), seed=size + 1)
-            await storm(warm, *CORRIDOR, [datetime.now(UTC) + timedelta(days=300, hours=i) for i in range(len(warm))])
+            await storm(warm, *route, [datetime.now(UTC) + timedelta(days=300, hours=i) for i in range(len(warm))])
             await close_all(warm)
             await asyncio.sleep(1.0)  # what the sign-ups and the warm-up left running settles before the storm
             spy = str(Path(sys.executable).with_name("py-spy"))
@@ -189,7 +190,7 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for c in net.companies] if profile is not None else []
             before = {name: cpu_s(pid) for name, pid in procs.items()}
-            result = await storm(cars, *CORRIDOR, departures(size), timeout=60)
+            result = await storm(cars, *route, departures(size), timeout=60)
             await close_all(cars)
             return result, before, spies, signed_up
 
@@ -213,6 +214,36 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
         return summary
     finally:
         net.stop()
+
+
+def generated_network(directory: Path, stations: int, companies: int, seed: int = 7) -> tuple[Path, tuple[str, str]]:
+    """A random network (servers.core.synthetic) written as a network file, and a route across the most
+    companies the storm car's plan finds among a few hundred random pairs."""
+    import dataclasses
+    import random
+
+    from servers.core.planner import plan_trip
+    from servers.core.synthetic import random_network
+    from servers.core.vehicles import Vehicle
+
+    rng = random.Random(seed)
+    network = random_network(rng, n_cities=max(60, stations // 3), n_stations=stations, n_companies=companies,
+                             box=(-16.0, -3.0, -44.0, -35.0))
+    path = directory / f"generated-{stations}-{companies}.json"
+    path.write_text(json.dumps({"version": 1, **{k: [dataclasses.asdict(x) for x in getattr(network, k)]
+                                                 for k in ("cities", "roads", "companies", "stations")}}))
+    car = Vehicle(capacity_kwh=60.0, consumption_kwh_per_km=0.16, charge_kwh=54.0, max_ac_kw=11.0,
+                  max_dc_kw=100.0)
+    ids = [c.id for c in network.cities]
+    best: tuple[int, tuple[str, str]] = (0, (ids[0], ids[1]))
+    for _ in range(300):
+        a, b = rng.sample(ids, 2)
+        try:
+            plan = plan_trip(network, a, b, datetime.now(UTC) + timedelta(days=2), car)[0]
+        except Exception:  # an unreachable pair is just not a candidate
+            continue
+        best = max(best, (len({s.company_id for s in plan.stops}), (a, b)))
+    return path, best[1]
 
 
 def storm_row(s: dict) -> tuple[str, str, str]:
@@ -243,6 +274,7 @@ def main() -> None:
     parser.add_argument("--signup-concurrency", type=int, default=64,
                         help="sign-ups in flight at once before a storm (the code before 2026-12-02 needs few)")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--generated", default="", help="STATIONS,COMPANIES: the storms on a generated network")
     parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server during each storm")
     args = parser.parse_args()
     storms: list[dict] = []
@@ -253,11 +285,18 @@ def main() -> None:
         tmpdir = Path(tmp)
         rows.append(("fsync of 200 bytes", ms(bench_fsync(tmpdir)), "baseline"))
         rows.append(("MQTT request/reply, bare echo responder", ms(bench_mqtt_echo(tmpdir)), "baseline"))
+        network_file, route = None, CORRIDOR
+        if args.generated:
+            stations, companies = (int(x) for x in args.generated.split(","))
+            network_file, route = generated_network(tmpdir, stations, companies)
+            rows.append((f"generated network: {stations} stations, {companies} companies", f"{route[0]} → {route[1]}",
+                         "the storms below run on it"))
         for size in [int(n) for n in args.storms.split(",") if n]:
             # 30 days for up to 300 trips (the issue's storm); more days for more, so capacity never limits.
             storms.append(bench_storm(tmpdir, size, lambda n: spread(n, days=max(30.0, n / 10)), "conflict-free",
                                       synchronous=args.synchronous, profile=args.profile,
-                                      signup_concurrency=args.signup_concurrency))
+                                      signup_concurrency=args.signup_concurrency, network_file=network_file,
+                                      route=route))
             rows.append(storm_row(storms[-1]))
         if args.corridor:
             storms.append(bench_storm(tmpdir, args.corridor, lambda n: within(n, hours=10), "corridor",
@@ -276,7 +315,7 @@ def main() -> None:
             rows.append((f"one vehicle: book a {companies}-company trip over MQTT (end to end)", ms(single),
                          f"n={len(single)}"))
             endpoints = load_endpoints(net.clients_file)
-            for size in [int(s) for s in args.fleets.split(",")]:
+            for size in [int(s) for s in args.fleets.split(",") if s]:
                 summary = run_fleet(endpoints, vehicles=size, duration=args.seconds, seed=size, timeout=60)
                 lat = summary["latency_ms"]
                 confirmed_per_s = summary["confirmed"] / summary["elapsed_s"]

@@ -20,7 +20,9 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
-from servers.service.peers import LocalPeer, PeerRefused, Peers, PeerUnavailable
+from servers.service.peers import LocalPeer, Peers
+from servers.service.planning import TripPlanner
+from servers.service.recovery import Recovery
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
 from servers.settings import Settings
@@ -40,11 +42,13 @@ class Server:
     participant: Participant
     coordinator: Coordinator
     trips: TripsView
+    planner: TripPlanner
     peers: Peers
     client: PeerClient
     verifier: Verifier
     feed: OccupancyFeed
     availability: Availability
+    recovery: Recovery
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -59,36 +63,11 @@ class Server:
                 self._tasks.append(asyncio.create_task(peer.follow(self.availability.peer(company)),
                                                        name=f"follow-{company}"))
 
-    async def tick(self) -> None:
-        """One round of cooperative termination and recovery, for both roles."""
-        now = self.engine.clock()
-        await self.coordinator.resume(now)
-        for trip_id, coordinator in self.participant.overdue(now):
-            peer = self.peers.get(coordinator)
-            try:
-                if peer is None:
-                    raise PeerUnavailable(f"no address for company {coordinator!r}")
-                outcome = await peer.outcome(trip_id)
-            except (PeerUnavailable, PeerRefused) as exc:
-                # Never drop a hold we voted yes on without the outcome: wait and ask again.
-                log.warning("trip %s: coordinator %s unreachable (%s); keeping the hold", trip_id, coordinator,
-                            exc)
-                self.participant.extend(trip_id, now)
-                continue
-            if outcome == "commit":
-                self.participant.commit(trip_id)
-            else:
-                self.participant.abort(trip_id, "aborted (asked the coordinator)")
-        self.participant.record_no_shows(now)
-        self.availability.forget_past(now)
-        await self.engine.durable()
-        self.engine.snapshot_if_due()
-
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.tick_s)
             try:
-                await self.tick()
+                await self.recovery.tick()
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("recovery round failed")
 
@@ -134,9 +113,11 @@ def build_server(settings: Settings) -> Server:
     client = PeerClient(settings.company, settings.peer_secrets, timeout_s=settings.peer_timeout_s)
     peers: Peers = {company: HttpPeer(company, address, client)
                     for company, address in settings.peer_addresses(network).items()}
-    coordinator = Coordinator(engine, requests, network, settings.company, peers, trips,
+    planner = TripPlanner(engine, network, availability)
+    coordinator = Coordinator(engine, requests, network, settings.company, peers, trips, planner,
                               stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability)
     peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome)
     verifier = Verifier(settings.company, settings.peer_secrets)
-    return Server(settings, network, store, engine, accounts, participant, coordinator, trips, peers, client,
-                  verifier, OccupancyFeed(engine), availability)
+    recovery = Recovery(engine, coordinator, participant, peers, availability)
+    return Server(settings, network, store, engine, accounts, participant, coordinator, trips, planner, peers,
+                  client, verifier, OccupancyFeed(engine), availability, recovery)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.model import RecordedEvent
-from servers.domain import event_types
+from servers.domain import events as ev
 
 EventRef = tuple[str, int]  # (company, seq)
 
@@ -63,7 +63,7 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
         for e in events:
             ref = (company, e.seq)
             d = e.data
-            if e.type == event_types.HOLDS_PLACED:
+            if e.type == ev.HoldsPlaced.NAME:
                 keys = []
                 for h in d["holds"]:
                     window = (datetime.fromisoformat(h["start"]), datetime.fromisoformat(h["end"]))
@@ -77,31 +77,31 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                     keys.append((h["point_id"], key))
                 hold_points[d["trip_id"]] = keys
                 held[(company, d["trip_id"])] = ("HELD", ref)
-            elif e.type == event_types.HOLDS_CONFIRMED:
+            elif e.type == ev.HoldsConfirmed.NAME:
                 held[(company, d["trip_id"])] = ("CONFIRMED", ref)
-            elif e.type == event_types.HOLDS_RELEASED:
+            elif e.type == ev.HoldsReleased.NAME:
                 previous = held.get((company, d["trip_id"]), ("", ref))[0]
                 held[(company, d["trip_id"])] = ("RELEASED_AFTER_CONFIRM" if previous == "CONFIRMED"
                                                  else "RELEASED", ref)
                 for point, key in hold_points.get(d["trip_id"], []):
                     active.get(point, {}).pop(key, None)
-            elif e.type in (event_types.CHARGING_FINISHED, event_types.NO_SHOW_RECORDED):
+            elif e.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
                 for point, key in hold_points.get(d["trip_id"], []):
                     if point == d["point_id"]:
                         active.get(point, {}).pop(key, None)
-            elif e.type == event_types.TRIP_REQUESTED:
+            elif e.type == ev.TripRequested.NAME:
                 trips[d["trip_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref)
-            elif e.type in (event_types.TRIP_COMMITTED, event_types.TRIP_ABORTED):
+            elif e.type in (ev.TripCommitted.NAME, ev.TripAborted.NAME):
                 trip = trips[d["trip_id"]]
                 if trip.decision:
                     violations.append(Violation("one-decision", f"trip {d['trip_id']} decided twice",
                                                 (trip.decided or ref, ref)))
-                trip.decision, trip.decided = ("commit" if e.type == event_types.TRIP_COMMITTED else "abort"), ref
-            elif e.type == event_types.TRIP_CANCELLED:
+                trip.decision, trip.decided = ("commit" if e.type == ev.TripCommitted.NAME else "abort"), ref
+            elif e.type == ev.TripCancelled.NAME:
                 trips[d["trip_id"]].cancelled = True
-            elif e.type == event_types.TRIP_DEBITED:
+            elif e.type == ev.TripDebited.NAME:
                 trips[d["trip_id"]].debits.append((d["amount_cents"], ref))
-            elif e.type == event_types.TRIP_REFUNDED:
+            elif e.type == ev.TripRefunded.NAME:
                 trips[d["trip_id"]].refunds.append((d["amount_cents"], ref))
     for trip_id, trip in trips.items():
         violations.extend(_check_trip(trip_id, trip, held, converged))

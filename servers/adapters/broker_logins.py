@@ -31,13 +31,13 @@ from mosquitto import vehicle_acls
 from mosquitto.dynsec import DynsecClient, DynsecRefused, DynsecUnavailable
 from mosquitto.logins import BrokerLogins, DynsecLogins
 from servers.bootstrap import Server
-from servers.domain import event_types
+from servers.domain import events as ev
 from servers.domain.errors import Unavailable
 from servers.service.secrets import broker_password
 
 log = logging.getLogger(__name__)
 
-_CREDENTIALS = {event_types.ACCOUNT_OPENED, event_types.BROKER_CREDENTIALS_ISSUED}
+_CREDENTIALS = {ev.AccountOpened.NAME, ev.BrokerCredentialsIssued.NAME}
 ENSURE_TIMEOUT_S = 10.0
 
 

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD = 16 * 1024
 SESSION_EXPIRY_S = 3600
 RECENT = 4096  # answers kept in memory for retransmitted ids (the log keeps the booking and credit ones)
+INFLIGHT = 1000  # QoS 1 replies in flight at once (paho's default is 20)
 
 
 class Envelope(BaseModel):
@@ -96,9 +97,9 @@ async def _add_credit(s: Server, vid: str, args: CreditIn, rid: str) -> Any:
 
 
 async def _plan(s: Server, vid: str, args: PlanArgs, rid: str) -> Any:
-    vehicle = s.coordinator.vehicle_of(vid, args)
-    plans = s.coordinator.plan(args, vehicle, s.coordinator.exclusions(args.avoid_stations), k=args.alternatives)
-    return {"plans": [s.coordinator.explain(p, vehicle) for p in plans]}
+    vehicle = s.planner.vehicle_of(vid, args)
+    plans = s.planner.plan(args, vehicle, s.planner.exclusions(args.avoid_stations), k=args.alternatives)
+    return {"plans": [s.planner.explain(p, vehicle) for p in plans]}
 
 
 async def _book(s: Server, vid: str, args: TripIn, rid: str) -> Any:
@@ -172,6 +173,8 @@ class MqttGateway:
         self._address = (self.settings.broker_host, port)
         client = new_client(f"server-{self.company}", self.settings.broker_username, self.settings.broker_password)
         client.will_set(topics.server_status(self.company), topics.STATUS_OFFLINE, qos=1, retain=True)
+        # Replies to a storm leave at once: paho would keep all but 20 unacknowledged QoS 1 messages queued.
+        client.max_inflight_messages_set(INFLIGHT)
         client.on_connect = self._on_connect
         client.message_callback_add(topics.all_requests(self.company), self._on_vehicle_request)
         client.message_callback_add(topics.all_signup_requests(self.company), self._on_signup_request)

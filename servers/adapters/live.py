@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from events.model import RecordedEvent
 from servers.bootstrap import Server
 from servers.contract import topics
-from servers.domain import event_types
+from servers.domain import events as ev
 from servers.service.participant import hold_stream
 
 log = logging.getLogger(__name__)
@@ -31,18 +31,13 @@ PERIOD_S = 0.5
 WINDOW = timedelta(hours=6)  # the stretch of time an availability message shows
 # The feed carries the booking events (trips, holds, points): no account event, so no secret to redact and no
 # owner's name, e-mail or CPF.
-FEED = {
-    event_types.TRIP_REQUESTED, event_types.TRIP_COMMITTED, event_types.TRIP_ABORTED, event_types.TRIP_CANCELLED,
-    event_types.TRIP_PARTICIPANT_ACKED, event_types.TRIP_STOP_CHECKED_IN, event_types.HOLDS_PLACED,
-    event_types.PREPARE_REFUSED, event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED,
-    event_types.HOLD_DEADLINE_EXTENDED, event_types.CHARGING_STARTED, event_types.CHARGING_FINISHED,
-    event_types.NO_SHOW_RECORDED, event_types.POINT_STATUS_CHANGED,
-}
+FEED = {e.NAME for e in (ev.TripRequested, ev.TripCommitted, ev.TripAborted, ev.TripCancelled,
+                         ev.TripParticipantAcked, ev.TripStopCheckedIn, ev.HoldsPlaced, ev.PrepareRefused,
+                         ev.HoldsConfirmed, ev.HoldsReleased, ev.HoldDeadlineExtended, ev.ChargingStarted,
+                         ev.ChargingFinished, ev.NoShowRecorded, ev.PointStatusChanged)}
 # Events that change what a station's availability looks like.
-AVAILABILITY = {
-    event_types.HOLDS_PLACED, event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED, event_types.CHARGING_STARTED,
-    event_types.CHARGING_FINISHED, event_types.NO_SHOW_RECORDED, event_types.POINT_STATUS_CHANGED,
-}
+AVAILABILITY = {e.NAME for e in (ev.HoldsPlaced, ev.HoldsConfirmed, ev.HoldsReleased, ev.ChargingStarted,
+                                 ev.ChargingFinished, ev.NoShowRecorded, ev.PointStatusChanged)}
 
 
 class LiveTopics:
@@ -106,9 +101,9 @@ class LiveTopics:
             self.publish_availability(station.id)
 
     def _stations_of(self, event: RecordedEvent) -> set[str]:
-        if event.type == event_types.HOLDS_PLACED:
+        if event.type == ev.HoldsPlaced.NAME:
             return {h["station_id"] for h in event.data["holds"]}
-        if event.type == event_types.POINT_STATUS_CHANGED:
+        if event.type == ev.PointStatusChanged.NAME:
             return {self.server.network.point_owner(event.data["point_id"]).id}
         part = self.server.engine.state.participations.get(event.data["trip_id"])
         if part is not None:
@@ -116,4 +111,4 @@ class LiveTopics:
         # Released (the state forgot it): its stations are in the hold stream's first event.
         first = self.server.engine.first(hold_stream(event.data["trip_id"]))
         return {h["station_id"] for h in first.data["holds"]} if first is not None and \
-            first.type == event_types.HOLDS_PLACED else set()
+            first.type == ev.HoldsPlaced.NAME else set()

@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from servers.contract.models import CheckInIn, PrepareIn
+from servers.domain.events import Vote, vote_of
 from servers.domain.occupancy import Changes
 from servers.peer_auth import sign
 from servers.service.availability import PeerPicture
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 BATCH_PATH = "/peer/v1/batch"
 OCCUPANCY_PATH = "/peer/v1/occupancy"
 FOLLOW_WAIT_S = 2.0  # how long the peer may hold a follow request open waiting for a change
-FOLLOW_PAUSE_S = 0.1  # at least this long between two follow requests
+FOLLOW_PAUSE_S = 0.25  # at least this long between two follow requests (per peer: n companies, n(n-1) followers)
 FOLLOW_RETRY_S = 0.5  # after a failed follow request
 FOLLOW_GRACE_S = 5.0  # a peer not yet heard from since we started is not taken as down before this
 MAX_BATCH = 256  # operations per request
@@ -108,8 +109,8 @@ class HttpPeer:
         self._pump_scheduled = False
         self._senders: set[asyncio.Task[None]] = set()
 
-    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
-        return await self._call("prepare", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+    async def prepare(self, req: PrepareIn) -> Vote:
+        return vote_of(await self._call("prepare", req.model_dump(mode="json")))
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
         return await self._call("commit", {"trip_id": trip_id})  # type: ignore[no-any-return]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, Query
 
 from servers.api.deps import PeerDep, ServerDep
@@ -43,7 +44,7 @@ def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
     if isinstance(op, PrepareOp):
         if op.args.coordinator != peer:
             raise DomainError("a peer can only prepare trips it coordinates", code="NOT_COORDINATOR")
-        return server.participant.prepare(op.args)
+        return msgspec.to_builtins(server.participant.prepare(op.args))  # type: ignore[no-any-return]
     if isinstance(op, DecisionOp):
         args = op.args
         handlers = {"commit": lambda: server.participant.commit(args.trip_id),

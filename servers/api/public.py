@@ -67,9 +67,9 @@ async def plan(body: PlanIn, server: ServerDep) -> dict[str, Any]:
     vehicle = Vehicle(capacity_kwh=body.capacity_kwh, consumption_kwh_per_km=body.consumption_kwh_per_km,
                       charge_kwh=charge, profile=DrivingProfile(body.profile or "normal"),
                       max_ac_kw=body.max_ac_kw, max_dc_kw=body.max_dc_kw)
-    plans = server.coordinator.plan(body, vehicle, server.coordinator.exclusions(body.avoid_stations),
+    plans = server.planner.plan(body, vehicle, server.planner.exclusions(body.avoid_stations),
                                     k=body.alternatives)
-    return {"plans": [server.coordinator.explain(p, vehicle) for p in plans]}
+    return {"plans": [server.planner.explain(p, vehicle) for p in plans]}
 
 
 @router.get("/signup/fake", summary="A plausible sign-up form filled by Faker (pt_BR)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,6 +110,7 @@ class _Search:
         self.at_stop = self.reserve if options.stop_arrival_kwh is None else options.stop_arrival_kwh
         self.at_end = self.reserve if options.arrival_kwh is None else options.arrival_kwh
         self.penalty = options.stop_penalty_minutes
+        self.per_stop = self.top - self.at_stop  # the most one stop can add (arriving at the floor, leaving at top)
         self.max_leg_km = max(self.top - min(self.at_stop, self.at_end), 0.0) / self.use
         # Usable stations per city, fastest first: a slower station in the same city is only worth
         # trying when the faster ones are blocked by an excluded window.
@@ -152,7 +154,12 @@ class _Search:
         """
         km = self.to_dest.get(city, 0.0)
         deficit = km * self.use + self.at_end - level
-        return km / self.speed + (60.0 * deficit / self.best_power if deficit > 0 else 0.0)
+        if deficit <= 0:
+            return km / self.speed
+        # With a stop penalty, the stops still needed count too: a stop adds at most `per_stop` kWh, so at
+        # least ceil(deficit / per_stop) more stops (each stop lowers this by at most one: still consistent).
+        stops = math.ceil(deficit / self.per_stop - EPS) if self.penalty > 0 and self.per_stop > EPS else 0
+        return km / self.speed + 60.0 * deficit / self.best_power + self.penalty * stops
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
         """The fastest station in `city` whose stop window is not excluded (nor busy), or None."""
@@ -228,16 +235,17 @@ class _Search:
         """Another arrival here was no later with no less charge, or was earlier by more than
         charging up to this label's level takes (then it can do all this label can, no later).
         """
-        # With excluded windows or busy points the fastest station may be blocked at some times, with a stop
-        # penalty topping up may be an extra stop, and above the most a stop may charge it is impossible: keep
-        # to the plain rule there, which holds whatever station is used.
-        plain_only = self.timed or self.penalty > 0 or label.level > self.top + EPS
+        # With excluded windows or busy points the fastest station may be blocked at some times, and above the
+        # most a stop may charge topping up is impossible: keep to the plain rule there, which holds whatever
+        # station is used.
+        plain_only = self.timed or label.level > self.top + EPS
         top_up = 60.0 / power if power > 0 and not plain_only else None
         cost = label.cost(self.penalty)
         for lvl, c in settled:
             if lvl >= label.level - EPS and c <= cost + EPS:
                 return True
-            if top_up is not None and c + (label.level - lvl) * top_up <= cost + EPS:
+            # Topping up here is one stop more: it costs the penalty too.
+            if top_up is not None and c + self.penalty + (label.level - lvl) * top_up <= cost + EPS:
                 return True
         return False
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from servers.core.network import Network, Point, Station
 from servers.domain.errors import DomainError
-from servers.domain.state import COMMITTED, ServerState, Trip, ts
+from servers.domain.events import HoldData
+from servers.domain.state import COMMITTED, ServerState, Trip, parse_time
 
 # Stable refusal codes: a coordinator's, then a participant's at prepare.
 TRIP_OVERLAPS = "TRIP_OVERLAPS"
@@ -131,13 +132,13 @@ def alternatives_for(state: ServerState, network: Network, company_id: str, req:
 
 
 def decide_prepare(state: ServerState, network: Network, company_id: str,
-                   stops: list[StopRequest]) -> list[dict[str, Any]] | Refusal:
+                   stops: list[StopRequest]) -> list[HoldData] | Refusal:
     """Pick a point for every stop, or refuse at the first stop that cannot be held.
 
     Holds already placed win: a point held or reserved for an overlapping
     window is never given again, so the trip that got there first keeps it.
     """
-    picked: list[dict[str, Any]] = []
+    picked: list[HoldData] = []
     taken_here: list[tuple[str, datetime, datetime]] = []  # points this same request already took
     for req in stops:
         try:
@@ -164,9 +165,8 @@ def decide_prepare(state: ServerState, network: Network, company_id: str,
                 req.stop, req.station_id, conflicts=conflicts,
                 alternatives=alternatives_for(state, network, company_id, req))
         taken_here.append((point.id, req.start, req.end))
-        picked.append({"stop": req.stop, "station_id": station.id, "point_id": point.id,
-                       "power_kw": point.power_kw, "start": req.start.isoformat(),
-                       "end": req.end.isoformat(), "energy_kwh": req.energy_kwh})
+        picked.append(HoldData(stop=req.stop, station_id=station.id, point_id=point.id, power_kw=point.power_kw,
+                               start=req.start.isoformat(), end=req.end.isoformat(), energy_kwh=req.energy_kwh))
     return picked
 
 
@@ -176,7 +176,7 @@ def overlapping_trip(state: ServerState, vehicle_id: str, departure: datetime, a
     for trip_id in acc.trips if acc is not None else ():
         trip = state.trips.get(trip_id)
         if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival") and overlaps(
-                departure, arrival, ts(trip.plan["departure"]), ts(trip.plan["arrival"])):
+                departure, arrival, parse_time(trip.plan["departure"]), parse_time(trip.plan["arrival"])):
             return trip
     return None
 
@@ -185,7 +185,7 @@ def overlap_refusal(trip: Trip) -> tuple[str, dict[str, Any]]:
     """The reason and details of refusing a trip because the car is already booked on `trip`."""
     plan = trip.plan
     reason = (f"this car is already booked on trip {trip.trip_id} ({plan['origin']} → {plan['destination']}, "
-              f"{ts(plan['departure']):%Y-%m-%d %H:%M} to {ts(plan['arrival']):%Y-%m-%d %H:%M} UTC)")
+              f"{parse_time(plan['departure']):%Y-%m-%d %H:%M} to {parse_time(plan['arrival']):%Y-%m-%d %H:%M} UTC)")
     return reason, {"trip_id": trip.trip_id, "origin": plan["origin"], "destination": plan["destination"],
                     "departure": plan["departure"], "arrival": plan["arrival"]}
 

@@ -19,25 +19,23 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from events.model import RecordedEvent
-from servers.domain import event_types as T
+from servers.domain import events as ev
+from servers.domain.events import Charging, HoldStatus, TripStatus
 from servers.domain.windows import PointWindows
 
-# Trip states at the coordinator.
-REQUESTED = "REQUESTED"
-COMMITTED = "COMMITTED"
-ABORTED = "ABORTED"
-CANCELLED = "CANCELLED"
-
-# Hold states at a participant (a released hold leaves the state: RELEASED is what a release answers).
-HELD = "HELD"
-CONFIRMED = "CONFIRMED"
-RELEASED = "RELEASED"
+# Statuses, by their names in the log (servers.domain.events): re-exported where the state uses them.
+REQUESTED, COMMITTED, ABORTED, CANCELLED = (TripStatus.REQUESTED, TripStatus.COMMITTED, TripStatus.ABORTED,
+                                            TripStatus.CANCELLED)
+HELD, CONFIRMED, RELEASED = HoldStatus.HELD, HoldStatus.CONFIRMED, HoldStatus.RELEASED
 
 
 # How long what is over stays in memory (event time); changing either changes the fold: bump its version.
@@ -45,7 +43,7 @@ RETAIN_RESERVATIONS = timedelta(days=7)  # a participant's charged or missed res
 RETAIN_TRIPS = timedelta(days=30)  # a coordinator's confirmed or cancelled trips, after their arrival
 
 
-def ts(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
     """Parse an ISO-8601 timestamp written by the server (always timezone-aware)."""
     return datetime.fromisoformat(value)
 
@@ -83,7 +81,7 @@ class Trip:
     cost_cents: int
     cost_by_company_cents: dict[str, int]
     requested_at: str
-    status: str = REQUESTED
+    status: TripStatus = TripStatus.REQUESTED
     points: list[str] = field(default_factory=list)  # the point held at each stop of the plan ("" until voted)
     reason: str = ""
     code: str = ""
@@ -107,14 +105,14 @@ class Hold:
     start: str
     end: str
     energy_kwh: float
-    status: str
+    status: HoldStatus
     power_kw: float = 0.0
     charged_kwh: float = 0.0
-    charging: str = ""  # "", "CHARGING", "FINISHED", "NO_SHOW"
+    charging: Charging = Charging.NOT_YET
 
     @cached_property
     def window(self) -> tuple[datetime, datetime]:
-        return ts(self.start), ts(self.end)
+        return parse_time(self.start), parse_time(self.end)
 
     @cached_property
     def span(self) -> tuple[float, float]:
@@ -134,7 +132,7 @@ class Participation:
     coordinator: str
     priority: str
     deadline: str
-    status: str
+    status: HoldStatus
     holds: list[Hold] = field(default_factory=list)
 
     def closed(self) -> bool:
@@ -182,7 +180,7 @@ def _schedule_trip(state: ServerState, trip: Trip) -> None:
     if trip.status == ABORTED:
         _forget_trip(state, trip)
     else:
-        _schedule(state, ts(trip.plan.get("arrival") or trip.requested_at) + RETAIN_TRIPS, "trip", trip.trip_id)
+        _schedule(state, parse_time(trip.plan.get("arrival") or trip.requested_at) + RETAIN_TRIPS, "trip", trip.trip_id)
 
 
 def _schedule_participation(state: ServerState, part: Participation) -> None:
@@ -212,7 +210,7 @@ def _expire(state: ServerState, now: datetime) -> None:
         else:  # "token": "vehicle token-hash"
             vehicle_id, _, token = key.partition(" ")
             acc = state.accounts.get(vehicle_id)
-            if acc is not None and token in acc.tokens and ts(acc.tokens[token]) <= now:
+            if acc is not None and token in acc.tokens and parse_time(acc.tokens[token]) <= now:
                 del acc.tokens[token]
                 state.by_token.pop(token, None)
 
@@ -231,8 +229,19 @@ def _vacate(state: ServerState, hold: Hold) -> None:
             del state.windows[hold.point_id]
 
 
-def _account(state: ServerState, event: RecordedEvent) -> Account:
-    return state.accounts[event.data["vehicle_id"]]
+Handler = Callable[[ServerState, Any, RecordedEvent], None]
+_HANDLERS: dict[str, Handler] = {}
+E = TypeVar("E", bound=ev.Event)
+
+
+def on(event_type: type[E]) -> Callable[[Callable[[ServerState, E, RecordedEvent], None]],
+                                         Callable[[ServerState, E, RecordedEvent], None]]:
+    """Register the function that folds one event type."""
+    def register(handler: Callable[[ServerState, E, RecordedEvent], None]) -> Callable[[ServerState, E,
+                                                                                          RecordedEvent], None]:
+        _HANDLERS[event_type.NAME] = handler
+        return handler
+    return register
 
 
 def _entry(event: RecordedEvent, kind: str, amount_cents: int, balance: int, **extra: Any) -> dict[str, Any]:
@@ -242,136 +251,219 @@ def _entry(event: RecordedEvent, kind: str, amount_cents: int, balance: int, **e
 
 def evolve(state: ServerState, event: RecordedEvent) -> ServerState:
     """Apply one event to the state (in place, for speed) and return it."""
-    d = event.data
-    t = event.type
     state.seq = event.seq
-    state.counts[t] = state.counts.get(t, 0) + 1
+    state.counts[event.type] = state.counts.get(event.type, 0) + 1
     if state.expiring and state.expiring[0][0] <= event.recorded_at:
         _expire(state, event.recorded_at)
-    if t == T.ACCOUNT_OPENED:
-        acc = Account(vehicle_id=d["vehicle_id"], owner=d["owner"], vehicle=d["vehicle"],
-                      password_hash=d["password_hash"], broker_password_hash=d["broker_password_hash"],
-                      opened_at=event.recorded_at.isoformat())
-        state.accounts[acc.vehicle_id] = acc
-        state.by_login[d["owner"]["cpf"]] = acc.vehicle_id
-        state.by_login[d["owner"]["email"].lower()] = acc.vehicle_id
-    elif t == T.TOKEN_ISSUED:
-        _account(state, event).tokens[d["token_hash"]] = d["expires_at"]
-        state.by_token[d["token_hash"]] = d["vehicle_id"]
-        _schedule(state, ts(d["expires_at"]), "token", d["vehicle_id"] + " " + d["token_hash"])
-    elif t == T.TOKEN_REVOKED:
-        _account(state, event).tokens.pop(d["token_hash"], None)
-        state.by_token.pop(d["token_hash"], None)
-    elif t == T.BROKER_CREDENTIALS_ISSUED:
-        acc = _account(state, event)
-        acc.broker_password_hash, acc.broker_generation = d["broker_password_hash"], d["generation"]
-    elif t == T.CREDIT_ADDED:
-        acc = _account(state, event)
-        acc.balance_cents += d["amount_cents"]
-        acc.statement.append(_entry(event, "credit", d["amount_cents"], acc.balance_cents))
-    elif t == T.TRIP_DEBITED:
-        acc = _account(state, event)
-        acc.balance_cents -= d["amount_cents"]
-        acc.statement.append(_entry(event, "debit", -d["amount_cents"], acc.balance_cents,
-                                    trip_id=d["trip_id"]))
-    elif t == T.TRIP_REFUNDED:
-        acc = _account(state, event)
-        acc.balance_cents += d["amount_cents"]
-        acc.statement.append(_entry(event, "refund", d["amount_cents"], acc.balance_cents,
-                                    trip_id=d["trip_id"]))
-    elif t == T.VEHICLE_UPDATED:
-        _account(state, event).vehicle.update(d["changes"])
-    elif t == T.TRIP_REQUESTED:
-        trip = Trip(trip_id=d["trip_id"], vehicle_id=d["vehicle_id"], request_id=d["request_id"],
-                    plan=d["plan"], participants=list(d["participants"]),
-                    points=[""] * len(d["plan"].get("stops", [])), cost_cents=d["cost_cents"],
-                    cost_by_company_cents=d["cost_by_company_cents"],
-                    requested_at=event.recorded_at.isoformat())
-        state.trips[trip.trip_id] = trip
-    elif t == T.TRIP_VOTE_RECORDED:
-        trip = state.trips[d["trip_id"]]
-        for h in d["vote"].get("holds", []):
-            if 0 <= h["stop"] < len(trip.points):
-                trip.points[h["stop"]] = h["point_id"]
-    elif t == T.TRIP_COMMITTED:
-        trip = state.trips[d["trip_id"]]
-        trip.status, trip.decided_at = COMMITTED, event.recorded_at.isoformat()
-        if trip.vehicle_id in state.accounts:  # a driver's trips are the confirmed ones, not every attempt
-            state.accounts[trip.vehicle_id].trips.append(trip.trip_id)
-        _schedule_trip(state, trip)
-    elif t == T.TRIP_ABORTED:
-        trip = state.trips[d["trip_id"]]
-        trip.status, trip.decided_at = ABORTED, event.recorded_at.isoformat()
-        trip.reason, trip.code = d.get("reason", ""), d.get("code", "")
-        trip.acked = []
-        # Nothing was reserved: keep where it went, not the plan and the points (forgotten once all are told).
-        trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
-        trip.points = []
-        _schedule_trip(state, trip)
-    elif t == T.TRIP_CANCELLED:
-        trip = state.trips[d["trip_id"]]
-        trip.status, trip.refund_cents = CANCELLED, d["refund_cents"]
-        trip.reason, trip.code = d.get("reason", ""), "CANCELLED"
-        trip.acked = []
-        _schedule_trip(state, trip)
-    elif t == T.TRIP_PARTICIPANT_ACKED:
-        trip = state.trips[d["trip_id"]]
-        # An ack counts for the decision it acknowledges only: a commit's ack is not a cancel's.
-        if d.get("status", trip.status) == trip.status and d["company"] not in trip.acked:
-            trip.acked.append(d["company"])
-        _schedule_trip(state, trip)
-    elif t == T.TRIP_STOP_CHECKED_IN:
-        trip = state.trips[d["trip_id"]]
-        if d["stop"] not in trip.checked_in:
-            trip.checked_in.append(d["stop"])
-    elif t == T.REQUEST_ANSWERED:
-        if d["reply"].get("status") == "REFUSED":
-            state.requests_refused += 1
-    elif t == T.HOLDS_PLACED:
-        part = Participation(trip_id=d["trip_id"], coordinator=d["coordinator"], priority=d["priority"],
-                             deadline=d["deadline"], status=HELD)
-        for h in d["holds"]:
-            hold = Hold(trip_id=d["trip_id"], stop=h["stop"], station_id=h["station_id"],
-                        point_id=h["point_id"], start=h["start"], end=h["end"],
-                        energy_kwh=h["energy_kwh"], status=HELD, power_kw=h["power_kw"])
-            part.holds.append(hold)
-            _occupy(state, hold)
-        state.participations[part.trip_id] = part
-        state.open_holds.add(part.trip_id)
-    elif t == T.PREPARE_REFUSED:
-        state.refusals += 1  # nothing held: the vote stays in the log, read back on a retry
-    elif t == T.HOLDS_CONFIRMED:
-        part = state.participations[d["trip_id"]]
-        part.status = CONFIRMED
-        for hold in part.holds:
-            hold.status = CONFIRMED
-    elif t == T.HOLDS_RELEASED:
-        part = state.participations.pop(d["trip_id"])  # over here: a retry reads the log (hold stream)
-        for hold in part.holds:
-            _vacate(state, hold)
-        state.open_holds.discard(part.trip_id)
-    elif t == T.HOLD_DEADLINE_EXTENDED:
-        state.participations[d["trip_id"]].deadline = d["deadline"]
-    elif t in (T.CHARGING_STARTED, T.CHARGING_FINISHED, T.NO_SHOW_RECORDED):
-        part = state.participations[d["trip_id"]]
-        hold = part.holds[d["hold_index"]]
-        if t == T.CHARGING_STARTED:
-            hold.charging = "CHARGING"
-        elif t == T.CHARGING_FINISHED:
-            hold.charging, hold.charged_kwh = "FINISHED", d["energy_kwh"]
-            _vacate(state, hold)
-        else:
-            hold.charging = "NO_SHOW"
-            _vacate(state, hold)
-        if part.closed():
-            state.open_holds.discard(part.trip_id)
-            _schedule_participation(state, part)
-    elif t == T.POINT_STATUS_CHANGED:
-        if d["status"] == "AVAILABLE":
-            state.point_status.pop(d["point_id"], None)
-        else:
-            state.point_status[d["point_id"]] = d["status"]
+    handler = _HANDLERS.get(event.type)
+    if handler is not None:  # a type this fold does not know (a newer server's) is counted, not applied
+        handler(state, ev.parse(event), event)
     return state
+
+
+# -- accounts ---------------------------------------------------------------------------------------
+@on(ev.AccountOpened)
+def _account_opened(state: ServerState, e: ev.AccountOpened, r: RecordedEvent) -> None:
+    acc = Account(vehicle_id=e.vehicle_id, owner=msgspec.to_builtins(e.owner), vehicle=msgspec.to_builtins(e.vehicle),
+                  password_hash=e.password_hash, broker_password_hash=e.broker_password_hash,
+                  opened_at=r.recorded_at.isoformat())
+    state.accounts[acc.vehicle_id] = acc
+    state.by_login[e.owner.cpf] = acc.vehicle_id
+    state.by_login[e.owner.email.lower()] = acc.vehicle_id
+
+
+@on(ev.TokenIssued)
+def _token_issued(state: ServerState, e: ev.TokenIssued, r: RecordedEvent) -> None:
+    state.accounts[e.vehicle_id].tokens[e.token_hash] = e.expires_at
+    state.by_token[e.token_hash] = e.vehicle_id
+    _schedule(state, parse_time(e.expires_at), "token", e.vehicle_id + " " + e.token_hash)
+
+
+@on(ev.TokenRevoked)
+def _token_revoked(state: ServerState, e: ev.TokenRevoked, r: RecordedEvent) -> None:
+    state.accounts[e.vehicle_id].tokens.pop(e.token_hash, None)
+    state.by_token.pop(e.token_hash, None)
+
+
+@on(ev.BrokerCredentialsIssued)
+def _broker_credentials(state: ServerState, e: ev.BrokerCredentialsIssued, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.broker_password_hash, acc.broker_generation = e.broker_password_hash, e.generation
+
+
+@on(ev.CreditAdded)
+def _credit_added(state: ServerState, e: ev.CreditAdded, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents += e.amount_cents
+    acc.statement.append(_entry(r, "credit", e.amount_cents, acc.balance_cents))
+
+
+@on(ev.TripDebited)
+def _trip_debited(state: ServerState, e: ev.TripDebited, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents -= e.amount_cents
+    acc.statement.append(_entry(r, "debit", -e.amount_cents, acc.balance_cents, trip_id=e.trip_id))
+
+
+@on(ev.TripRefunded)
+def _trip_refunded(state: ServerState, e: ev.TripRefunded, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents += e.amount_cents
+    acc.statement.append(_entry(r, "refund", e.amount_cents, acc.balance_cents, trip_id=e.trip_id))
+
+
+@on(ev.VehicleUpdated)
+def _vehicle_updated(state: ServerState, e: ev.VehicleUpdated, r: RecordedEvent) -> None:
+    state.accounts[e.vehicle_id].vehicle.update(e.changes)
+
+
+# -- trips (coordinator) ----------------------------------------------------------------------------
+@on(ev.TripRequested)
+def _trip_requested(state: ServerState, e: ev.TripRequested, r: RecordedEvent) -> None:
+    state.trips[e.trip_id] = Trip(trip_id=e.trip_id, vehicle_id=e.vehicle_id, request_id=e.request_id,
+                                  plan=e.plan, participants=list(e.participants),
+                                  points=[""] * len(e.plan.get("stops", [])), cost_cents=e.cost_cents,
+                                  cost_by_company_cents=dict(e.cost_by_company_cents),
+                                  requested_at=r.recorded_at.isoformat())
+
+
+@on(ev.TripVoteRecorded)
+def _vote_recorded(state: ServerState, e: ev.TripVoteRecorded, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    if isinstance(e.vote, ev.Yes):
+        for h in e.vote.holds:
+            if 0 <= h.stop < len(trip.points):
+                trip.points[h.stop] = h.point_id
+
+
+@on(ev.TripCommitted)
+def _trip_committed(state: ServerState, e: ev.TripCommitted, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    trip.status, trip.decided_at = TripStatus.COMMITTED, r.recorded_at.isoformat()
+    if trip.vehicle_id in state.accounts:  # a driver's trips are the confirmed ones, not every attempt
+        state.accounts[trip.vehicle_id].trips.append(trip.trip_id)
+    _schedule_trip(state, trip)
+
+
+@on(ev.TripAborted)
+def _trip_aborted(state: ServerState, e: ev.TripAborted, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    trip.status, trip.decided_at = TripStatus.ABORTED, r.recorded_at.isoformat()
+    trip.reason, trip.code = e.reason, e.code
+    trip.acked = []
+    # Nothing was reserved: keep where it went, not the plan and the points (forgotten once all are told).
+    trip.plan = {"origin": trip.plan.get("origin"), "destination": trip.plan.get("destination")}
+    trip.points = []
+    _schedule_trip(state, trip)
+
+
+@on(ev.TripCancelled)
+def _trip_cancelled(state: ServerState, e: ev.TripCancelled, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    trip.status, trip.refund_cents = TripStatus.CANCELLED, e.refund_cents
+    trip.reason, trip.code = e.reason, "CANCELLED"
+    trip.acked = []
+    _schedule_trip(state, trip)
+
+
+@on(ev.TripParticipantAcked)
+def _participant_acked(state: ServerState, e: ev.TripParticipantAcked, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    # An ack counts for the decision it acknowledges only: a commit's ack is not a cancel's.
+    if (e.status or trip.status) == trip.status and e.company not in trip.acked:
+        trip.acked.append(e.company)
+    _schedule_trip(state, trip)
+
+
+@on(ev.TripStopCheckedIn)
+def _stop_checked_in(state: ServerState, e: ev.TripStopCheckedIn, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    if e.stop not in trip.checked_in:
+        trip.checked_in.append(e.stop)
+
+
+@on(ev.RequestAnswered)
+def _request_answered(state: ServerState, e: ev.RequestAnswered, r: RecordedEvent) -> None:
+    if e.reply.get("status") == "REFUSED":
+        state.requests_refused += 1
+
+
+# -- holds and reservations (participant) -----------------------------------------------------------
+@on(ev.HoldsPlaced)
+def _holds_placed(state: ServerState, e: ev.HoldsPlaced, r: RecordedEvent) -> None:
+    part = Participation(trip_id=e.trip_id, coordinator=e.coordinator, priority=e.priority, deadline=e.deadline,
+                         status=HoldStatus.HELD)
+    for h in e.holds:
+        hold = Hold(trip_id=e.trip_id, stop=h.stop, station_id=h.station_id, point_id=h.point_id, start=h.start,
+                    end=h.end, energy_kwh=h.energy_kwh, status=HoldStatus.HELD, power_kw=h.power_kw)
+        part.holds.append(hold)
+        _occupy(state, hold)
+    state.participations[part.trip_id] = part
+    state.open_holds.add(part.trip_id)
+
+
+@on(ev.PrepareRefused)
+def _prepare_refused(state: ServerState, e: ev.PrepareRefused, r: RecordedEvent) -> None:
+    state.refusals += 1  # nothing held: the vote stays in the log, read back on a retry
+
+
+@on(ev.HoldsConfirmed)
+def _holds_confirmed(state: ServerState, e: ev.HoldsConfirmed, r: RecordedEvent) -> None:
+    part = state.participations[e.trip_id]
+    part.status = HoldStatus.CONFIRMED
+    for hold in part.holds:
+        hold.status = HoldStatus.CONFIRMED
+
+
+@on(ev.HoldsReleased)
+def _holds_released(state: ServerState, e: ev.HoldsReleased, r: RecordedEvent) -> None:
+    part = state.participations.pop(e.trip_id)  # over here: a retry reads the log (hold stream)
+    for hold in part.holds:
+        _vacate(state, hold)
+    state.open_holds.discard(part.trip_id)
+
+
+@on(ev.HoldDeadlineExtended)
+def _deadline_extended(state: ServerState, e: ev.HoldDeadlineExtended, r: RecordedEvent) -> None:
+    state.participations[e.trip_id].deadline = e.deadline
+
+
+def _stop_over(state: ServerState, trip_id: str, hold_index: int, charging: Charging,
+               charged_kwh: float | None = None) -> None:
+    part = state.participations[trip_id]
+    hold = part.holds[hold_index]
+    hold.charging = charging
+    if charging is Charging.CHARGING:
+        return
+    if charged_kwh is not None:
+        hold.charged_kwh = charged_kwh
+    _vacate(state, hold)
+    if part.closed():
+        state.open_holds.discard(part.trip_id)
+        _schedule_participation(state, part)
+
+
+@on(ev.ChargingStarted)
+def _charging_started(state: ServerState, e: ev.ChargingStarted, r: RecordedEvent) -> None:
+    _stop_over(state, e.trip_id, e.hold_index, Charging.CHARGING)
+
+
+@on(ev.ChargingFinished)
+def _charging_finished(state: ServerState, e: ev.ChargingFinished, r: RecordedEvent) -> None:
+    _stop_over(state, e.trip_id, e.hold_index, Charging.FINISHED, e.energy_kwh)
+
+
+@on(ev.NoShowRecorded)
+def _no_show(state: ServerState, e: ev.NoShowRecorded, r: RecordedEvent) -> None:
+    _stop_over(state, e.trip_id, e.hold_index, Charging.NO_SHOW)
+
+
+@on(ev.PointStatusChanged)
+def _point_status(state: ServerState, e: ev.PointStatusChanged, r: RecordedEvent) -> None:
+    if e.status == "AVAILABLE":
+        state.point_status.pop(e.point_id, None)
+    else:
+        state.point_status[e.point_id] = e.status
 
 
 def _to_json(value: Any) -> Any:
@@ -408,10 +500,11 @@ class ServerFold:
                             requests_refused=data["requests_refused"],
                             refusals=data["refusals"], counts=dict(data["counts"]))
         state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
-        state.trips = {k: Trip(**v) for k, v in data["trips"].items()}
+        state.trips = {k: Trip(**{**v, "status": TripStatus(v["status"])}) for k, v in data["trips"].items()}
         for k, v in data["participations"].items():
-            holds = [Hold(**h) for h in v["holds"]]
-            part = Participation(**{**v, "holds": holds})
+            holds = [Hold(**{**h, "status": HoldStatus(h["status"]), "charging": Charging(h["charging"])})
+                     for h in v["holds"]]
+            part = Participation(**{**v, "holds": holds, "status": HoldStatus(v["status"])})
             state.participations[k] = part
             for hold in holds:
                 if hold.charging not in ("FINISHED", "NO_SHOW"):
@@ -422,7 +515,7 @@ class ServerFold:
             _schedule_trip(state, trip)  # a saved state holds no aborted trip that is settled
         for acc in state.accounts.values():
             for token, expires in acc.tokens.items():
-                _schedule(state, ts(expires), "token", acc.vehicle_id + " " + token)
+                _schedule(state, parse_time(expires), "token", acc.vehicle_id + " " + token)
         return state
 
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from events.model import NewEvent, StreamAppend
+from events.model import StreamAppend
 from mosquitto import hash_broker_password as broker_password_hash
 from servers.contract.fake import cpf_is_valid
 from servers.contract.models import SignupIn
-from servers.domain import event_types as T
+from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
-from servers.domain.state import Account, ServerState, ts
-from servers.service.engine import Engine, one
+from servers.domain.state import Account, ServerState, parse_time
+from servers.service.engine import Engine
 from servers.service.requests import Requests, answered
 from servers.service.secrets import (
     broker_password,
@@ -108,22 +108,18 @@ class Accounts:
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
             if cpf in state.by_login or form.email.lower() in state.by_login:
                 raise Conflict("an account with this CPF or e-mail already exists", code="ACCOUNT_EXISTS")
-            opened = NewEvent(T.ACCOUNT_OPENED, {
-                "vehicle_id": vehicle_id,
-                "owner": {"name": form.name, "email": form.email.lower(), "cpf": cpf},
-                "vehicle": {"plate": form.plate, "model": form.model, "capacity_kwh": form.capacity_kwh,
-                            "consumption_kwh_per_km": form.consumption_kwh_per_km, "charge_kwh": charge,
-                            "max_ac_kw": form.max_ac_kw, "max_dc_kw": form.max_dc_kw,
-                            "profile": form.profile},
-                "password_hash": password_hash, "broker_password_hash": broker_hash})
-            events = [opened, NewEvent(T.TOKEN_ISSUED, {"vehicle_id": vehicle_id,
-                                                        "token_hash": token_hash(token),
-                                                        "expires_at": expires})]
+            opened = ev.AccountOpened(
+                vehicle_id=vehicle_id, owner=ev.Owner(name=form.name, email=form.email.lower(), cpf=cpf),
+                vehicle=ev.VehicleData(plate=form.plate, model=form.model, capacity_kwh=form.capacity_kwh,
+                                       consumption_kwh_per_km=form.consumption_kwh_per_km, charge_kwh=charge,
+                                       max_ac_kw=form.max_ac_kw, max_dc_kw=form.max_dc_kw, profile=form.profile),
+                password_hash=password_hash, broker_password_hash=broker_hash)
+            events: list[ev.Event] = [opened, ev.TokenIssued(vehicle_id=vehicle_id, token_hash=token_hash(token),
+                                                            expires_at=expires)]
             if form.initial_credit > 0:
-                events.append(NewEvent(T.CREDIT_ADDED, {"vehicle_id": vehicle_id,
-                                                        "amount_cents": round(form.initial_credit * 100),
-                                                        "request_id": "signup"}))
-            return [StreamAppend(account_stream(vehicle_id), tuple(events), 0)], None
+                events.append(ev.CreditAdded(vehicle_id=vehicle_id, amount_cents=round(form.initial_credit * 100),
+                                             request_id="signup"))
+            return [ev.append(account_stream(vehicle_id), *events, expected_version=0)], None
 
         self.engine.execute(decide)
         return Session(vehicle_id, token, expires, vehicle_id, broker_login)
@@ -144,9 +140,8 @@ class Accounts:
         account = _get(self.engine.state, account.vehicle_id)  # as it is now, after the wait for the hash
         token = new_token()
         expires = (self.engine.clock() + self.token_ttl).isoformat()
-        event = NewEvent(T.TOKEN_ISSUED, {"vehicle_id": account.vehicle_id, "token_hash": token_hash(token),
-                                          "expires_at": expires})
-        self.engine.execute(lambda s: ([StreamAppend(account_stream(account.vehicle_id), (event,))], None))
+        issued = ev.TokenIssued(vehicle_id=account.vehicle_id, token_hash=token_hash(token), expires_at=expires)
+        self.engine.execute(lambda s: ([ev.append(account_stream(issued.vehicle_id), issued)], None))
         return Session(account.vehicle_id, token, expires, account.vehicle_id,
                        broker_password(self.broker_key, account.vehicle_id, account.broker_generation))
 
@@ -155,12 +150,11 @@ class Accounts:
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             acc = _get(state, vehicle_id)
             generation = acc.broker_generation + 1
-            events = [NewEvent(T.TOKEN_REVOKED, {"vehicle_id": vehicle_id, "token_hash": h}) for h in acc.tokens]
-            events.append(NewEvent(T.BROKER_CREDENTIALS_ISSUED, {
-                "vehicle_id": vehicle_id, "generation": generation,
-                "broker_password_hash": broker_password_hash(broker_password(self.broker_key, vehicle_id,
-                                                                             generation))}))
-            return ([StreamAppend(account_stream(vehicle_id), tuple(events))],
+            events: list[ev.Event] = [ev.TokenRevoked(vehicle_id=vehicle_id, token_hash=h) for h in acc.tokens]
+            events.append(ev.BrokerCredentialsIssued(
+                vehicle_id=vehicle_id, generation=generation,
+                broker_password_hash=broker_password_hash(broker_password(self.broker_key, vehicle_id, generation))))
+            return ([ev.append(account_stream(vehicle_id), *events)],
                     {"vehicle_id": vehicle_id, "tokens_revoked": len(acc.tokens), "broker_generation": generation})
 
         return self.engine.execute(decide)
@@ -168,9 +162,8 @@ class Accounts:
     def logout(self, token: str) -> None:
         """Revoke a token."""
         vehicle_id = self.authenticate(token)
-        self.engine.execute(lambda s: ([one(account_stream(vehicle_id), T.TOKEN_REVOKED,
-                                            {"vehicle_id": vehicle_id, "token_hash": token_hash(token)})],
-                                       None))
+        revoked = ev.TokenRevoked(vehicle_id=vehicle_id, token_hash=token_hash(token))
+        self.engine.execute(lambda s: ([ev.append(account_stream(vehicle_id), revoked)], None))
 
     def add_credit(self, vehicle_id: str, amount: float, request_id: str) -> dict[str, Any]:
         """Add credit once per request id; the answer to a repeated id is the first one (staged)."""
@@ -183,16 +176,16 @@ class Accounts:
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             acc = _get(state, vehicle_id)
             reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
-            return [one(account_stream(vehicle_id), T.CREDIT_ADDED, {
-                "vehicle_id": vehicle_id, "amount_cents": cents, "request_id": request_id}),
+            added = ev.CreditAdded(vehicle_id=vehicle_id, amount_cents=cents, request_id=request_id)
+            return [ev.append(account_stream(vehicle_id), added),
                     answered(vehicle_id, request_id, "add_credit", reply)], reply
 
         return self.engine.execute(decide)
 
     def update_vehicle(self, vehicle_id: str, changes: dict[str, Any]) -> None:
         """Record a change of the vehicle's charge or driving profile."""
-        self.engine.execute(lambda s: ([one(account_stream(vehicle_id), T.VEHICLE_UPDATED,
-                                            {"vehicle_id": vehicle_id, "changes": changes})], None))
+        updated = ev.VehicleUpdated(vehicle_id=vehicle_id, changes=changes)
+        self.engine.execute(lambda s: ([ev.append(account_stream(vehicle_id), updated)], None))
 
     # -- queries --------------------------------------------------------------------------------
     def authenticate(self, token: str) -> str:
@@ -204,7 +197,7 @@ class Accounts:
             vehicle_id = state.by_token.get(digest)
             if vehicle_id is None:
                 return None
-            return vehicle_id if ts(state.accounts[vehicle_id].tokens[digest]) > now else None
+            return vehicle_id if parse_time(state.accounts[vehicle_id].tokens[digest]) > now else None
 
         vehicle_id = self.engine.read(query)
         if vehicle_id is None:

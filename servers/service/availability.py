@@ -27,6 +27,8 @@ from servers.domain.occupancy import OccupancyMirror
 from servers.domain.windows import PointWindows
 from servers.service.engine import Engine
 
+_NOTHING: dict[str, PointWindows] = {}
+_NOTHING_STATUS: dict[str, str] = {}
 LEARNT_FOR_S = 5.0  # how long a refusal's conflicts and a claim count, if the mirror has not caught up
 
 
@@ -53,6 +55,7 @@ class Availability:
         self._claims: dict[str, dict[int, tuple[float, float, float]]] = {}  # station -> claim -> (start, end, kW)
         self._expiry: list[tuple[float, int, str, float, float, str]] = []  # (when, n, point, start, end, key)
         self._counter = itertools.count()
+        self._station_points: dict[str, tuple[tuple[str, float], ...]] = {}
 
     # -- what followers and prepares report ---------------------------------------------------------
     def peer(self, company: str) -> PeerPicture:
@@ -112,34 +115,52 @@ class Availability:
 
     # -- what the planner asks ----------------------------------------------------------------------
     def busy(self, station: Station, power_kw: float, s: float, e: float) -> bool:
-        """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know."""
-        self._expire()
-        state = self.engine.state
+        """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know.
+
+        The planner asks this for every station it considers (~160 times a plan): kept to dictionary
+        lookups and, only for points with bookings, a bisection.
+        """
+        if self._expiry and self._expiry[0][0] <= self.monotonic():
+            self._expire()
         if station.company_id == self.company_id:
-            def free(point_id: str) -> bool:
-                windows = state.windows.get(point_id)
-                return point_id not in state.point_status and (windows is None or not windows.any_overlapping(s, e))
+            state = self.engine.state
+            windows, status = state.windows, state.point_status
         else:
             peer = self.peers.get(station.company_id)
-            if peer is not None and not peer.reachable:
+            if peer is None:
+                windows, status = _NOTHING, _NOTHING_STATUS
+            elif not peer.reachable:
                 return True  # plan around a company that does not answer
-            mirror = peer.mirror if peer is not None else None
-
-            def free(point_id: str) -> bool:
-                return mirror is None or mirror.free(point_id, s, e)
-
-        claims = self._claims.get(station.id, {})
+            else:
+                windows, status = peer.mirror.windows, peer.mirror.status
+        claims = self._claims.get(station.id)
         # Our own stops still being prepared here take points too: as many as overlap this window.
-        claimed = sum(1 for cs, ce, ckw in claims.values() if cs < e and s < ce and ckw + 1e-9 >= power_kw)
-        for point in station.points:
-            if point.power_kw + 1e-9 < power_kw or not free(point.id):
+        claimed = sum(1 for cs, ce, ckw in claims.values() if cs < e and s < ce and ckw + 1e-9 >= power_kw) \
+            if claims else 0
+        learnt = self._learnt
+        for point_id, kw in self._points(station):
+            if kw + 1e-9 < power_kw:
+                break  # fastest first: the rest are slower still
+            if point_id in status:
                 continue
-            learnt = self._learnt.get(point.id)
-            if learnt is None or not learnt.any_overlapping(s, e):
-                if claimed == 0:
-                    return False
-                claimed -= 1
+            booked = windows.get(point_id)
+            if booked is not None and booked.any_overlapping(s, e):
+                continue
+            known = learnt.get(point_id)
+            if known is not None and known.any_overlapping(s, e):
+                continue
+            if claimed == 0:
+                return False
+            claimed -= 1
         return True
+
+    def _points(self, station: Station) -> tuple[tuple[str, float], ...]:
+        """A station's points with their power, fastest first (cached: the network does not change)."""
+        found = self._station_points.get(station.id)
+        if found is None:
+            found = self._station_points[station.id] = tuple(
+                sorted(((p.id, p.power_kw) for p in station.points), key=lambda pk: -pk[1]))
+        return found
 
     def forget_past(self, now: datetime) -> None:
         """Drop windows already over from the mirrors (run now and then)."""

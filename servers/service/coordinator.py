@@ -1,4 +1,5 @@
-"""The coordinator of a trip: plan, prepare at every company, decide, complete — all or none.
+"""The coordinator of a trip: prepare at every company, decide, complete — all or none (planning is
+`servers.service.planning`, the driver's view of trips `servers.service.trips`).
 
 Two-phase commit with presumed abort and cooperative termination
 (docs/booking.md): the decision is durable before any participant is told;
@@ -12,38 +13,30 @@ for the disk.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from events.model import NewEvent, StreamAppend
+from events.model import StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
-from servers.core.cities import WHERE, city_id
 from servers.core.network import Network
 from servers.core.planner import (
-    MAX_ALTERNATIVE_SEARCHES,
     Exclusions,
     Plan,
-    PlanOptions,
-    UnknownCity,
-    Unreachable,
-    detour_reason,
-    plan_trip,
 )
-from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import booking
-from servers.domain import event_types as T
+from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, ts
+from servers.domain.events import TripStatus
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, parse_time
 from servers.faults import fault
 from servers.service.accounts import account_stream
 from servers.service.availability import Availability
-from servers.service.engine import Engine, LogUnwritable, one
+from servers.service.engine import Engine, LogUnwritable
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
+from servers.service.planning import TripPlanner
 from servers.service.requests import Requests, answered
 from servers.service.trips import TripsView, trip_stream
 
@@ -51,20 +44,11 @@ log = logging.getLogger(__name__)
 
 COMMIT = "commit"
 ABORT = "abort"
-ALTERNATIVES = 3  # whole plans offered with a refusal
-ALTERNATIVE_SEARCHES = 8  # planner searches spent on other stations at the same time (each ~0.5 ms)
-LATER_HOURS = (1, 2, 4, 8, 24)  # then the same trip leaving this much later
 
 
 def cents(reais: float) -> int:
     """R$ to whole cents."""
     return round(reais * 100)
-
-
-def plan_options(trip: TripIn) -> PlanOptions:
-    """What the driver set for this trip's plan."""
-    return PlanOptions(arrival_kwh=trip.arrival_kwh, stop_arrival_kwh=trip.stop_arrival_kwh,
-                       max_charge_fraction=trip.max_charge_fraction, stop_penalty_minutes=trip.stop_penalty_minutes)
 
 
 def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -82,8 +66,9 @@ class Coordinator:
     """Books and cancels trips for the vehicles whose home company this is."""
 
     def __init__(self, engine: Engine, requests: Requests, network: Network, company_id: str, peers: Peers,
-                 trips: TripsView, *, max_attempts: int = 3, stale_after: timedelta = timedelta(seconds=20),
-                 max_inflight: int = 32, availability: Availability | None = None,
+                 trips: TripsView, planner: TripPlanner, *, max_attempts: int = 3,
+                 stale_after: timedelta = timedelta(seconds=20), max_inflight: int = 8,
+                 availability: Availability | None = None,
                  complete_in_background: bool = True) -> None:
         self.engine = engine
         self.requests = requests
@@ -91,6 +76,7 @@ class Coordinator:
         self.company_id = company_id
         self.peers = peers
         self.trips = trips
+        self.planner = planner
         self.availability = availability
         self.max_attempts = max_attempts
         self.stale_after = stale_after
@@ -101,7 +87,8 @@ class Coordinator:
         self._delivering: set[str] = set()  # trips whose decision is being told right now
         self._background: set[asyncio.Task[Any]] = set()
         # Bookings in progress at once, first come first served: a burst is served in order (the first
-        # answered first) instead of every booking of it advancing together and all finishing last.
+        # answered first) instead of every booking of it advancing together and all finishing last; and a
+        # turn of the event loop stays short, so replies, votes and the disk's answers are not kept waiting.
         self._admission = asyncio.Semaphore(max_inflight)
 
     async def close(self) -> None:
@@ -110,39 +97,6 @@ class Coordinator:
             await asyncio.wait(self._background, timeout=2)
 
     # -- planning ---------------------------------------------------------------------------------
-    def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
-        """The vehicle as the planner needs it, from the account and the trip's overrides."""
-        acc = self.engine.state.accounts.get(vehicle_id)
-        if acc is None:
-            raise NotFound(f"no account {vehicle_id!r} here", code="UNKNOWN_ACCOUNT")
-        v = acc.vehicle
-        charge = v["charge_kwh"] if trip.charge_kwh is None else min(trip.charge_kwh, v["capacity_kwh"])
-        return Vehicle(capacity_kwh=v["capacity_kwh"], consumption_kwh_per_km=v["consumption_kwh_per_km"],
-                       charge_kwh=charge, profile=DrivingProfile(trip.profile or v["profile"]),
-                       max_ac_kw=v["max_ac_kw"], max_dc_kw=v["max_dc_kw"])
-
-    def plan(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions, k: int = 1,
-             max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
-        """Plan with the planner (city names as people type them, the driver's options), its refusals turned
-        into domain errors with stable codes."""
-        now = self.engine.clock()
-        departure = trip.departure or now
-        booking.check_departure(departure, now)
-        try:
-            return plan_trip(self.network, city_id(self.network, trip.origin),
-                             city_id(self.network, trip.destination), departure, vehicle, exclude=exclude, k=k,
-                             options=plan_options(trip), max_searches=max_searches)
-        except UnknownCity as exc:
-            raise DomainError(f"unknown city {exc.city_id!r}: {WHERE}", code="UNKNOWN_CITY",
-                              details={"city": exc.city_id}) from exc
-        except Unreachable as exc:
-            raise DomainError(exc.reason, code=exc.code) from exc
-
-    def explain(self, plan: Plan, vehicle: Vehicle) -> dict[str, Any]:
-        """A plan as a preview shows it: its JSON and, when it leaves the shortest road, why."""
-        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
-
-    # -- booking ----------------------------------------------------------------------------------
     async def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer.
 
@@ -159,23 +113,18 @@ class Coordinator:
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
 
-    def exclusions(self, stations: Iterable[str] = ()) -> Exclusions:
-        """What a booking plans around: the stations asked, and what our picture shows taken."""
-        return Exclusions(stations=frozenset(stations),
-                          busy=self.availability.busy if self.availability is not None else None)
-
     async def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
-        vehicle = self.vehicle_of(vehicle_id, trip)
-        exclude = self.exclusions(trip.avoid_stations)
+        vehicle = self.planner.vehicle_of(vehicle_id, trip)
+        exclude = self.planner.exclusions(trip.avoid_stations)
         priority = self.engine.clock()
         offered: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
         for attempt in range(1, self.max_attempts + 1):
             try:
-                plan = self.plan(trip, vehicle, exclude)[0]
+                plan = self.planner.plan(trip, vehicle, exclude)[0]
             except DomainError as exc:
                 if attempt == 1:
-                    taken = self._taken_in_the_way(trip, vehicle)
+                    taken = self.planner.taken_in_the_way(trip, vehicle)
                     if taken is None:  # the car cannot make this trip at all: no alternative at other times
                         return _refused(exc.code, exc.message, [], [])
                     last = taken
@@ -199,25 +148,10 @@ class Coordinator:
             last = outcome
             offered.extend(outcome.get("alternatives", []))
             exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
-        plans = self._alternative_plans(trip, vehicle, exclude)
+        await asyncio.sleep(0)  # the alternatives take a few planner searches: let waiting replies go first
+        plans = self.planner.alternative_plans(trip, vehicle, exclude)
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
                         offered, plans, **({"company": last["company"]} if "company" in last else {}))
-
-    def _taken_in_the_way(self, trip: TripIn, vehicle: Vehicle) -> dict[str, Any] | None:
-        """Why no plan fits, when one would without what is taken: the refusal, naming a company that does not
-        answer if the plain plan needs it. None when the car cannot make the trip even on an empty network."""
-        try:
-            plain = self.plan(trip, vehicle, Exclusions(stations=frozenset(trip.avoid_stations)))[0]
-        except DomainError:
-            return None
-        silent = [c for c in self.availability.unavailable() if any(s.company_id == c for s in plain.stops)] \
-            if self.availability is not None else []
-        if silent:
-            name = self.network.company(silent[0]).name
-            return {"code": "PEER_UNAVAILABLE", "company": silent[0],
-                    "reason": f"{name} is not answering, and no plan avoids its stations"}
-        return {"code": booking.POINT_TAKEN,
-                "reason": "every station this car can use on the way is booked at the times it would reach it"}
 
     async def _attempt(self, vehicle_id: str, request_id: str, plan: Plan, priority: datetime,
                        attempt: int) -> dict[str, Any]:
@@ -225,16 +159,15 @@ class Coordinator:
         trip_id = "t" + uuid.uuid4().hex[:16]
         grouped = stops_by_company(plan)
         cost_by_company = {c: cents(v) for c, v in plan.cost_by_company.items()}
-        requested = NewEvent(T.TRIP_REQUESTED, {
-            "trip_id": trip_id, "vehicle_id": vehicle_id, "request_id": request_id, "attempt": attempt,
-            "priority": priority.isoformat(), "plan": plan.to_json(), "participants": sorted(grouped),
-            "stops_by_company": grouped, "cost_cents": sum(cost_by_company.values()),
-            "cost_by_company_cents": cost_by_company})
+        requested = ev.TripRequested(
+            trip_id=trip_id, vehicle_id=vehicle_id, request_id=request_id, attempt=attempt,
+            priority=priority.isoformat(), plan=plan.to_json(), participants=sorted(grouped),
+            stops_by_company=grouped, cost_cents=sum(cost_by_company.values()), cost_by_company_cents=cost_by_company)
         self._inflight.add(trip_id)
         try:
             # Not awaited: with presumed abort a prepare may go out before the request is on disk (a
             # coordinator that forgot the trip answers "abort" to whoever asks).
-            self.engine.execute(lambda s: ([StreamAppend(trip_stream(trip_id), (requested,), 0)], None))
+            self.engine.execute(lambda s: ([ev.append(trip_stream(trip_id), requested, expected_version=0)], None))
             votes = await self._prepare_claimed(trip_id, plan, priority, grouped)
             fault("coordinator.before_decide")
             try:
@@ -256,14 +189,13 @@ class Coordinator:
             # An abort is delivered before the driver is answered or the trip re-planned: its holds must
             # be free by then, or the retry would collide with its own (and others') dead holds.
             await self.complete(trip_id)
-        refusals = [v for v in votes.values() if v.get("vote") != "yes"]
-        first = refusals[0] if refusals else {}
-        return {"trip_id": trip_id, "status": status, "votes": votes,
-                "code": first.get("code", "ABORTED"), "reason": first.get("reason", ""),
-                "alternatives": [a for r in refusals for a in r.get("alternatives", [])]}
+        refusals = [v for v in votes.values() if isinstance(v, ev.No)]
+        first = refusals[0] if refusals else ev.No(code="ABORTED")
+        return {"trip_id": trip_id, "status": status, "votes": votes, "code": first.code, "reason": first.reason,
+                "alternatives": [a for r in refusals for a in r.alternatives]}
 
     async def _prepare_claimed(self, trip_id: str, plan: Plan, priority: datetime,
-                               grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+                               grouped: dict[str, list[dict[str, Any]]]) -> dict[str, ev.Vote]:
         """Phase one, with the plan's stops counted as taken while it runs; what the votes say is learnt."""
         if self.availability is None:
             return await self._prepare_all(trip_id, priority, grouped)
@@ -275,69 +207,70 @@ class Coordinator:
         finally:
             self.availability.release(token, stations)
         for vote in votes.values():
-            for c in vote.get("conflicts", []):  # taken by others, maybe newer than the mirror
-                self.availability.learn(c["point_id"], ts(c["start"]), ts(c["end"]), f"{c['trip_id']}#?")
+            # Taken by others, maybe more recently than the mirror shows.
+            for c in vote.conflicts if isinstance(vote, ev.No) else ():
+                self.availability.learn(c["point_id"], parse_time(c["start"]), parse_time(c["end"]),
+                                        f"{c['trip_id']}#?")
         return votes
 
-    def _learn_reserved(self, trip_id: str, votes: dict[str, dict[str, Any]]) -> None:
+    def _learn_reserved(self, trip_id: str, votes: dict[str, ev.Vote]) -> None:
         """A committed trip's points at other companies are taken, before their mirrors say so."""
         if self.availability is None:
             return
         for company, vote in votes.items():
-            if company != self.company_id:  # our own points are in our state already
-                for h in vote.get("holds", []):
-                    self.availability.learn(h["point_id"], ts(h["start"]), ts(h["end"]), f"{trip_id}#{h['stop']}")
+            if company != self.company_id and isinstance(vote, ev.Yes):  # our own points are in our state
+                for h in vote.holds:
+                    self.availability.learn(h.point_id, parse_time(h.start), parse_time(h.end), f"{trip_id}#{h.stop}")
 
     async def _prepare_all(self, trip_id: str, priority: datetime,
-                           grouped: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+                           grouped: dict[str, list[dict[str, Any]]]) -> dict[str, ev.Vote]:
         """Phase one: ask every participant at once; a silent one votes no."""
-        async def ask(company: str) -> dict[str, Any]:
+        async def ask(company: str) -> ev.Vote:
             peer = self.peers.get(company)
             if peer is None:
-                return {"vote": "no", "code": "UNKNOWN_COMPANY", "reason": f"no address for company {company!r}"}
+                return ev.No(trip_id=trip_id, code="UNKNOWN_COMPANY", reason=f"no address for company {company!r}")
             req = PrepareIn(trip_id=trip_id, coordinator=self.company_id, priority=priority,
                             stops=[StopIn(**s) for s in grouped[company]])
             try:
                 return await peer.prepare(req)
             except PeerUnavailable as exc:
-                return {"vote": "no", "code": "PEER_UNAVAILABLE", "company": company,
-                        "reason": f"{self.network.company(company).name} did not answer: {exc}"}
+                return ev.No(trip_id=trip_id, code="PEER_UNAVAILABLE", company=company,
+                             reason=f"{self.network.company(company).name} did not answer: {exc}")
             except PeerRefused as exc:
-                return {"vote": "no", "code": exc.code, "reason": exc.message}
+                return ev.No(trip_id=trip_id, code=exc.code, reason=exc.message)
 
         companies = list(grouped)
         votes = await asyncio.gather(*(ask(c) for c in companies))
         return dict(zip(companies, votes, strict=True))
 
-    def _decide(self, trip_id: str, votes: dict[str, dict[str, Any]],
-                state: ServerState) -> tuple[list[StreamAppend], str]:
+    def _decide(self, trip_id: str, votes: dict[str, ev.Vote],
+                state: ServerState) -> tuple[list[StreamAppend], TripStatus]:
         """The commit point: all yes and enough credit → commit and debit, in one append; else abort."""
         trip = state.trips.get(trip_id)
         if trip is None:  # its request was staged in a write that failed: the log never had it
             raise LogUnwritable("the event log cannot be written (the trip's request was lost); try again later")
         if trip.status != REQUESTED:  # an outcome query already aborted it
             return [], trip.status
-        recorded = [NewEvent(T.TRIP_VOTE_RECORDED, {"trip_id": trip_id, "company": c, "vote": v})
-                    for c, v in sorted(votes.items())]
+        recorded: list[ev.Event] = [ev.TripVoteRecorded(trip_id=trip_id, company=c, vote=v)
+                                    for c, v in sorted(votes.items())]
         acc = state.accounts[trip.vehicle_id]
-        no = [v for v in votes.values() if v.get("vote") != "yes"]
-        other = booking.overlapping_trip(state, trip.vehicle_id, ts(trip.plan["departure"]),
-                                         ts(trip.plan["arrival"]))
+        no = [v for v in votes.values() if isinstance(v, ev.No)]
+        other = booking.overlapping_trip(state, trip.vehicle_id, parse_time(trip.plan["departure"]),
+                                         parse_time(trip.plan["arrival"]))
         if other is not None:  # booked meanwhile by another request of the same car
-            no.append({"code": booking.TRIP_OVERLAPS, "reason": booking.overlap_refusal(other)[0]})
+            no.append(ev.No(trip_id=trip_id, code=booking.TRIP_OVERLAPS, reason=booking.overlap_refusal(other)[0]))
         if not no and acc.balance_cents >= trip.cost_cents:
-            recorded.append(NewEvent(T.TRIP_COMMITTED, {"trip_id": trip_id}))
-            debit = NewEvent(T.TRIP_DEBITED, {"vehicle_id": trip.vehicle_id, "trip_id": trip_id,
-                                              "amount_cents": trip.cost_cents})
+            recorded.append(ev.TripCommitted(trip_id=trip_id))
+            debit = ev.TripDebited(vehicle_id=trip.vehicle_id, trip_id=trip_id, amount_cents=trip.cost_cents)
             # The driver's answer is known now: record it with the decision (one durable write fewer).
             answer = answered(trip.vehicle_id, trip.request_id, "book",
                               self.trips.itinerary(trip, votes=votes, status=COMMITTED))
-            return [StreamAppend(trip_stream(trip_id), tuple(recorded)),
-                    StreamAppend(account_stream(trip.vehicle_id), (debit,)), answer], COMMITTED
-        code, reason = ((no[0].get("code", "REFUSED"), no[0].get("reason", "")) if no
+            return [ev.append(trip_stream(trip_id), *recorded), ev.append(account_stream(trip.vehicle_id), debit),
+                    answer], COMMITTED
+        code, reason = ((no[0].code, no[0].reason) if no
                         else (InsufficientCredit.code, "not enough credit at decision time"))
-        recorded.append(NewEvent(T.TRIP_ABORTED, {"trip_id": trip_id, "code": code, "reason": reason}))
-        return [StreamAppend(trip_stream(trip_id), tuple(recorded))], ABORTED
+        recorded.append(ev.TripAborted(trip_id=trip_id, code=code, reason=reason))
+        return [ev.append(trip_stream(trip_id), *recorded)], ABORTED
 
     async def _abandon(self, trip_id: str, grouped: dict[str, list[dict[str, Any]]], reason: str) -> None:
         """The decision failed: abort with the real reason and free the holds now, whatever the log can do."""
@@ -390,14 +323,14 @@ class Coordinator:
             return False
         return True
 
-    def _record_acks(self, trip_id: str, companies: list[str], status: str,
+    def _record_acks(self, trip_id: str, companies: list[str], status: TripStatus,
                      state: ServerState) -> tuple[list[StreamAppend], None]:
         trip = state.trips.get(trip_id)
         if trip is None or trip.status != status:  # forgotten (all told), or cancelled since: the release
             return [], None  # must be delivered and acknowledged too
-        events = tuple(NewEvent(T.TRIP_PARTICIPANT_ACKED, {"trip_id": trip_id, "company": c, "status": status})
-                       for c in companies if c not in trip.acked)
-        return ([StreamAppend(trip_stream(trip_id), events)] if events else []), None
+        acks = [ev.TripParticipantAcked(trip_id=trip_id, company=c, status=status)
+                for c in companies if c not in trip.acked]
+        return ([ev.append(trip_stream(trip_id), *acks)] if acks else []), None
 
     # -- termination and recovery ----------------------------------------------------------------
     def outcome(self, trip_id: str) -> str:
@@ -411,8 +344,8 @@ class Coordinator:
             if trip is None:
                 return [], ABORT  # presumed abort: no record means never committed
             if trip.status == REQUESTED:
-                return [one(trip_stream(trip_id), T.TRIP_ABORTED,
-                            {"trip_id": trip_id, "code": code, "reason": reason})], ABORT
+                return [ev.append(trip_stream(trip_id), ev.TripAborted(trip_id=trip_id, code=code, reason=reason))], \
+                    ABORT
             return [], COMMIT if trip.status in (COMMITTED, CANCELLED) else ABORT
 
         return self.engine.execute(decide)
@@ -423,7 +356,8 @@ class Coordinator:
         todo = [t.trip_id for t in self.engine.state.trips.values() if t.trip_id not in busy and _unfinished(t)]
         for trip_id in todo:
             trip = self.engine.state.trips.get(trip_id)
-            if trip is not None and trip.status == REQUESTED and ts(trip.requested_at) + self.stale_after <= now:
+            stale = trip is not None and parse_time(trip.requested_at) + self.stale_after <= now
+            if trip is not None and trip.status == REQUESTED and stale:
                 self._abort_undecided(trip_id, "TIMEOUT", f"no decision within {self.stale_after.total_seconds():g} s "
                                       "(the coordinator restarted, or stalled, while booking)")
         await asyncio.gather(*(self.complete(t) for t in todo))
@@ -444,15 +378,15 @@ class Coordinator:
                 raise Conflict(f"trip {trip_id} is {trip.status}; only confirmed trips can be cancelled",
                                code="NOT_CONFIRMED")
             stops = trip.plan.get("stops", [])
-            first = ts(stops[0]["window_start"]) if stops else None
+            first = parse_time(stops[0]["window_start"]) if stops else None
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
             refund = booking.refund_cents(trip.cost_cents, now, first)
-            appends = [one(trip_stream(trip_id), T.TRIP_CANCELLED, {
-                "trip_id": trip_id, "refund_cents": refund, "reason": "cancelled by the driver"})]
+            appends = [ev.append(trip_stream(trip_id), ev.TripCancelled(trip_id=trip_id, refund_cents=refund,
+                                                                        reason="cancelled by the driver"))]
             if refund:
-                appends.append(one(account_stream(vehicle_id), T.TRIP_REFUNDED, {
-                    "vehicle_id": vehicle_id, "trip_id": trip_id, "amount_cents": refund}))
+                appends.append(ev.append(account_stream(vehicle_id), ev.TripRefunded(
+                    vehicle_id=vehicle_id, trip_id=trip_id, amount_cents=refund)))
             return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
 
         reply = self.engine.execute(decide)
@@ -484,34 +418,17 @@ class Coordinator:
             current = state.trips.get(req.trip_id)
             if current is None or req.stop in current.checked_in:
                 return [], None
-            return [one(trip_stream(req.trip_id), T.TRIP_STOP_CHECKED_IN,
-                        {"trip_id": req.trip_id, "stop": req.stop})], None
+            return [ev.append(trip_stream(req.trip_id), ev.TripStopCheckedIn(trip_id=req.trip_id, stop=req.stop))], \
+                None
 
         self.engine.execute(decide)
         return reply
-
-    def _alternative_plans(self, trip: TripIn, vehicle: Vehicle, exclude: Exclusions) -> list[dict[str, Any]]:
-        """Up to `ALTERNATIVES` plans around what is taken: other stations now, else the same trip later."""
-        departure = trip.departure or self.engine.clock()
-        plans: list[Plan] = []
-        with contextlib.suppress(DomainError):
-            plans = self.plan(trip, vehicle, exclude, ALTERNATIVES, max_searches=ALTERNATIVE_SEARCHES)
-        for hours in LATER_HOURS:
-            if len(plans) >= ALTERNATIVES:
-                break
-            later = trip.model_copy(update={"departure": departure + timedelta(hours=hours)})
-            with contextlib.suppress(DomainError):
-                plans.append(self.plan(later, vehicle, exclude)[0])
-        return [_summary(p) for p in plans[:ALTERNATIVES]]
-
-
-
 
 def _unfinished(trip: Any) -> bool:
     return bool(trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants))
 
 
-def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, dict[str, Any]],
+def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, ev.Vote],
                      network: Network) -> Exclusions:
     """Plan around what was refused: the taken points (slower free ones may still do), else the stop's
     station in its window; every station of a company that did not answer."""
@@ -519,27 +436,18 @@ def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, dict[str,
     stations = set(exclude.stations)
     points = set(exclude.points)
     for company, vote in votes.items():
-        if vote.get("vote") == "yes":
+        if not isinstance(vote, ev.No):
             continue
-        taken = {c["point_id"] for c in vote.get("conflicts", [])}
-        if vote.get("code") == "PEER_UNAVAILABLE":
+        taken = {c["point_id"] for c in vote.conflicts}
+        if vote.code == "PEER_UNAVAILABLE":
             stations.update(s.id for s in network.stations_of(company))
         elif taken:
             points.update(taken)
-        elif "stop" in vote and 0 <= vote["stop"] < len(plan.stops):
-            stop = plan.stops[vote["stop"]]
+        elif vote.stop is not None and 0 <= vote.stop < len(plan.stops):
+            stop = plan.stops[vote.stop]
             windows.append((stop.station_id, stop.window_start, stop.window_end))
     return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows),
                       busy=exclude.busy)
-
-
-def _summary(plan: Plan) -> dict[str, Any]:
-    data = plan.to_json()
-    return {"departure": data["departure"], "arrival": data["arrival"], "path": data["path"],
-            "stops": [{"station_id": s["station_id"], "company_id": s["company_id"], "city_id": s["city_id"],
-                       "window_start": s["window_start"], "window_end": s["window_end"]} for s in data["stops"]],
-            "total_minutes": data["total_minutes"], "cost_by_company": data["cost_by_company"],
-            "cost": round(sum(data["cost_by_company"].values()), 2)}
 
 
 def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],

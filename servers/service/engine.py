@@ -27,12 +27,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from events.chain import GENESIS_HASH, Row, build_rows, to_event
 from events.errors import EventLogError
 from events.fold import replay, save_snapshot, snapshot_key
-from events.model import NewEvent, RecordedEvent, StreamAppend
+from events.model import RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
 from servers.domain.errors import Unavailable
@@ -43,11 +43,6 @@ R = TypeVar("R")
 SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
 VERSION_CACHE = 100_000  # stream versions remembered before the cache is emptied (when nothing is staged)
 Listener = Callable[[Sequence[RecordedEvent]], None]
-
-
-def one(stream_id: str, type_: str, data: dict[str, Any]) -> StreamAppend:
-    """A single-event append to one stream."""
-    return StreamAppend(stream_id, (NewEvent(type_, data),))
 
 
 class LogUnwritable(Unavailable):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from events.model import RecordedEvent
-from servers.domain import event_types as T
+from servers.domain import events as ev
 from servers.domain.occupancy import Changes, Window, windows_of
 from servers.service.engine import Engine
 
@@ -52,14 +52,14 @@ class OccupancyFeed:
 
     def _record(self, event: RecordedEvent) -> bool:
         d, seq = event.data, event.seq
-        if event.type == T.HOLDS_PLACED:
+        if event.type == ev.HoldsPlaced.NAME:
             windows: list[Window | None] = [
                 Window(f"{d['trip_id']}#{h['stop']}", h["point_id"], *_span(h["start"], h["end"])) for h in d["holds"]]
             self._live[d["trip_id"]] = windows
             self._append(seq, [("+", w) for w in windows if w is not None])
-        elif event.type == T.HOLDS_RELEASED:
+        elif event.type == ev.HoldsReleased.NAME:
             self._append(seq, [("-", w) for w in self._live.pop(d["trip_id"], []) if w is not None])
-        elif event.type in (T.CHARGING_FINISHED, T.NO_SHOW_RECORDED):
+        elif event.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
             live: list[Window | None] = self._live.get(d["trip_id"], [])
             index = d["hold_index"]
             removed = live[index] if 0 <= index < len(live) else None
@@ -68,7 +68,7 @@ class OccupancyFeed:
                 self._append(seq, [("-", removed)])
                 if all(w is None for w in live):
                     del self._live[d["trip_id"]]
-        elif event.type == T.POINT_STATUS_CHANGED:
+        elif event.type == ev.PointStatusChanged.NAME:
             self._append(seq, [("s", (d["point_id"], d["status"]))])
         else:
             return False

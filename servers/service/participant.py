@@ -12,18 +12,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from events.model import NewEvent, StreamAppend
+from events.model import StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn
 from servers.core.network import Network, Station
 from servers.domain import booking
-from servers.domain import event_types as T
+from servers.domain import events as ev
 from servers.domain.errors import Conflict, NotFound
-from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, ts
+from servers.domain.events import Charging
+from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
 from servers.faults import fault
-from servers.service.engine import Engine, one
-
-YES = "yes"
-NO = "no"
+from servers.service.engine import Engine
 
 
 def hold_stream(trip_id: str) -> str:
@@ -31,19 +29,11 @@ def hold_stream(trip_id: str) -> str:
     return f"hold:{trip_id}"
 
 
-REFUSAL_KEYS = ("code", "reason", "stop", "station_id", "conflicts", "alternatives")
-
-
-def refusal_vote(data: dict[str, Any]) -> dict[str, Any]:
-    """The no vote recorded in a PrepareRefused event's data."""
-    return {"vote": NO, "trip_id": data["trip_id"], **{k: data[k] for k in REFUSAL_KEYS}}
-
-
-def yes_vote(part: Participation) -> dict[str, Any]:
+def yes_vote(part: Participation) -> ev.Yes:
     """The yes vote of a trip this participant holds (or held) points for."""
-    return {"vote": YES, "trip_id": part.trip_id,
-            "holds": [{"stop": h.stop, "station_id": h.station_id, "point_id": h.point_id, "power_kw": h.power_kw,
-                       "start": h.start, "end": h.end, "energy_kwh": h.energy_kwh} for h in part.holds]}
+    return ev.Yes(trip_id=part.trip_id, holds=[
+        ev.HoldData(stop=h.stop, station_id=h.station_id, point_id=h.point_id, power_kw=h.power_kw, start=h.start,
+                    end=h.end, energy_kwh=h.energy_kwh) for h in part.holds])
 
 
 class Participant:
@@ -56,35 +46,37 @@ class Participant:
         self.company_id = company_id
         self.hold_timeout = hold_timeout
 
-    def prepare(self, req: PrepareIn) -> dict[str, Any]:
+    def prepare(self, req: PrepareIn) -> ev.Vote:
         """Vote on a trip: hold a point for each stop (yes) or refuse with a reason and alternatives (no)."""
         stops = [booking.StopRequest(s.stop, s.station_id, s.start, s.end, s.min_power_kw, s.energy_kwh)
                  for s in req.stops]
         deadline = (self.engine.clock() + self.hold_timeout).isoformat()
-        common = {"trip_id": req.trip_id, "coordinator": req.coordinator, "priority": req.priority.isoformat()}
+        priority = req.priority.isoformat()
 
-        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+        def decide(state: ServerState) -> tuple[list[StreamAppend], ev.Vote]:
             known = state.participations.get(req.trip_id)
             if known is not None:  # a retry while held or reserved: the first vote
                 return [], yes_vote(known)
             first = self.engine.first(hold_stream(req.trip_id))
             if first is not None:  # a retry of a trip that is over here
-                return [], (refusal_vote(first.data) if first.type == T.PREPARE_REFUSED else
-                            {"vote": NO, "trip_id": req.trip_id, "code": "TRIP_OVER",
-                             "reason": "this trip's points here were already released"})
+                over = ev.parse(first)
+                return [], (over.vote() if isinstance(over, ev.PrepareRefused) else
+                            ev.No(trip_id=req.trip_id, code="TRIP_OVER",
+                                  reason="this trip's points here were already released"))
             decision = booking.decide_prepare(state, self.network, self.company_id, stops)
             if isinstance(decision, booking.Refusal):
-                data = {**common, "code": decision.code, "reason": decision.reason, "stop": decision.stop,
-                        "station_id": decision.station_id, "conflicts": decision.conflicts,
-                        "alternatives": decision.alternatives}
-                event = NewEvent(T.PREPARE_REFUSED, data)
-                return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], refusal_vote(data)
-            event = NewEvent(T.HOLDS_PLACED, {**common, "deadline": deadline, "holds": decision})
-            return [StreamAppend(hold_stream(req.trip_id), (event,), 0)], {"vote": YES, "trip_id": req.trip_id,
-                                                                             "holds": decision}
+                refused = ev.PrepareRefused(
+                    trip_id=req.trip_id, coordinator=req.coordinator, priority=priority, code=decision.code,
+                    reason=decision.reason, stop=decision.stop, station_id=decision.station_id,
+                    conflicts=decision.conflicts, alternatives=decision.alternatives)
+                return [ev.append(hold_stream(req.trip_id), refused, expected_version=0)], refused.vote()
+            placed = ev.HoldsPlaced(trip_id=req.trip_id, coordinator=req.coordinator, priority=priority,
+                                    deadline=deadline, holds=decision)
+            return [ev.append(hold_stream(req.trip_id), placed, expected_version=0)], ev.Yes(
+                trip_id=req.trip_id, holds=decision)
 
         vote = self.engine.execute(decide)
-        if vote["vote"] == YES:
+        if isinstance(vote, ev.Yes):
             fault("participant.after_vote")
         return vote
 
@@ -94,8 +86,8 @@ class Participant:
             part = self._get(state, trip_id, over="NOT_HELD")
             if part.status == CONFIRMED:
                 return [], {"trip_id": trip_id, "status": CONFIRMED}
-            return [one(hold_stream(trip_id), T.HOLDS_CONFIRMED, {"trip_id": trip_id})], {"trip_id": trip_id,
-                                                                                "status": CONFIRMED}
+            return ([ev.append(hold_stream(trip_id), ev.HoldsConfirmed(trip_id=trip_id))],
+                    {"trip_id": trip_id, "status": CONFIRMED})
 
         return self.engine.execute(decide)
 
@@ -114,7 +106,7 @@ class Participant:
                 return [], {"trip_id": trip_id, "status": RELEASED}
             if part.status == CONFIRMED and not allow_confirmed:
                 raise Conflict(f"trip {trip_id} was committed here; abort is not possible", code="COMMITTED")
-            return ([one(hold_stream(trip_id), T.HOLDS_RELEASED, {"trip_id": trip_id, "reason": reason})],
+            return ([ev.append(hold_stream(trip_id), ev.HoldsReleased(trip_id=trip_id, reason=reason))],
                     {"trip_id": trip_id, "status": RELEASED})
 
         return self.engine.execute(decide)
@@ -134,19 +126,23 @@ class Participant:
             base = {"trip_id": req.trip_id, "hold_index": index, "point_id": hold.point_id,
                     "station_id": hold.station_id}
             if req.action == "start":
-                if hold.charging == "CHARGING":
-                    return [], {**base, "charging": "CHARGING"}
+                if hold.charging == Charging.CHARGING:
+                    return [], {**base, "charging": Charging.CHARGING}
                 if hold.charging:
                     raise Conflict(f"stop {req.stop} is already {hold.charging}", code="ALREADY_DONE")
-                return [one(hold_stream(req.trip_id), T.CHARGING_STARTED, base)], {**base, "charging": "CHARGING"}
-            if hold.charging == "FINISHED":
-                return [], {**base, "charging": "FINISHED", "energy_kwh": hold.charged_kwh}
-            if hold.charging != "CHARGING":
+                started = ev.ChargingStarted(trip_id=req.trip_id, hold_index=index, point_id=hold.point_id,
+                                             station_id=hold.station_id)
+                return [ev.append(hold_stream(req.trip_id), started)], {**base, "charging": Charging.CHARGING}
+            if hold.charging == Charging.FINISHED:
+                return [], {**base, "charging": Charging.FINISHED, "energy_kwh": hold.charged_kwh}
+            if hold.charging != Charging.CHARGING:
                 raise Conflict(f"stop {req.stop} has not started charging", code="NOT_CHARGING")
             energy = hold.energy_kwh if req.energy_kwh is None else req.energy_kwh
             cost_cents = round(energy * company.price_per_kwh * 100)
-            data = {**base, "energy_kwh": energy, "cost_cents": cost_cents}
-            return [one(hold_stream(req.trip_id), T.CHARGING_FINISHED, data)], {**data, "charging": "FINISHED"}
+            finished = ev.ChargingFinished(trip_id=req.trip_id, hold_index=index, point_id=hold.point_id,
+                                           station_id=hold.station_id, energy_kwh=energy, cost_cents=cost_cents)
+            return ([ev.append(hold_stream(req.trip_id), finished)],
+                    {**base, "energy_kwh": energy, "cost_cents": cost_cents, "charging": Charging.FINISHED})
 
         return self.engine.execute(decide)
 
@@ -154,7 +150,7 @@ class Participant:
         """(trip, coordinator) of every hold still undecided past its deadline: ask their coordinators."""
         return self.engine.read(lambda s: [(p.trip_id, p.coordinator) for p in
                                            (s.participations[t] for t in s.open_holds)
-                                           if p.status == HELD and ts(p.deadline) <= now])
+                                           if p.status == HELD and parse_time(p.deadline) <= now])
 
     def extend(self, trip_id: str, now: datetime) -> None:
         """Push an undecided hold's deadline while its coordinator cannot be reached (never drop it)."""
@@ -163,8 +159,7 @@ class Participant:
             part = state.participations.get(trip_id)
             if part is None or part.status != HELD:  # decided (and maybe released) meanwhile
                 return [], None
-            extended = {"trip_id": trip_id, "deadline": deadline}
-            return [one(hold_stream(trip_id), T.HOLD_DEADLINE_EXTENDED, extended)], None
+            return [ev.append(hold_stream(trip_id), ev.HoldDeadlineExtended(trip_id=trip_id, deadline=deadline))], None
 
         self.engine.execute(decide)
 
@@ -177,22 +172,21 @@ class Participant:
                     continue
                 for i, hold in enumerate(part.holds):
                     if not hold.charging and hold.window[1] <= now:
-                        appends.append(one(hold_stream(part.trip_id), T.NO_SHOW_RECORDED,
-                                               {"trip_id": part.trip_id, "hold_index": i,
-                                                "point_id": hold.point_id}))
+                        appends.append(ev.append(hold_stream(part.trip_id), ev.NoShowRecorded(
+                            trip_id=part.trip_id, hold_index=i, point_id=hold.point_id)))
             return appends, len(appends)
 
         return self.engine.execute(decide)
 
     def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
         """Put a point out of order or back in service."""
-        self._ours(self.network.point_owner, "point", point_id, "UNKNOWN_POINT")
-        self.engine.execute(lambda s: ([one(f"point:{point_id}", T.POINT_STATUS_CHANGED,
-                                            {"point_id": point_id, "status": status, "reason": reason})], None))
+        self._own_station(self.network.point_owner, "point", point_id, "UNKNOWN_POINT")
+        changed = ev.PointStatusChanged(point_id=point_id, status=status, reason=reason)
+        self.engine.execute(lambda s: ([ev.append(f"point:{point_id}", changed)], None))
 
     def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""
-        station = self._ours(self.network.station, "station", station_id, "UNKNOWN_STATION")
+        station = self._own_station(self.network.station, "station", station_id, "UNKNOWN_STATION")
 
         lo, hi = start.timestamp(), end.timestamp()
 
@@ -213,7 +207,7 @@ class Participant:
 
         return self.engine.read(query)
 
-    def _ours(self, lookup: Callable[[str], Station], what: str, ident: str, code: str) -> Station:
+    def _own_station(self, lookup: Callable[[str], Station], what: str, ident: str, code: str) -> Station:
         """The station `lookup` finds for `ident` (a point or station id), if it is this company's."""
         try:
             station = lookup(ident)

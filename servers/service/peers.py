@@ -9,10 +9,11 @@ same port, so the coordinator never asks "is this my own company?".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from servers.contract.models import CheckInIn, PrepareIn
 from servers.domain.errors import DomainError
+from servers.domain.events import Vote
 from servers.service.participant import Participant
 
 
@@ -33,7 +34,7 @@ class Peer(Protocol):
 
     company: str
 
-    async def prepare(self, req: PrepareIn) -> dict[str, Any]: ...
+    async def prepare(self, req: PrepareIn) -> Vote: ...
 
     async def commit(self, trip_id: str) -> dict[str, Any]: ...
 
@@ -61,7 +62,7 @@ class LocalPeer:
         self.participant = participant
         self._outcome = outcome
 
-    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
+    async def prepare(self, req: PrepareIn) -> Vote:
         return _local(lambda: self.participant.prepare(req))
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
@@ -80,7 +81,10 @@ class LocalPeer:
         return _local(lambda: self.participant.check_in(req))
 
 
-def _local(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+R = TypeVar("R")
+
+
+def _local(call: Callable[[], R]) -> R:
     """A domain refusal of our own participant, as a peer's refusal (the coordinator treats both alike)."""
     try:
         return call()

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from events.model import NewEvent, StreamAppend
-from servers.domain import event_types as T
+from events.model import StreamAppend
+from servers.domain import events as ev
 from servers.domain.errors import Conflict
 from servers.service.engine import Engine
 
@@ -29,9 +29,9 @@ def answer_stream(vehicle_id: str, request_id: str) -> str:
 
 def answered(vehicle_id: str, request_id: str, op: str, reply: dict[str, Any]) -> StreamAppend:
     """Record the first reply to a request (expected at version 0: a second answer fails the append)."""
-    return StreamAppend(answer_stream(vehicle_id, request_id),
-                        (NewEvent(T.REQUEST_ANSWERED, {"vehicle_id": vehicle_id, "request_id": request_id,
-                                                       "op": op, "reply": reply}),), 0)
+    return ev.append(answer_stream(vehicle_id, request_id),
+                     ev.RequestAnswered(vehicle_id=vehicle_id, request_id=request_id, op=op, reply=reply),
+                     expected_version=0)
 
 
 class RequestIdReused(Conflict):
@@ -60,10 +60,11 @@ class Requests:
         event = self.engine.first(answer_stream(vehicle_id, request_id))
         if event is None:
             return None
-        recorded = event.data.get("op")  # logs written before answers named their op have none
-        if recorded is not None and recorded != op:
-            raise _reused(request_id, recorded, op)
-        return dict(event.data["reply"])
+        answer = ev.parse(event)
+        assert isinstance(answer, ev.RequestAnswered)
+        if answer.op is not None and answer.op != op:  # logs written before answers named their op have none
+            raise _reused(request_id, answer.op, op)
+        return dict(answer.reply)
 
     @asynccontextmanager
     async def claim(self, vehicle_id: str, request_id: str, op: str) -> AsyncIterator[dict[str, Any] | None]:

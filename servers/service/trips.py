@@ -6,7 +6,8 @@ from typing import Any
 
 from servers.core.network import Network
 from servers.domain.errors import NotFound
-from servers.domain.state import COMMITTED, Trip
+from servers.domain.events import TripStatus, Vote, Yes
+from servers.domain.state import Trip
 from servers.service.engine import Engine
 
 
@@ -29,17 +30,17 @@ class TripsView:
             raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
         return trip
 
-    def itinerary(self, trip: Trip, votes: dict[str, dict[str, Any]] | None = None,
-                  status: str | None = None) -> dict[str, Any]:
+    def itinerary(self, trip: Trip, votes: dict[str, Vote] | None = None,
+                  status: TripStatus | None = None) -> dict[str, Any]:
         """A trip as its driver sees it; `votes` name the held points before the state has them."""
         held = (dict(enumerate(trip.points)) if votes is None else
-                {h["stop"]: h["point_id"] for v in votes.values() for h in v.get("holds", [])})
+                {h.stop: h.point_id for v in votes.values() if isinstance(v, Yes) for h in v.holds})
         stops = []
         for index, stop in enumerate(trip.plan.get("stops", [])):
             stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
                           "company_name": self.network.company(stop["company_id"]).name})
         status = status or trip.status
-        return {"status": "CONFIRMED" if status == COMMITTED else status, "trip_id": trip.trip_id,
+        return {"status": TripStatus(status).shown, "trip_id": trip.trip_id,
                 "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},

@@ -11,8 +11,7 @@ from events.fold import event_at, replay
 from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
-from servers.core.planner import Exclusions
-from servers.domain import event_types as T
+from servers.domain import events as ev
 from servers.domain.state import CONFIRMED, FOLD, HELD, ServerState
 
 REDACTED = "…redacted…"
@@ -30,11 +29,6 @@ def network_json(network: Network) -> dict[str, Any]:
                       "points": [{"id": p.id, "power_kw": p.power_kw, "connector": p.connector}
                                  for p in s.points]} for s in network.stations],
     }
-
-
-def exclusions(avoid_stations: list[str]) -> Exclusions:
-    """Planner exclusions for stations a client asked to avoid."""
-    return Exclusions(stations=frozenset(avoid_stations))
 
 
 def refusal_error(reply: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +65,9 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
         "reserved": sum(1 for p in state.participations.values() if p.status == CONFIRMED),
         "accounts": len(state.accounts),
         # All-time figures from the event counts: the state itself forgets what is over (retention).
-        "trips_confirmed": state.counts.get(T.TRIP_COMMITTED, 0) - state.counts.get(T.TRIP_CANCELLED, 0),
-        "trips_aborted": state.counts.get(T.TRIP_ABORTED, 0),
-        "trips_cancelled": state.counts.get(T.TRIP_CANCELLED, 0),
+        "trips_confirmed": state.counts.get(ev.TripCommitted.NAME, 0) - state.counts.get(ev.TripCancelled.NAME, 0),
+        "trips_aborted": state.counts.get(ev.TripAborted.NAME, 0),
+        "trips_cancelled": state.counts.get(ev.TripCancelled.NAME, 0),
         "trips_kept": len(state.trips),  # in memory now: undecided, unsettled, or within their retention
         "requests_refused": state.requests_refused,
         "prepares_refused": state.refusals,

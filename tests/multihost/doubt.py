@@ -9,9 +9,9 @@ from pathlib import Path
 
 from events.model import RecordedEvent
 from events.store import SqliteEventStore
-from servers.domain import event_types
+from servers.domain import events as ev
 
-_OUTCOMES = (event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED)
+_OUTCOMES = (ev.HoldsConfirmed.NAME, ev.HoldsReleased.NAME)
 
 
 def _concerns(company: str, event: RecordedEvent, cut: str) -> bool:
@@ -30,7 +30,7 @@ def in_doubt(logs: Mapping[str, Sequence[RecordedEvent]], cut: str, cut_at: date
     for company, events in logs.items():
         for e in events:
             trip = e.data.get("trip_id", "")
-            if e.type == event_types.HOLDS_PLACED and _concerns(company, e, cut):
+            if e.type == ev.HoldsPlaced.NAME and _concerns(company, e, cut):
                 placed[(company, trip)] = e.recorded_at < cut_at
             elif e.type in _OUTCOMES and placed.get((company, trip)) and e.recorded_at >= cut_at:
                 ended.setdefault(trip, e.type)
@@ -49,7 +49,7 @@ def wait_for_open_hold(logs: Mapping[str, Path], cut: str, timeout: float) -> st
                 for e in store.read_all(after=after[company]):
                     after[company] = e.seq
                     key = (company, e.data.get("trip_id", ""))
-                    if e.type == event_types.HOLDS_PLACED and _concerns(company, e, cut):
+                    if e.type == ev.HoldsPlaced.NAME and _concerns(company, e, cut):
                         open_.add(key)
                     elif e.type in _OUTCOMES:
                         open_.discard(key)

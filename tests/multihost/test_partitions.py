@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from servers.domain import event_types
+from servers.domain import events as ev
 from servers.invariants import Violation
 from tests.chaos.harness import Driver, Load, LoadStats, committed_trips
 from tests.multihost.doubt import in_doubt, wait_for_open_hold
@@ -85,7 +85,7 @@ def test_a_participant_cut_off_mid_commit_resolves_every_trip_in_doubt_after_hea
         fed: Federation, drivers: list[Driver]) -> None:
     result = repeat_until_in_doubt(lambda n: cut_under_load(fed, drivers, "eflux", fed.hosts.cut,
                                                             fed.hosts.heal, random.Random(1600 + n)))
-    assert set(result.doubt.values()) <= {event_types.HOLDS_CONFIRMED, event_types.HOLDS_RELEASED}
+    assert set(result.doubt.values()) <= {ev.HoldsConfirmed.NAME, ev.HoldsReleased.NAME}
     assert not fed.hosts.is_cut("eflux")
 
 

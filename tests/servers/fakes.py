@@ -30,6 +30,7 @@ from servers.service.engine import Engine
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable
+from servers.service.planning import TripPlanner
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
 from tests.live import CAR
@@ -83,6 +84,7 @@ class Node:
     trips: TripsView
     feed: OccupancyFeed
     availability: Availability
+    planner: TripPlanner
 
 
 @dataclass
@@ -172,12 +174,13 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
     trips = TripsView(engine, network)
     availability = Availability(engine, network, company, lambda: clock.now.timestamp())
-    coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips,
+    planner = TripPlanner(engine, network, availability)
+    coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips, planner,
                               stale_after=timedelta(seconds=20), complete_in_background=False,
                               availability=availability)
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), participant,
-                Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability)
+                Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner)
     peers.nodes[company] = node
     return node
 

@@ -9,6 +9,7 @@ import pytest
 from events.fold import replay, snapshot_key
 from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from servers.domain.errors import Conflict
+from servers.domain.events import No, Vote, Yes
 from servers.domain.state import FOLD
 from servers.invariants import check
 from servers.service import views
@@ -61,7 +62,7 @@ def test_a_silent_company_aborts_the_trip_and_no_point_stays_held(network, cross
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     others = sorted({s.company_id for s in plan.stops} - {"voltpoint"})
     peers.down = {others[0]}
     reply = home.coordinator.book(vid, "r", trip)
@@ -100,21 +101,21 @@ def test_prepare_is_idempotent_and_never_double_books_a_point(network):
     stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
                   min_power_kw=0, energy_kwh=10)
 
-    def prepare(trip_id: str) -> dict:
+    def prepare(trip_id: str) -> Vote:
         return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="eflux", priority=START,
                                                   stops=[stop]))
 
     votes = [prepare(f"t{i}") for i in range(len(station.points))]
-    assert all(v["vote"] == "yes" for v in votes)
-    assert len({v["holds"][0]["point_id"] for v in votes}) == len(station.points)
+    assert all(isinstance(v, Yes) for v in votes)
+    assert len({v.holds[0].point_id for v in votes}) == len(station.points)
     assert prepare("t0") == votes[0]  # a retried prepare gets the first answer
     refused = prepare("late")
-    assert refused["vote"] == "no" and refused["code"] == "POINT_TAKEN"
-    assert len(refused["conflicts"]) == len(station.points)
-    assert all(a["station_id"] != station.id for a in refused["alternatives"])
+    assert isinstance(refused, No) and refused.code == "POINT_TAKEN"
+    assert len(refused.conflicts) == len(station.points)
+    assert all(a["station_id"] != station.id for a in refused.alternatives)
     assert prepare("late") == refused
     node.participant.abort("t0")
-    assert prepare("after-release")["vote"] == "yes"
+    assert isinstance(prepare("after-release"), Yes)
 
 
 def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
@@ -157,13 +158,13 @@ def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), views.exclusions([]))[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     # Simulate a coordinator that recorded the request, then stalled before deciding.
     from events.model import NewEvent, StreamAppend
-    from servers.domain import event_types
+    from servers.domain import events as ev
 
     grouped = stops_by_company(plan)
-    home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(event_types.TRIP_REQUESTED, {
+    home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(ev.TripRequested.NAME, {
         "trip_id": "stalled", "vehicle_id": vid, "request_id": "x", "attempt": 1, "priority": START.isoformat(),
         "plan": plan.to_json(), "participants": sorted(grouped), "stops_by_company": grouped,
         "cost_cents": 100, "cost_by_company_cents": {}}),))], None))

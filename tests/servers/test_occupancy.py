@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from servers.contract.models import PrepareIn, StopIn, TripIn
+from servers.domain.events import Vote, Yes
 from servers.domain.occupancy import Changes, OccupancyMirror
 from servers.invariants import check
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup, sync_pictures
 
 
-def hold(node, trip_id: str, station_id: str, hours: float) -> dict:
+def hold(node, trip_id: str, station_id: str, hours: float) -> Vote:
     stop = StopIn(stop=0, station_id=station_id, start=START + timedelta(hours=hours),
                   end=START + timedelta(hours=hours + 1), min_power_kw=0, energy_kwh=5)
     return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="voltpoint", priority=START, stops=[stop]))
@@ -23,7 +24,7 @@ def test_a_mirror_that_follows_the_feed_shows_what_the_participant_holds(network
     mirror = OccupancyMirror()
     mirror.apply(eflux.feed.since(-1))  # a new follower: the whole picture (empty)
     for i in range(3):
-        assert hold(eflux, f"t{i}", station.id, hours=2 * i)["vote"] == "yes"
+        assert isinstance(hold(eflux, f"t{i}", station.id, hours=2 * i), Yes)
     eflux.participant.abort("t1")
     eflux.participant.set_point_status(station.points[-1].id, "OUT_OF_ORDER")
     changes = eflux.feed.since(mirror.seq)
@@ -49,7 +50,7 @@ def test_a_station_the_picture_shows_full_is_planned_around_without_a_prepare(ne
     home = nodes["voltpoint"]
     vid = signup(home)
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START + timedelta(hours=1))
-    plan = home.coordinator.plan(trip, home.coordinator.vehicle_of(vid, trip), home.coordinator.exclusions())[0]
+    plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     remote = next(s for s in plan.stops if s.company_id != "voltpoint")
     station = network.station(remote.station_id)
     owner = nodes[remote.company_id]

@@ -10,7 +10,6 @@ import pytest
 from servers.contract.models import TripIn
 from servers.domain.errors import DomainError
 from servers.invariants import check
-from servers.service import views
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 
 
@@ -28,8 +27,8 @@ def test_a_departure_in_the_past_is_refused_and_nothing_is_held_or_debited(netwo
             home.coordinator.book(vid, f"r{past:%Y}", trip(cross_trip, past))
         assert refused.value.code == "DEPARTURE_IN_PAST" and refused.value.status == 422
         with pytest.raises(DomainError) as preview:
-            home.coordinator.plan(trip(cross_trip, past), home.coordinator.vehicle_of(vid, trip(cross_trip, None)),
-                                  views.exclusions([]))
+            home.planner.plan(trip(cross_trip, past), home.planner.vehicle_of(vid, trip(cross_trip, None)),
+                                  home.planner.exclusions())
         assert preview.value.code == "DEPARTURE_IN_PAST"
     assert home.store.head() == head  # nothing recorded, nothing held, nothing debited
     assert all(not n.engine.state.occupancy for n in nodes.values())

@@ -15,8 +15,9 @@ from events.fold import replay, snapshot_key
 from events.snapshots import SnapshotStore
 from servers.contract.models import PrepareIn, StopIn, TripIn
 from servers.core.network import Network
-from servers.domain import event_types
+from servers.domain import events as ev
 from servers.domain.errors import Conflict
+from servers.domain.events import No
 from servers.domain.state import FOLD, RETAIN_RESERVATIONS, RETAIN_TRIPS
 from servers.invariants import check
 from servers.service import views
@@ -56,7 +57,7 @@ def test_a_refused_request_leaves_only_its_answer_and_its_log(refusing):
     home = nodes["voltpoint"]
     reply = home.coordinator.book(vid, "r1", trip)
     assert reply["status"] == "REFUSED", reply
-    attempts = [e for e in home.store.iter_all() if e.type == event_types.TRIP_REQUESTED]
+    attempts = [e for e in home.store.iter_all() if e.type == ev.TripRequested.NAME]
     assert len(attempts) >= 2  # it re-planned around the refusals before answering
     # Every attempt was aborted and every participant told: nothing of them is left in memory.
     assert home.engine.state.trips == {}
@@ -78,7 +79,7 @@ def test_a_prepare_repeated_after_the_trip_is_over_gets_the_first_vote_or_a_no(r
     nodes, vid, trip = refusing
     home = nodes["voltpoint"]
     home.coordinator.book(vid, "r1", trip)
-    first = next(e for e in home.store.iter_all() if e.type == event_types.TRIP_REQUESTED).data
+    first = next(e for e in home.store.iter_all() if e.type == ev.TripRequested.NAME).data
     for company, stops in first["stops_by_company"].items():
         node = nodes[company]
         recorded = [e for e in node.store.iter_all() if e.stream_id == f"hold:{first['trip_id']}"]
@@ -86,11 +87,11 @@ def test_a_prepare_repeated_after_the_trip_is_over_gets_the_first_vote_or_a_no(r
         head = node.store.head()
         vote = node.participant.prepare(PrepareIn(trip_id=first["trip_id"], coordinator="voltpoint",
                                                   priority=START, stops=[StopIn(**s) for s in stops]))
-        assert vote["vote"] == "no"
-        if recorded[0].type == event_types.PREPARE_REFUSED:  # the very vote it gave, read back from the log
-            assert vote["code"] == recorded[0].data["code"] and vote["conflicts"] == recorded[0].data["conflicts"]
+        assert isinstance(vote, No)
+        if recorded[0].type == ev.PrepareRefused.NAME:  # the very vote it gave, read back from the log
+            assert vote.code == recorded[0].data["code"] and vote.conflicts == recorded[0].data["conflicts"]
         else:  # it held, then released at the abort: nothing is held again, nor committed
-            assert vote["code"] == "TRIP_OVER"
+            assert vote.code == "TRIP_OVER"
             with pytest.raises(Conflict) as refused:
                 node.participant.commit(first["trip_id"])
             assert refused.value.code == "NOT_HELD"

@@ -1,0 +1,60 @@
+"""Recovery and cooperative termination, for both roles a server plays, once a tick.
+
+- As coordinator: undecided trips nobody works on are aborted once stale, and
+  decided ones are told again to every participant that has not acknowledged
+  (`Coordinator.resume`).
+- As participant: a hold still undecided past its deadline asks its
+  coordinator for the outcome; one that cannot be reached keeps the hold (a
+  yes vote is never dropped without the outcome) and asks again later.
+- Reserved windows that ended without a check-in are freed (no-shows); the
+  picture of other companies forgets what is over; a snapshot is saved when due.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from servers.service.availability import Availability
+from servers.service.coordinator import Coordinator
+from servers.service.engine import Engine
+from servers.service.participant import Participant
+from servers.service.peers import PeerRefused, Peers, PeerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Recovery:
+    """One round of recovery for a server (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, coordinator: Coordinator, participant: Participant, peers: Peers,
+                 availability: Availability) -> None:
+        self.engine = engine
+        self.coordinator = coordinator
+        self.participant = participant
+        self.peers = peers
+        self.availability = availability
+
+    async def tick(self) -> None:
+        """One round, at the engine's clock."""
+        now = self.engine.clock()
+        await self.coordinator.resume(now)
+        for trip_id, coordinator in self.participant.overdue(now):
+            peer = self.peers.get(coordinator)
+            try:
+                if peer is None:
+                    raise PeerUnavailable(f"no address for company {coordinator!r}")
+                outcome = await peer.outcome(trip_id)
+            except (PeerUnavailable, PeerRefused) as exc:
+                # Never drop a hold we voted yes on without the outcome: wait and ask again.
+                log.warning("trip %s: coordinator %s unreachable (%s); keeping the hold", trip_id, coordinator,
+                            exc)
+                self.participant.extend(trip_id, now)
+                continue
+            if outcome == "commit":
+                self.participant.commit(trip_id)
+            else:
+                self.participant.abort(trip_id, "aborted (asked the coordinator)")
+        self.participant.record_no_shows(now)
+        self.availability.forget_past(now)
+        await self.engine.durable()
+        self.engine.snapshot_if_due()
