@@ -7,4 +7,6 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# The project itself, so its packages and commands (recarga, recarga-events, …) work from any folder.
+RUN pip install --no-cache-dir --no-deps -e .
 ENV PYTHONUNBUFFERED=1

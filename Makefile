@@ -7,13 +7,16 @@ STAMP := $(VENV)/.requirements.stamp
 
 .PHONY: setup nettools postgres run down test lint typecheck screenshots clean
 
-## setup: venv in .venv, the pinned requirements, Debian's mosquitto. Safe to run again; fast when nothing changed.
+## setup: venv in .venv, the pinned requirements, the project itself (editable: its packages and the commands
+## recarga, recarga-vehicle, recarga-events, recarga-broker work from any folder), Debian's mosquitto.
+## Safe to run again; fast when nothing changed.
 setup: $(STAMP)
 	@bash scripts/ensure-mosquitto.sh
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 ## nettools: iproute2 and nftables for the multi-host tests (apt-get as root when missing; they skip otherwise).
@@ -26,10 +29,10 @@ postgres:
 
 ## run: the whole local network (brokers, servers, dashboards) on this machine; Ctrl-C stops it.
 run: setup
-	$(PY) -m servers up
+	$(VENV)/bin/recarga up
 
 down: setup
-	$(PY) -m servers down
+	$(VENV)/bin/recarga down
 
 lint: setup
 	$(VENV)/bin/ruff check .

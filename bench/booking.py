@@ -49,6 +49,7 @@ from servers.contract import topics  # noqa: E402
 from servers.contract.fake import fake_vehicle_form  # noqa: E402
 from servers.contract.mqtt import correlation_properties, new_client  # noqa: E402
 from servers.launcher import LocalNetwork  # noqa: E402
+from tests.live import CAR  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
 from vehicle_sim.fleet import percentile, run_fleet  # noqa: E402
@@ -57,8 +58,6 @@ from vehicle_sim.storm import close_all, prepare_vehicles, spread, storm, within
 CORRIDOR = ("vitoria-da-conquista", "fortaleza")
 TICK = os.sysconf("SC_CLK_TCK")
 
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
-       "max_dc_kw": 100.0, "profile": "normal", "initial_credit": 10_000.0}
 
 
 def ms(samples: list[float]) -> str:
@@ -121,7 +120,7 @@ def bench_http(url: str, n: int = 500) -> list[float]:
 def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int]:
     """One car at VoltPoint books Salvador → Fortaleza (three companies), a day apart each time."""
     host, port = "127.0.0.1", net.companies["voltpoint"].broker_port
-    session = signup(host, port, "voltpoint", {**fake_vehicle_form(4242), **CAR})
+    session = signup(host, port, "voltpoint", {**fake_vehicle_form(4242), **CAR, "initial_credit": 10_000.0})
     car = VehicleClient(host, port, "voltpoint", session["vehicle_id"], session["broker"]["username"],
                         session["broker"]["password"])
     car.connect()

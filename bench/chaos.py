@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from servers.launcher import LocalNetwork  # noqa: E402
-from tests.chaos.harness import FAST, FAULTS, run_trial, sign_up_drivers  # noqa: E402
+from tests.chaos.harness import FAULTS, run_trial, sign_up_drivers  # noqa: E402
+from tests.live import DURABLE, FAST  # noqa: E402
 
 
 def main() -> int:
@@ -44,7 +45,7 @@ def main() -> int:
     print(f"chaos: {args.trials} trials, seed {seed}, run dir {run_dir}; "
           f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs, "
           f"Python {platform.python_version()}", flush=True)
-    net = LocalNetwork(run_dir, free_ports=True, mqtt=True, env=FAST)
+    net = LocalNetwork(run_dir, free_ports=True, mqtt=True, env={**FAST, **DURABLE})
     started = time.monotonic()
     trials = []
     try:

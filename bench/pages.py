@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))
 from mosquitto import free_port  # noqa: E402
 from servers.contract.fake import fake_vehicle_form  # noqa: E402
 from servers.launcher import LocalNetwork  # noqa: E402
-from tests.dashboards.conftest import FAST  # noqa: E402
 from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, offline  # noqa: E402
+from tests.live import FAST  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.fleet import percentile  # noqa: E402
 

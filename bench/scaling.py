@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from servers.launcher import LocalNetwork  # noqa: E402
-from tests.servers.test_live_network import Api, departure  # noqa: E402
+from tests.live import Api, departure  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 ENV = {"RECARGA_TICK_S": "1", "RECARGA_SYNCHRONOUS": "FULL"}

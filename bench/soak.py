@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from servers.launcher import LocalNetwork  # noqa: E402
-from tests.chaos.harness import FAST, ROUTES, Driver, Load, departure, settle, sign_up_drivers  # noqa: E402
+from tests.chaos.harness import ROUTES, Driver, Load, departure, settle, sign_up_drivers  # noqa: E402
+from tests.live import DURABLE, FAST  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:
@@ -150,7 +151,7 @@ def main() -> int:
 
     print(f"soak: {args.minutes} min; {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, "
           f"Python {platform.python_version()}; run dir {run_dir}", flush=True)
-    net = LocalNetwork(run_dir, free_ports=True, mqtt=True, env=FAST)
+    net = LocalNetwork(run_dir, free_ports=True, mqtt=True, env={**FAST, **DURABLE})
     try:
         net.start(timeout=60)
         drivers = sign_up_drivers(net, per_home=4, seed=99)

@@ -14,9 +14,9 @@ traceback. Nothing here touches the network at import time.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,13 +25,20 @@ from typing import Any
 import httpx
 import streamlit as st
 
+from servers.contract.clients import ClientsFile, CompanyAddress, clients_path
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 
-__all__ = ["ApiError", "ClientError", "ConnectFailed", "ReplyError", "RequestTimeout", "ServerDown",
-           "VehicleSession"]
+__all__ = [
+    "ApiError",
+    "BrowserLogin",
+    "ClientError",
+    "ConnectFailed",
+    "ReplyError",
+    "RequestTimeout",
+    "ServerDown",
+]
 
-DEFAULT_CLIENTS_FILE = "run/clients.json"
 #: A local server answers in milliseconds; a dead one refuses at once. The timeout only bounds a hung one,
 #: and is short so that a page's first paint stays quick when a company is down.
 HTTP_TIMEOUT_S = 2.0
@@ -72,25 +79,24 @@ class ApiError(Exception):
 
 def clients_file() -> Path:
     """The clients' file this process reads."""
-    return Path(os.environ.get("RECARGA_CLIENTS_FILE", DEFAULT_CLIENTS_FILE))
+    return clients_path()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _read_clients(path: str, mtime: float) -> dict[str, Any]:
-    companies: dict[str, Any] = json.loads(Path(path).read_text())["companies"]
-    return companies
+def _read_clients(path: str, mtime: float) -> dict[str, CompanyAddress]:
+    return ClientsFile.read(path).companies
 
 
-def companies() -> dict[str, dict[str, Any]]:
+def companies() -> dict[str, CompanyAddress]:
     """Company id → its addresses and logins, from the clients' file; {} when there is none."""
     path = clients_file()
     try:
         return _read_clients(str(path), path.stat().st_mtime)  # the mtime makes a rewritten file reread
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return {}
 
 
-def company(cid: str) -> dict[str, Any]:
+def company(cid: str) -> CompanyAddress:
     """One company's entry in the clients' file; ServerDown if it has none."""
     found = companies().get(cid)
     if found is None:
@@ -124,125 +130,94 @@ def _get(api: str, company_id: str, path: str, params: dict[str, Any] | None = N
     return body
 
 
-# The cached functions take the API address as an argument so that two networks (e.g. in tests) never share
-# entries. st.cache_data does not cache exceptions: a server that is down is asked again on the next run.
+@functools.cache
+def _cached_get(ttl: float, max_entries: int | None) -> Callable[[str, str, str, dict[str, Any]], Any]:
+    """`_get`, behind one `st.cache_data` per (ttl, max_entries)."""
+    def fetch(api: str, company_id: str, path: str, params: dict[str, Any]) -> Any:
+        return _get(api, company_id, path, params or None)
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _network(api: str, company_id: str) -> dict[str, Any]:
-    network: dict[str, Any] = _get(api, company_id, "/api/v1/network")
-    return network
+    # Streamlit keys a cache by the function's module, qualified name and source, so nested functions made
+    # here would share one cache (streamlit#11157) and each ttl would keep resetting it: a name per ttl.
+    fetch.__qualname__ = f"_cached_get[ttl={ttl:g},max_entries={max_entries}]"
+    cached: Callable[[str, str, str, dict[str, Any]], Any] = st.cache_data(
+        ttl=ttl, max_entries=max_entries, show_spinner=False)(fetch)
+    return cached
+
+
+def _read(cid: str, path: str, params: dict[str, Any] | None = None, *, ttl: float,
+          max_entries: int | None = None) -> Any:
+    """GET `path` of company `cid`, cached `ttl` seconds per server address, path and parameters.
+
+    The API address is part of the key, so two networks (e.g. in tests) never share entries; st.cache_data
+    does not cache exceptions: a server that is down is asked again on the next run.
+    """
+    return _cached_get(ttl, max_entries)(company(cid).api, cid, path, params or {})
 
 
 def network() -> dict[str, Any]:
     """Cities, roads, companies and stations — from the first company that answers."""
     down: list[str] = []
-    for cid, entry in companies().items():
+    for cid in companies():
         try:
-            return _network(entry["api"], cid)
+            found: dict[str, Any] = _read(cid, "/api/v1/network", ttl=300)
+            return found
         except (ServerDown, ApiError) as exc:
             down.append(str(exc))
     raise ServerDown("network", "; ".join(down) or f"no company in {clients_file()}")
 
 
-@st.cache_data(ttl=2, show_spinner=False)
-def _health(api: str, company_id: str) -> dict[str, Any]:
-    health: dict[str, Any] = _get(api, company_id, "/api/v1/health")
-    return health
-
-
 def health(cid: str) -> dict[str, Any]:
     """`/api/v1/health` of one company; ServerDown when it does not answer."""
-    return _health(company(cid)["api"], cid)
-
-
-def down_companies() -> set[str]:
-    """The companies whose server does not answer right now."""
-    down = set()
-    for cid in companies():
-        try:
-            health(cid)
-        except (ServerDown, ApiError):
-            down.add(cid)
-    return down
-
-
-@st.cache_data(ttl=3, show_spinner=False)
-def _stations(api: str, company_id: str, hours: float) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = _get(api, company_id, "/api/v1/stations", {"hours": hours})
+    found: dict[str, Any] = _read(cid, "/api/v1/health", ttl=2)
     return found
 
 
 def stations(cid: str, hours: float = 6.0) -> list[dict[str, Any]]:
     """One company's stations with each point's live status and bookings in the next `hours`."""
-    return _stations(company(cid)["api"], cid, hours)
-
-
-@st.cache_data(ttl=3, show_spinner=False)
-def _stats(api: str, company_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = _get(api, company_id, "/api/v1/stats")
+    found: list[dict[str, Any]] = _read(cid, "/api/v1/stations", {"hours": hours}, ttl=3)
     return found
 
 
 def stats(cid: str) -> dict[str, Any]:
     """One company's figures: points, occupancy, holds, trips confirmed and refused."""
-    return _stats(company(cid)["api"], cid)
-
-
-@st.cache_data(ttl=3, show_spinner=False)
-def _events(api: str, company_id: str, after: int, limit: int, types: tuple[str, ...]) -> dict[str, Any]:
-    params: dict[str, Any] = {"after": after, "limit": limit}
-    if types:
-        params["type"] = list(types)
-    found: dict[str, Any] = _get(api, company_id, "/api/v1/events", params)
+    found: dict[str, Any] = _read(cid, "/api/v1/stats", ttl=3)
     return found
 
 
 def events(cid: str, after: int = 0, limit: int = 100, types: tuple[str, ...] = ()) -> dict[str, Any]:
     """`{head, events}`: up to `limit` events after sequence `after`, of the given types (all when empty)."""
-    return _events(company(cid)["api"], cid, after, limit, tuple(sorted(types)))
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=200)
-def _log_state(api: str, company_id: str, at: int) -> dict[str, Any]:
-    # The state at a past sequence number never changes: cache it long, so the slider goes back quickly.
-    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/state", {"at": at})
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if types:
+        params["type"] = sorted(types)
+    found: dict[str, Any] = _read(cid, "/api/v1/events", params, ttl=3)
     return found
 
 
 def log_state(cid: str, at: int) -> dict[str, Any]:
     """The state the server rebuilds by replaying its log up to sequence `at`."""
-    return _log_state(company(cid)["api"], cid, at)
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=200)
-def _log_state_at_time(api: str, company_id: str, at_time: str) -> dict[str, Any]:
-    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/state", {"at_time": at_time})
+    # The state at a past sequence number never changes: cached long, so the slider goes back quickly.
+    found: dict[str, Any] = _read(cid, "/api/v1/log/state", {"at": at}, ttl=600, max_entries=200)
     return found
 
 
 def log_state_at_time(cid: str, at_time: str) -> dict[str, Any]:
     """The state the server rebuilds by replaying its log up to a moment (ISO 8601)."""
-    return _log_state_at_time(company(cid)["api"], cid, at_time)
-
-
-@st.cache_data(ttl=10, show_spinner=False)
-def _verify(api: str, company_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = _get(api, company_id, "/api/v1/log/verify")
+    found: dict[str, Any] = _read(cid, "/api/v1/log/state", {"at_time": at_time}, ttl=600,
+                                  max_entries=200)
     return found
 
 
 def verify(cid: str) -> dict[str, Any]:
     """The hash-chain check of one company's log: `{ok, first_bad_seq, reason, checked}`."""
-    return _verify(company(cid)["api"], cid)
+    found: dict[str, Any] = _read(cid, "/api/v1/log/verify", ttl=10)
+    return found
 
 
 # -- a vehicle over MQTT -------------------------------------------------------------------------------
 
 def _signup_client(cid: str) -> SignupClient:
     entry = company(cid)
-    login = entry.get("signup", {})
-    return SignupClient(entry["broker_host"], int(entry["broker_port"]), cid,
-                        login.get("username", "signup"), login.get("password", "signup"))
+    return SignupClient(entry.broker_host, entry.broker_port, cid, entry.signup.username, entry.signup.password)
 
 
 def fake_form(cid: str) -> dict[str, Any]:
@@ -253,8 +228,8 @@ def fake_form(cid: str) -> dict[str, Any]:
 
 
 @dataclass
-class VehicleSession:
-    """A logged-in vehicle: its home company and its one MQTT connection, kept in `st.session_state`."""
+class BrowserLogin:
+    """The vehicle logged in from one browser: its home company and its one MQTT connection (`st.session_state`)."""
 
     company: str
     vehicle_id: str
@@ -274,15 +249,15 @@ class VehicleSession:
         self.client.close()
 
 
-def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
+def _connect(cid: str, result: dict[str, Any]) -> BrowserLogin:
     entry = company(cid)
     broker = result.get("broker", {})
     vehicle_id = result["vehicle_id"]
-    car = VehicleClient(entry["broker_host"], int(entry["broker_port"]), cid, vehicle_id,
+    car = VehicleClient(entry.broker_host, entry.broker_port, cid, vehicle_id,
                         broker.get("username", vehicle_id), broker.get("password", ""))
     car.connect()
     car.token = result["token"]
-    session = VehicleSession(cid, vehicle_id, car, str(result.get("expires_at", "")))
+    session = BrowserLogin(cid, vehicle_id, car, str(result.get("expires_at", "")))
     with contextlib.suppress(ClientError):  # only the sidebar's words depend on it
         account = session.request("account", REQUEST_TIMEOUT_S)
         owner, vehicle = account.get("owner", {}), account.get("vehicle", {})
@@ -291,7 +266,7 @@ def _connect(cid: str, result: dict[str, Any]) -> VehicleSession:
     return session
 
 
-def _open(cid: str, result: dict[str, Any]) -> VehicleSession:
+def _open(cid: str, result: dict[str, Any]) -> BrowserLogin:
     session = _connect(cid, result)
     set_session(session)
     keep_across_reloads(cid, result)
@@ -338,7 +313,7 @@ def keep_across_reloads(cid: str, result: dict[str, Any]) -> str:
     return handle
 
 
-def restore(handle: str | None) -> VehicleSession | None:
+def restore(handle: str | None) -> BrowserLogin | None:
     """The session a browser's handle stands for, reconnected; None when unknown, expired or refused."""
     saved = _saved_logins().get(handle or "")
     if saved is None or saved.expires_at <= datetime.now(UTC):
@@ -364,27 +339,25 @@ def write_cookie() -> None:
             unsafe_allow_javascript=True)
 
 
-def sign_up(cid: str, form: dict[str, Any]) -> VehicleSession:
+def sign_up(cid: str, form: dict[str, Any]) -> BrowserLogin:
     """Open an account at `cid` over MQTT and connect as the new vehicle."""
     entry = company(cid)
-    login = entry.get("signup", {})
-    result = signup(entry["broker_host"], int(entry["broker_port"]), cid, form,
-                    username=login.get("username", "signup"), password=login.get("password", "signup"),
-                    timeout=REQUEST_TIMEOUT_S)
+    result = signup(entry.broker_host, entry.broker_port, cid, form, username=entry.signup.username,
+                    password=entry.signup.password, timeout=REQUEST_TIMEOUT_S)
     return _open(cid, result)
 
 
-def log_in(cid: str, login: str, password: str) -> VehicleSession:
+def log_in(cid: str, login: str, password: str) -> BrowserLogin:
     """Log in by CPF or e-mail at `cid` over MQTT and connect as that vehicle."""
     with _signup_client(cid) as client:
         result = client.request("login", REQUEST_TIMEOUT_S, login=login, password=password)
     return _open(cid, result)
 
 
-def session() -> VehicleSession | None:
+def session() -> BrowserLogin | None:
     """The vehicle logged in in this browser session, if any (reconnected after a reload)."""
     found = st.session_state.get(SESSION_KEY)
-    if isinstance(found, VehicleSession):
+    if isinstance(found, BrowserLogin):
         return found
     if st.session_state.get(HANDLE_KEY) is None and not st.session_state.get(RESTORE_TRIED):
         st.session_state[RESTORE_TRIED] = True  # once per browser session: a dead handle is not retried
@@ -392,10 +365,10 @@ def session() -> VehicleSession | None:
     return None
 
 
-def set_session(value: VehicleSession) -> None:
+def set_session(value: BrowserLogin) -> None:
     """Keep one vehicle connection per browser session (closing any previous one)."""
     old = st.session_state.get(SESSION_KEY)
-    if isinstance(old, VehicleSession) and old is not value:
+    if isinstance(old, BrowserLogin) and old is not value:
         old.close()
         _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)
     st.session_state[SESSION_KEY] = value
@@ -404,7 +377,7 @@ def set_session(value: VehicleSession) -> None:
 def log_out() -> None:
     """Close this browser session's vehicle connection and forget it."""
     old = st.session_state.get(SESSION_KEY)
-    if isinstance(old, VehicleSession):
+    if isinstance(old, BrowserLogin):
         old.close()
     st.session_state.pop(SESSION_KEY, None)
     _saved_logins().pop(st.session_state.pop(HANDLE_KEY, None) or "", None)

@@ -33,11 +33,6 @@ def cities_by_id(network: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["id"]: c for c in network.get("cities", [])}
 
 
-def stations_by_id(network: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Station id → station."""
-    return {s["id"]: s for s in network.get("stations", [])}
-
-
 def _legend(network: dict[str, Any], down: Iterable[str]) -> folium.Element:
     # Top right: the scale is bottom left and the attribution bottom right, and neither may be covered.
     body = theme.legend_html(network, set(down))

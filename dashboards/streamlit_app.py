@@ -1,21 +1,12 @@
-"""The dashboards' router: `streamlit run dashboards/streamlit_app.py` (started by `python -m servers up`).
+"""The dashboards' router: `streamlit run dashboards/streamlit_app.py` (started by `recarga up`).
 
 Four pages under `app_pages/`: book a trip, drive it, the network map, the event log.
 Where the servers are comes from RECARGA_CLIENTS_FILE (default run/clients.json).
 """
 
-import sys
-from pathlib import Path
-
 import streamlit as st
 
-# `streamlit run` puts this file's folder on sys.path, not the repository: the pages import the
-# `dashboards` and `vehicle_sim` packages from the root.
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from dashboards import client  # noqa: E402  (needs the path above)
+from dashboards import client  # the installed project (`make setup`: pip install -e .), from any folder
 
 st.set_page_config(page_title="recarga", page_icon="⚡", layout="wide")
 
@@ -37,7 +28,7 @@ with st.sidebar:
         st.caption(f"Logged in: **{me.driver or me.vehicle_id}** · home company **{home}**")
     if not client.companies():
         st.warning(f"No servers configured: {client.clients_file()} is missing. Start the network with "
-                   "`python -m servers up`.")
+                   "`recarga up`.")
 
 client.write_cookie()  # a log-in or log-out of the run before (which ended in a rerun) is kept by the browser
 page.run()

@@ -8,7 +8,7 @@ from .config import (
     render_config,
     write_initial_dynsec_config,
 )
-from .passwords import PasswordFile, hash_password, verify_password
+from .passwords import PasswordFile, hash_broker_password, verify_broker_password
 from .process import BrokerFailed, BrokerProcess, MosquittoNotFound, find_mosquitto, free_port, wait_for_port
 
 __all__ = [
@@ -26,10 +26,10 @@ __all__ = [
     "find_dynsec_plugin",
     "find_mosquitto",
     "free_port",
-    "hash_password",
+    "hash_broker_password",
     "render_config",
     "vehicle_acls",
-    "verify_password",
+    "verify_broker_password",
     "wait_for_port",
     "write_initial_dynsec_config",
 ]

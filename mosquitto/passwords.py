@@ -27,7 +27,7 @@ def _lock_for(path: Path) -> threading.Lock:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
-def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
+def hash_broker_password(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
     """Return `password` hashed as Mosquitto 2.0 stores it: `$7$<iterations>$<b64 salt>$<b64 hash>`.
 
     The hash is PBKDF2-HMAC-SHA512 over the UTF-8 password and the raw salt
@@ -40,7 +40,7 @@ def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: 
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def verify_password(password: str, hashed: str) -> bool:
+def verify_broker_password(password: str, hashed: str) -> bool:
     """Return True when `password` matches a `$7$` hash (from us or from mosquitto_passwd)."""
     parts = hashed.split("$")
     # "$7$101$salt$hash".split("$") == ["", "7", "101", "salt", "hash"]
@@ -112,7 +112,7 @@ class PasswordFile:
     def set(self, username: str, password: str) -> None:
         """Add `username`, or change its password."""
         check_username(username)
-        hashed = hash_password(password, iterations=self.iterations)
+        hashed = hash_broker_password(password, iterations=self.iterations)
         with self._lock:
             entries = self._read()
             entries[username] = hashed
@@ -120,7 +120,7 @@ class PasswordFile:
 
     def set_many(self, users: dict[str, str]) -> None:
         """Add or update several users in one rewrite."""
-        hashed = {check_username(u): hash_password(p, iterations=self.iterations) for u, p in users.items()}
+        hashed = {check_username(u): hash_broker_password(p, iterations=self.iterations) for u, p in users.items()}
         with self._lock:
             entries = self._read()
             entries.update(hashed)
@@ -156,7 +156,7 @@ class PasswordFile:
         """Return True when `username` is in the file with this password."""
         with self._lock:
             hashed = self._read().get(username)
-        return hashed is not None and verify_password(password, hashed)
+        return hashed is not None and verify_broker_password(password, hashed)
 
     def __contains__(self, username: object) -> bool:
         """Return True when `username` has a line in the file."""

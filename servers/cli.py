@@ -100,7 +100,7 @@ def up(
     for line in net.addresses():
         typer.echo("  " + line)
     typer.echo(f"  clients' config: {net.clients_file}")
-    typer.echo("Ctrl-C (or `python -m servers down`) stops everything.")
+    typer.echo("Ctrl-C (or `recarga down`) stops everything.")
     try:
         while not stopping:
             for cid, p in net.companies.items():

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from mosquitto import DASHBOARD_USER, SERVICE_USER, SIGNUP_USER, AclFile, BrokerProcess, PasswordFile
+from servers.contract.clients import SIGNUP_LOGIN, ClientsFile, CompanyAddress, Login
 from servers.core.network import Network
 from servers.peer_auth import pair_key
 
-SIGNUP_PASSWORD = "signup"  # the shared sign-up login is public on purpose: it can only ask to sign up
+SIGNUP_PASSWORD = SIGNUP_LOGIN.password
 PEER_SECRETS = "peer-secrets.json"
 SERVICE_LOGINS = "service-logins.json"
 CLIENTS = "clients.json"
@@ -61,11 +62,11 @@ def new_peer_secrets(companies: list[str]) -> dict[str, str]:
     return {pair_key(a, b): secrets.token_hex(32) for i, a in enumerate(companies) for b in companies[i + 1:]}
 
 
-def client_entry(api: str, broker_host: str, broker_port: int, dashboard_password: str) -> dict[str, Any]:
+def client_entry(api: str, broker_host: str, broker_port: int, dashboard_password: str) -> CompanyAddress:
     """One company in clients.json: where its server and broker are, and the public logins a client starts with."""
-    return {"api": api, "broker_host": broker_host, "broker_port": broker_port,
-            "signup": {"username": SIGNUP_USER, "password": SIGNUP_PASSWORD},
-            "dashboard": {"username": DASHBOARD_USER, "password": dashboard_password}}
+    return CompanyAddress(api=api, broker_host=broker_host, broker_port=broker_port,
+                          signup=Login(username=SIGNUP_USER, password=SIGNUP_PASSWORD),
+                          dashboard=Login(username=DASHBOARD_USER, password=dashboard_password))
 
 
 def _write_json(path: Path, value: Any, mode: int) -> None:
@@ -95,9 +96,10 @@ def write_secrets(out: Path, network: Network, hosts: Mapping[str, str]) -> list
         _write_json(out / cid / PEER_SECRETS, mine, 0o600)
         _write_json(out / cid / SERVICE_LOGINS, {cid: logins[cid]}, 0o600)
         written += [out / cid / PEER_SECRETS, out / cid / SERVICE_LOGINS]
-    clients = {"companies": {c.id: client_entry(f"http://{hosts[c.id]}:{c.api_port}", hosts[c.id], c.broker_port,
-                                                logins[c.id]["dashboard"]) for c in network.companies}}
-    _write_json(out / CLIENTS, clients, 0o644)
+    clients = ClientsFile(companies={c.id: client_entry(f"http://{hosts[c.id]}:{c.api_port}", hosts[c.id],
+                                                        c.broker_port, logins[c.id]["dashboard"])
+                                     for c in network.companies})
+    _write_json(out / CLIENTS, clients.model_dump(), 0o644)
     return [*written, out / CLIENTS]
 
 

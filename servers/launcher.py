@@ -28,6 +28,7 @@ from events.location import open_store
 from events.model import RecordedEvent
 from mosquitto import SERVICE_USER, BrokerProcess, free_port
 from servers.compose import server_command
+from servers.contract.clients import ClientsFile
 from servers.core.network import Network, load_network
 from servers.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
 from servers.invariants import Violation, check
@@ -117,18 +118,18 @@ class LocalNetwork:
                                         dynsec=True, command_prefix=proc.host.exec_prefix)
             # The fixed accounts in files written once; vehicles in the dynamic-security plugin, at run time.
             write_broker_files(proc.broker, cid, self.service_passwords[cid])
-        self.clients_file.write_text(json.dumps(self.clients_json(), indent=2))
+        self.clients_file.write_text(self.clients().to_json())
 
     @property
     def clients_file(self) -> Path:
         """What clients (vehicle simulator, dashboards) read to find each company."""
         return self.run_dir / "clients.json"
 
-    def clients_json(self) -> dict[str, Any]:
+    def clients(self) -> ClientsFile:
         """Where each company's server and broker are, and the public logins a client starts with."""
-        return {"companies": {cid: client_entry(p.api_url, p.broker_host, p.broker_port,
-                                                self.service_passwords[cid]["dashboard"])
-                              for cid, p in self.companies.items()}}
+        return ClientsFile(companies={cid: client_entry(p.api_url, p.broker_host, p.broker_port,
+                                                        self.service_passwords[cid]["dashboard"])
+                                      for cid, p in self.companies.items()})
 
     def server_settings(self, cid: str) -> dict[str, str]:
         """The RECARGA_* settings the launcher gives one company's server (compose.yaml mirrors them)."""

@@ -44,6 +44,8 @@ class Verifier:
         self.company = company
         self.secrets = secrets
         self.max_skew_s = max_skew_s
+        # Signatures seen, oldest first, with when. Not cachetools.TTLCache: it costs 2.4 µs per check and insert,
+        # this OrderedDict 0.6 µs, of a whole verify's 4.3 µs (measured on this machine, issue #13 item 7).
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 

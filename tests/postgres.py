@@ -20,7 +20,7 @@ from urllib.parse import quote
 from mosquitto import free_port
 
 # Tests trade durability for speed (the bench keeps the defaults: every commit flushed).
-FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+NO_FLUSH = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
 class PostgresUnavailable(Exception):
@@ -89,7 +89,7 @@ class PostgresCluster:
                       "--locale=C", "--no-sync", "--no-instructions")
             options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
             if not self.durable:
-                options += " " + FAST
+                options += " " + NO_FLUSH
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
                       "-t", "30", "-o", options, "start")
             self._started = True

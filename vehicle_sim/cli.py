@@ -20,7 +20,7 @@ from .drive import DriveError, Telemetry, drive_trip
 from .errors import ClientError
 from .fleet import run_fleet, summary_table
 from .menus import App, Terminal, report_panel
-from .session import Session
+from .session import VehicleSession
 from .views import error_panel
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode="rich",
@@ -71,7 +71,7 @@ def drive(
         console.print(t.line(), markup=False, highlight=False, soft_wrap=True)
 
     try:
-        with Session.login(endpoint, who, secret) as session:
+        with VehicleSession.login(endpoint, who, secret) as session:
             report = drive_trip(session, trip, speedup=speedup, profile=profile, on_telemetry=show)
     except (ClientError, DriveError, ConfigError) as exc:
         console.print(error_panel(exc))

@@ -7,17 +7,16 @@ Nothing here touches the disk or the network until a function is called.
 
 from __future__ import annotations
 
-import json
-import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
-DEFAULT_CLIENTS_FILE = Path("run/clients.json")
-CLIENTS_ENV = "RECARGA_CLIENTS_FILE"
+from servers.contract.clients import CLIENTS_ENV, SIGNUP_LOGIN, ClientsFile, clients_path
+
 DEFAULT_COMPANY = "voltpoint"
 
 
@@ -33,34 +32,28 @@ class Endpoint:
     api: str
     broker_host: str
     broker_port: int
-    signup_username: str = "signup"
-    signup_password: str = "signup"
-
-
-def clients_path(explicit: Path | str | None = None) -> Path:
-    """The clients' file to read: the explicit one, else `$RECARGA_CLIENTS_FILE`, else `run/clients.json`."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(CLIENTS_ENV)
-    return Path(env) if env else DEFAULT_CLIENTS_FILE
+    signup_username: str = SIGNUP_LOGIN.username
+    signup_password: str = SIGNUP_LOGIN.password
 
 
 def load_endpoints(path: Path | str | None = None) -> dict[str, Endpoint]:
     """Every company of the clients' file, by id; ConfigError when the file is missing or malformed."""
     where = clients_path(path)
     try:
-        data = json.loads(where.read_text(encoding="utf-8"))
-        companies = data["companies"]
-        return {cid: Endpoint(company=cid, api=str(c["api"]).rstrip("/"), broker_host=str(c["broker_host"]),
-                              broker_port=int(c["broker_port"]),
-                              signup_username=str(c.get("signup", {}).get("username", "signup")),
-                              signup_password=str(c.get("signup", {}).get("password", "signup")))
-                for cid, c in companies.items()}
+        companies = ClientsFile.read(where).companies
     except FileNotFoundError:
         raise ConfigError(f"no clients file at {where} (start the network with `python -m servers up`, "
                           f"or pass --clients / set {CLIENTS_ENV})") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where_in = ".".join(map(str, first["loc"]))
+        raise ConfigError(f"the clients file {where} is not usable: {where_in + ': ' if where_in else ''}"
+                          f"{first['msg']}") from None
+    except OSError as exc:
         raise ConfigError(f"the clients file {where} is not usable: {exc}") from None
+    return {cid: Endpoint(company=cid, api=c.api, broker_host=c.broker_host, broker_port=c.broker_port,
+                          signup_username=c.signup.username, signup_password=c.signup.password)
+            for cid, c in companies.items()}
 
 
 def endpoint_of(endpoints: dict[str, Endpoint], company: str) -> Endpoint:

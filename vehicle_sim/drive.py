@@ -26,7 +26,7 @@ from typing import Any
 
 from .config import NetworkInfo, fetch_network
 from .errors import ReplyError
-from .session import Session
+from .session import VehicleSession
 
 #: kWh/km multiplier per driving profile: the car's physics, as in the planner's model
 #: (servers/core/vehicles.py, which a client may not import).
@@ -164,7 +164,7 @@ def _stop_indices(points: list[_Waypoint], stops: list[dict[str, Any]]) -> list[
     return found
 
 
-def find_trip(session: Session, trip_id: str) -> dict[str, Any]:
+def find_trip(session: VehicleSession, trip_id: str) -> dict[str, Any]:
     """The vehicle's trip with this id (from `trips`); DriveError when it is not there."""
     trips = session.request("trips").get("trips", [])
     for trip in trips:
@@ -174,7 +174,7 @@ def find_trip(session: Session, trip_id: str) -> dict[str, Any]:
 
 
 def drive_trip(
-    session: Session,
+    session: VehicleSession,
     trip_id: str,
     *,
     speedup: float = 120.0,
@@ -252,7 +252,7 @@ class _Drive:
             self.clock = until
 
     # -- the drive ------------------------------------------------------------------------------------
-    def run(self, updater: Session | None, session: Session) -> DriveReport:
+    def run(self, updater: VehicleSession | None, session: VehicleSession) -> DriveReport:
         """Drive the whole trip; Ctrl-C ends it early with the report so far (and says so in it)."""
         try:
             return self._run(updater, session)
@@ -263,7 +263,7 @@ class _Drive:
             self.report.final_kwh = self.level
             return self.report  # the charge is not stored: the drive did not end
 
-    def _run(self, updater: Session | None, session: Session) -> DriveReport:
+    def _run(self, updater: VehicleSession | None, session: VehicleSession) -> DriveReport:
         self._check_plan_assumptions()
         stop_at = _stop_indices(self.points, self.stops)
         self.emit(0, "departed", f"{self.profile}, {self.rate:.3f} kWh/km")
@@ -330,7 +330,7 @@ class _Drive:
                 self.emit(i, f"driving {self.points[i].highway}".rstrip(), note)
         return True
 
-    def _charge(self, session: Session, stop: dict[str, Any], index: int) -> None:
+    def _charge(self, session: VehicleSession, stop: dict[str, Any], index: int) -> None:
         """Arrive at a reserved stop, check in, charge, check out."""
         number = int(stop["stop"])
         planned = float(stop["arrive_kwh"])
@@ -373,7 +373,7 @@ class _Drive:
             self.advance(depart)
         self.emit(index, "charged", f"+{energy:.1f} kWh")
 
-    def _finish(self, updater: Session | None) -> DriveReport:
+    def _finish(self, updater: VehicleSession | None) -> DriveReport:
         self.report.final_kwh = self.level
         if updater is not None:
             try:

@@ -33,7 +33,7 @@ from servers.contract.fake import fake_vehicle_form
 
 from .config import Endpoint, NetworkInfo, fetch_network
 from .errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
-from .session import Session
+from .session import VehicleSession
 
 
 @dataclass
@@ -96,13 +96,13 @@ class _Car:
                  credit: float, timeout: float) -> None:
         self.index, self.endpoint, self.rng, self.stats = index, endpoint, rng, stats
         self.credit, self.timeout = credit, timeout
-        self.session: Session | None = None
+        self.session: VehicleSession | None = None
         self.free_from = datetime.now(UTC)  # when the car's last booked trip arrives
 
     def sign_up(self) -> None:
         form = {**fake_vehicle_form(self.rng.getrandbits(63)), "initial_credit": self.credit}
         try:
-            self.session = Session.signup(self.endpoint, form, resend_interval=2.0)
+            self.session = VehicleSession.signup(self.endpoint, form, resend_interval=2.0)
             self.stats.count("signed_up")
         except ClientError as exc:
             self.stats.count("error", "signup:" + _error_code(exc))

@@ -27,7 +27,7 @@ from . import alternatives, refunds, views
 from .config import City, ConfigError, Endpoint, NetworkInfo, fetch_network
 from .drive import DriveError, DriveReport, Telemetry, drive_trip
 from .errors import ClientError, ReplyError
-from .session import BOOK_TIMEOUT, Session, fake_form
+from .session import BOOK_TIMEOUT, VehicleSession, fake_form
 
 #: `input_fn(prompt, password)` returns the line typed; EOFError ends the client (end of a script, Ctrl-D).
 InputFn = Callable[[str, bool], str]
@@ -128,7 +128,7 @@ class App:
         self.sleep = sleep
         self.fake_seed = fake_seed
         self.clock = clock
-        self.session: Session | None = None
+        self.session: VehicleSession | None = None
         self.owner_name = ""
 
     @property
@@ -210,7 +210,7 @@ class App:
             self.session = None
             self.owner_name = ""
 
-    def _start_session(self, session: Session) -> None:
+    def _start_session(self, session: VehicleSession) -> None:
         self._end_session()
         self.session = session
         account = session.account()
@@ -218,7 +218,7 @@ class App:
         self.term.print(f"[green]Welcome, {escape(self.owner_name)}![/] "
                         f"Credit: {views.money(float(account['balance']))}")
 
-    def _require(self) -> Session:
+    def _require(self) -> VehicleSession:
         if self.session is None:
             raise ClientError("not logged in")
         return self.session
@@ -233,7 +233,7 @@ class App:
             return
         # Log in first: a wrong password must leave the session that is open as it is. (The broker login a
         # vehicle gets is the same at every login, so the open connection is not dropped meanwhile.)
-        session = Session.login(self.endpoint, login, password)
+        session = VehicleSession.login(self.endpoint, login, password)
         self._start_session(session)
 
     def register(self) -> None:
@@ -249,7 +249,7 @@ class App:
                 self._edit(form)
                 continue
             try:
-                session = Session.signup(self.endpoint, form)
+                session = VehicleSession.signup(self.endpoint, form)
             except ReplyError as exc:
                 self.term.print(views.error_panel(exc))
                 if self.term.confirm("Edit the data and try again?"):

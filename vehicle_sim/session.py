@@ -46,7 +46,7 @@ def fake_form(endpoint: Endpoint, seed: int | None = None) -> dict[str, Any]:
     return dict(form)
 
 
-class Session:
+class VehicleSession:
     """A logged-in vehicle: its broker connection and token, and the account's ids."""
 
     def __init__(self, endpoint: Endpoint, login: dict[str, Any], *, resend_interval: float | None = None) -> None:
@@ -63,14 +63,14 @@ class Session:
         self.client.token = self.token
 
     @classmethod
-    def signup(cls, endpoint: Endpoint, form: dict[str, Any], **kwargs: Any) -> Session:
+    def signup(cls, endpoint: Endpoint, form: dict[str, Any], **kwargs: Any) -> VehicleSession:
         """Open an account with `form` (SignupIn fields) and start its session; ReplyError when refused."""
         with signup_channel(endpoint) as channel:
             login = call(channel, "signup", **form)
         return cls(endpoint, login, **kwargs)
 
     @classmethod
-    def login(cls, endpoint: Endpoint, login: str, password: str, **kwargs: Any) -> Session:
+    def login(cls, endpoint: Endpoint, login: str, password: str, **kwargs: Any) -> VehicleSession:
         """Log in by CPF or e-mail and start the session; ReplyError BAD_CREDENTIALS when wrong."""
         with signup_channel(endpoint) as channel:
             result = call(channel, "login", login=login, password=password)
@@ -92,7 +92,7 @@ class Session:
                 self.client.request("logout", 3.0, token=self.token)
         self.client.close()
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> VehicleSession:
         """The session itself."""
         return self
 

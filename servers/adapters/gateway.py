@@ -165,6 +165,8 @@ class MqttGateway:
         self.settings = server.settings
         self.company = server.company
         # (op, reply) of recent request ids: retransmissions are answered fast, a reuse for another op refused.
+        # Trimmed oldest first. Not cachetools: its FIFOCache/LRUCache cost 0.8/1.4 µs per lookup and insert
+        # here, this OrderedDict 0.3 µs (measured on this machine, issue #13 item 7), on every request.
         self._recent: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         port = self.settings.broker_port or server.network.company(self.company).broker_port

@@ -21,6 +21,7 @@ from servers.bootstrap import Server
 from servers.contract.models import (
     BatchIn,
     BatchOut,
+    CheckInIn,
     CheckInOp,
     DecisionIn,
     DecisionOp,
@@ -28,7 +29,6 @@ from servers.contract.models import (
     OpResult,
     OutcomeIn,
     OutcomeOp,
-    PeerCheckInIn,
     PrepareIn,
     PrepareOp,
 )
@@ -103,7 +103,7 @@ async def outcome(trip_id: str, peer: PeerDep, server: ServerDep) -> dict[str, A
 
 
 @router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point")
-async def check_in(body: PeerCheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+async def check_in(body: CheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, CheckInOp(op="check_in", args=body))
 
 

@@ -170,10 +170,6 @@ class DecisionIn(In):
     reason: str = Field(default="", max_length=200)
 
 
-class PeerCheckInIn(CheckInIn):
-    """A check-in forwarded by a vehicle's home company."""
-
-
 class OutcomeIn(In):
     """Cooperative termination: what was decided for this trip?"""
 
@@ -205,7 +201,7 @@ class CheckInOp(In):
     """A forwarded check-in in a batch."""
 
     op: Literal["check_in"]
-    args: PeerCheckInIn
+    args: CheckInIn
 
 
 PeerOp = Annotated[PrepareOp | DecisionOp | OutcomeOp | CheckInOp, Field(discriminator="op")]

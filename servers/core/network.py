@@ -185,10 +185,6 @@ class Network:
         """The stations of one company, in file order (empty for an unknown company)."""
         return self._by_company.get(company_id, ())
 
-    def stations_in(self, city_id: str) -> tuple[Station, ...]:
-        """The stations in one city."""
-        return self._stations_by_city.get(city_id, ())
-
     def neighbours(self, city_id: str) -> dict[str, float]:
         """The cities one road away from `city_id`, with that road's km."""
         return dict(self._adjacent[city_id])
@@ -200,13 +196,6 @@ class Network:
     def point_owner(self, point_id: str) -> Station:
         """The station a point belongs to; KeyError if none."""
         return self._point_owner[point_id]
-
-    @cached_property
-    def _stations_by_city(self) -> dict[str, tuple[Station, ...]]:
-        grouped: dict[str, list[Station]] = {}
-        for s in self.stations:
-            grouped.setdefault(s.city_id, []).append(s)
-        return {c: tuple(v) for c, v in grouped.items()}
 
     def drawn_powers(self, max_ac_kw: float, max_dc_kw: float) -> tuple[tuple[Station, tuple[tuple[str, float], ...]],
                                                                         ...]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from events.model import StreamAppend
-from mosquitto import hash_password as broker_password_hash
+from mosquitto import hash_broker_password as broker_password_hash
 from servers.contract.fake import cpf_is_valid
 from servers.contract.models import SignupIn
 from servers.domain import events as ev

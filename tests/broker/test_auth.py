@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mosquitto import hash_password, verify_password
+from mosquitto import hash_broker_password, verify_broker_password
 from tests.broker.broker_helpers import Broker, Probe
 
 
@@ -38,12 +38,12 @@ def test_right_password_is_accepted(broker: Broker, v5: bool) -> None:
 
 
 def test_hash_has_the_mosquitto_2_shape() -> None:
-    hashed = hash_password("secret", salt=b"0123456789ab")
+    hashed = hash_broker_password("secret", salt=b"0123456789ab")
     empty, kind, iterations, salt, digest = hashed.split("$")
     assert (empty, kind, iterations, salt) == ("", "7", "101", "MDEyMzQ1Njc4OWFi")
     assert len(digest) == 88  # base64 of 64 bytes
-    assert verify_password("secret", hashed)
-    assert not verify_password("Secret", hashed)
+    assert verify_broker_password("secret", hashed)
+    assert not verify_broker_password("Secret", hashed)
 
 
 @pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="needs mosquitto_passwd")
@@ -52,5 +52,5 @@ def test_hashes_from_mosquitto_passwd_verify(tmp_path: Path) -> None:
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(file), "maria", "s3nha forte"], check=True)
     user, hashed = file.read_text().strip().split(":", 1)
     assert user == "maria"
-    assert verify_password("s3nha forte", hashed)
-    assert not verify_password("s3nha", hashed)
+    assert verify_broker_password("s3nha forte", hashed)
+    assert not verify_broker_password("s3nha", hashed)

@@ -11,6 +11,7 @@ import pytest
 
 from servers.contract import topics
 from tests.broker.broker_helpers import WAIT, Broker, EchoResponder
+from tests.waiting import eventually
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ConnectFailed, ReplyError, RequestTimeout
 
@@ -167,19 +168,14 @@ def test_signup_over_mqtt_returns_credentials_that_log_in(broker: Broker, respon
     )
     assert result["form"] == {"name": "Maria"}
     vehicle = result["vehicle_id"]
-    deadline = time.monotonic() + WAIT
-    while True:  # the broker applies the SIGHUP a moment after the reply
-        try:
-            client = VehicleClient(
-                "127.0.0.1", broker.port, broker.company, vehicle, result["username"], result["password"]
-            )
-            client.connect(WAIT)
-            break
-        except ConnectFailed:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    with client:
+    def connected() -> VehicleClient:
+        client = VehicleClient("127.0.0.1", broker.port, broker.company, vehicle, result["username"],
+                               result["password"])
+        client.connect(WAIT)
+        return client
+
+    # The broker applies the SIGHUP a moment after the reply.
+    with eventually(connected, timeout=WAIT, every=0.05, ignoring=(ConnectFailed,)) as client:
         assert client.request("echo")["vehicle"] == vehicle
 
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.broker.broker_helpers import WAIT, Broker, Probe
+from tests.waiting import eventually
 
 
 def login_becomes(broker: Broker, username: str, password: str, *, accepted: bool) -> bool:
     """Try to log in until the outcome is `accepted` (SIGHUP is handled a moment later); bounded."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
+    def outcome_is_accepted() -> bool:
         p = Probe(broker.port, username, password)
         ok = p.connect()
         if ok:
             p.close()
-        if ok == accepted:
-            return True
-        time.sleep(0.05)
-    return False
+        return ok == accepted
+
+    return eventually(outcome_is_accepted, timeout=WAIT, every=0.05,
+                      what=f"{username}'s login {'accepted' if accepted else 'refused'}")
 
 
 def test_a_user_added_and_reloaded_can_log_in_without_a_restart(broker: Broker) -> None:

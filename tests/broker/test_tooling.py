@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mosquitto import AclFile, PasswordFile, free_port, render_config, verify_password
-from mosquitto.__main__ import connack, main
+from mosquitto import AclFile, PasswordFile, free_port, render_config, verify_broker_password
+from mosquitto.cli import connack, main
 from servers.contract import topics
 from tests.broker.broker_helpers import Broker
 
@@ -149,4 +149,4 @@ def test_the_cli_renders_a_company_broker_and_manages_users(tmp_path: Path) -> N
 
 def test_the_cli_hash_verifies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hash", "--password", "abc"]) == 0
-    assert verify_password("abc", capsys.readouterr().out.strip())
+    assert verify_broker_password("abc", capsys.readouterr().out.strip())

@@ -16,34 +16,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 
 from servers.contract import topics
-from servers.contract.fake import fake_vehicle_form
 from servers.contract.mqtt import new_client
 from servers.invariants import Violation
 from servers.launcher import LocalNetwork
+from tests.live import signup_form
 
-FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2"}
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
-       "max_dc_kw": 100.0, "profile": "normal"}
-SIGNUP_FIELDS = {"name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
-                 "charge_kwh", "max_ac_kw", "max_dc_kw", "profile", "initial_credit"}
 # (home company, origin, destination): VoltPoint coordinates trips that stop at all three companies,
 # EcoCharge one that stops at EcoCharge and E-Flux; E-Flux is only ever a participant here.
 ROUTES = [("voltpoint", "salvador", "fortaleza"), ("voltpoint", "salvador", "recife"),
           ("ecocharge", "recife", "fortaleza")]
 COORDINATOR, PARTICIPANT = "voltpoint", "eflux"
 FAULTS = ("kill-coordinator", "kill-participant", "kill-broker", "pause-server")
-
-
-def signup_form(seed: int, credit: float = 3000.0) -> dict[str, object]:
-    """A valid sign-up body for the standard test car (Faker data, reproducible by seed)."""
-    form = {**fake_vehicle_form(seed), **CAR, "initial_credit": credit}
-    return {k: v for k, v in form.items() if k in SIGNUP_FIELDS}
 
 
 def departure(rng: random.Random, days: float = 30.0) -> str:
@@ -310,5 +298,3 @@ def run_trial(net: LocalNetwork, drivers: list[Driver], number: int, rng: random
             notes.append(f"server {cid} is not running after the trial")
     return Trial(number, fault, target, load.stats, recovery, violations, lost, notes)
 
-
-ROOT_OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"

@@ -10,11 +10,13 @@ coordinator's log. The long run is bench/chaos.py.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
 
 from servers.launcher import LocalNetwork
-from tests.chaos.harness import FAST, Driver, run_trial, sign_up_drivers
+from tests.chaos.harness import Driver, run_trial, sign_up_drivers
+from tests.live import DURABLE, LiveNetworks
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +26,9 @@ SCHEDULE = ["kill-coordinator", "kill-participant", "kill-broker", "pause-server
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
-    network = LocalNetwork(tmp_path_factory.mktemp("chaos"), free_ports=True, mqtt=True, env=FAST)
-    network.start(timeout=60)  # a failed start stops what it started
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("chaos", env=DURABLE) as running:  # what survives a crash: every commit flushed
+        yield running
 
 
 @pytest.fixture(scope="module")

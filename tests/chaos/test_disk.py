@@ -23,7 +23,7 @@ import pytest
 
 from events.store import SqliteEventStore
 from servers.launcher import LocalNetwork
-from tests.chaos.harness import FAST, signup_form
+from tests.live import DURABLE, LiveNetworks, signup_form
 
 pytestmark = pytest.mark.integration
 HOME = "voltpoint"
@@ -52,12 +52,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def net(tmp_path: Path, small_disk: Path) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path / "run", free_ports=True, mqtt=False, env=FAST,
-                           log_paths={HOME: small_disk / f"{HOME}.db"})
-    network.start(timeout=60)  # a failed start stops what it started
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks, tmp_path: Path, small_disk: Path) -> Iterator[LocalNetwork]:
+    with live_network(run_dir=tmp_path / "run", mqtt=False, env=DURABLE,
+                      log_paths={HOME: small_disk / f"{HOME}.db"}) as running:
+        yield running
 
 
 def _logs(net: LocalNetwork) -> dict[str, list]:

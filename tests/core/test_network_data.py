@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from servers.core.network import DEFAULT_PATH, Network, NetworkDataError, great_circle_km, load_network, parse_network
+from servers.core.network import DEFAULT_PATH, Network, NetworkDataError, great_circle_km, parse_network
 
 # Generous bounding boxes (lat min, lat max, lon min, lon max) of each state, mainland only.
 STATE_BOXES = {
@@ -21,11 +21,6 @@ STATE_BOXES = {
     "CE": (-7.86, -2.78, -41.42, -37.25),
     "PI": (-10.93, -2.74, -45.99, -40.37),
 }
-
-
-@pytest.fixture(scope="module")
-def network() -> Network:
-    return load_network()
 
 
 def test_the_graph_is_connected(network: Network) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.core.network import City, Company, Network, Point, Road, Station, load_network
+from servers.core.network import City, Company, Network, Point, Road, Station
 from servers.core.planner import Exclusions, Plan, UnknownCity, Unreachable, plan_trip
 from servers.core.synthetic import path_is_connected
 from servers.core.vehicles import DrivingProfile, Vehicle
@@ -129,11 +129,6 @@ def test_plans_survive_json() -> None:
 
 
 # -- the real network ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def network() -> Network:
-    return load_network()
-
 
 def test_salvador_to_fortaleza_with_a_60_kwh_car_at_80_percent(network: Network) -> None:
     car60 = Vehicle(capacity_kwh=60.0, consumption_kwh_per_km=0.16, charge_kwh=48.0, max_ac_kw=11.0,

@@ -14,15 +14,15 @@ from tests.core.test_planner import car, line
 
 T0 = datetime(2025, 6, 1, 8, 0)
 NET = load_network()
-CAR = Vehicle(capacity_kwh=60, consumption_kwh_per_km=0.16, charge_kwh=48, max_ac_kw=11, max_dc_kw=100)
+VEHICLE_AT_80 = Vehicle(capacity_kwh=60, consumption_kwh_per_km=0.16, charge_kwh=48, max_ac_kw=11, max_dc_kw=100)
 PAIRS = [("salvador", "recife"), ("salvador", "fortaleza"), ("recife", "fortaleza"), ("salvador", "petrolina"),
          ("feira-de-santana", "juazeiro-do-norte"), ("salvador", "barreiras"), ("fortaleza", "teresina")]
 
 
 def test_the_defaults_are_the_fastest_plan_as_before():
     for origin, destination in PAIRS:
-        assert plan_trip(NET, origin, destination, T0, CAR, options=PlanOptions()) == \
-            plan_trip(NET, origin, destination, T0, CAR)
+        assert plan_trip(NET, origin, destination, T0, VEHICLE_AT_80, options=PlanOptions()) == \
+            plan_trip(NET, origin, destination, T0, VEHICLE_AT_80)
 
 
 def test_arriving_with_more_at_the_destination():
@@ -54,18 +54,18 @@ def test_no_stop_charges_above_the_most_asked():
 @pytest.mark.parametrize(("origin", "destination"), PAIRS)
 def test_fewer_stops_win_when_they_arrive_nearly_as_soon(origin, destination):
     penalty = 20.0
-    fastest = plan_trip(NET, origin, destination, T0, CAR)[0]
-    fewer = plan_trip(NET, origin, destination, T0, CAR, options=PlanOptions(stop_penalty_minutes=penalty))[0]
+    fastest = plan_trip(NET, origin, destination, T0, VEHICLE_AT_80)[0]
+    fewer = plan_trip(NET, origin, destination, T0, VEHICLE_AT_80, options=PlanOptions(stop_penalty_minutes=penalty))[0]
     dropped = len(fastest.stops) - len(fewer.stops)
     assert dropped >= 0
     assert fewer.total_minutes <= fastest.total_minutes + penalty * dropped + 1e-6
-    assert all(s.arrive_kwh >= CAR.reserve_kwh - 1e-6 for s in fewer.stops)
+    assert all(s.arrive_kwh >= VEHICLE_AT_80.reserve_kwh - 1e-6 for s in fewer.stops)
 
 
 def test_a_stop_that_adds_half_a_kwh_goes_away():
-    fastest = plan_trip(NET, "salvador", "petrolina", T0, CAR)[0]
+    fastest = plan_trip(NET, "salvador", "petrolina", T0, VEHICLE_AT_80)[0]
     assert min(s.energy_kwh for s in fastest.stops) < 1.0  # the kind of stop that looks like a mistake
-    fewer = plan_trip(NET, "salvador", "petrolina", T0, CAR, options=PlanOptions(stop_penalty_minutes=10))[0]
+    fewer = plan_trip(NET, "salvador", "petrolina", T0, VEHICLE_AT_80, options=PlanOptions(stop_penalty_minutes=10))[0]
     assert len(fewer.stops) == len(fastest.stops) - 1
     assert min(s.energy_kwh for s in fewer.stops) > 1.0
 
@@ -78,12 +78,12 @@ def test_options_out_of_range_are_refused(bad):
 
 
 def test_the_route_inland_says_the_coast_road_has_no_station_within_range():
-    plan = plan_trip(NET, "salvador", "recife", T0, CAR)[0]
-    why = detour_reason(NET, plan, CAR)
+    plan = plan_trip(NET, "salvador", "recife", T0, VEHICLE_AT_80)[0]
+    why = detour_reason(NET, plan, VEHICLE_AT_80)
     assert why is not None
     assert "has no charging station this car can use" in why and "Aracaju" in why
 
 
 def test_a_plan_on_the_shortest_road_needs_no_explanation():
-    plan = plan_trip(NET, "fortaleza", "teresina", T0, CAR)[0]
-    assert detour_reason(NET, plan, CAR) is None
+    plan = plan_trip(NET, "fortaleza", "teresina", T0, VEHICLE_AT_80)[0]
+    assert detour_reason(NET, plan, VEHICLE_AT_80) is None

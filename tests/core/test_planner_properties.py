@@ -15,6 +15,8 @@ from servers.core.synthetic import path_is_connected, random_network
 from servers.core.vehicles import DrivingProfile, Vehicle
 from tests.core.planner_oracle import best_minutes, usable_stations
 
+pytestmark = pytest.mark.slow  # hundreds of examples against a brute force
+
 DEPARTURE = datetime(2025, 3, 1, 7, 0)
 TOL = 1e-6
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

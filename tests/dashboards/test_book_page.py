@@ -9,7 +9,7 @@ from tests.dashboards.helpers import book, book_slot, open_app, sign_up, texts
 pytestmark = pytest.mark.integration
 
 
-def test_sign_up_form_comes_filled_and_opens_an_account(network):
+def test_sign_up_form_comes_filled_and_opens_an_account(net):
     at = open_app()
     assert at.text_input(key="su_name").value  # Faker filled it
     assert at.text_input(key="su_cpf").value
@@ -19,7 +19,7 @@ def test_sign_up_form_comes_filled_and_opens_an_account(network):
     assert "/" in metrics["Charge (kWh)"]
 
 
-def test_preview_shows_the_plan_without_reserving(network):
+def test_preview_shows_the_plan_without_reserving(net):
     at = sign_up(open_app())
     at.selectbox(key="trip_destination").set_value("fortaleza")
     at.button(key="preview_btn").click().run()
@@ -30,7 +30,7 @@ def test_preview_shows_the_plan_without_reserving(network):
     assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 500,00"
 
 
-def test_booking_shows_the_confirmed_itinerary_and_my_trip(network):
+def test_booking_shows_the_confirmed_itinerary_and_my_trip(net):
     at = book(sign_up(open_app(), credit=2000.0), destination="fortaleza")
     success = " ".join(s.value for s in at.success)
     assert "Trip confirmed" in success
@@ -39,7 +39,7 @@ def test_booking_shows_the_confirmed_itinerary_and_my_trip(network):
     assert "-p" in shown  # the stops table names the reserved points
 
 
-def test_insufficient_credit_is_refused_with_the_reason_and_a_way_out(network):
+def test_insufficient_credit_is_refused_with_the_reason_and_a_way_out(net):
     at = book(sign_up(open_app(), credit=0.0))
     refusal = " ".join(e.value for e in at.error)
     assert "Booking refused" in refusal and "Not enough credit" in refusal
@@ -48,7 +48,7 @@ def test_insufficient_credit_is_refused_with_the_reason_and_a_way_out(network):
     assert "Trip confirmed" in " ".join(s.value for s in at.success)
 
 
-def test_unknown_city_is_refused_in_words(network):
+def test_unknown_city_is_refused_in_words(net):
     at = sign_up(open_app())
     at.session_state["booking"] = None
     # The page only offers real cities; a client could still send another: the refusal must read well.
@@ -82,7 +82,7 @@ def refused_with_plans(at, code: str = "POINT_TAKEN", **details):
     return at
 
 
-def test_a_refusal_offers_up_to_three_plans_as_cards_against_the_plan_asked_for(network):
+def test_a_refusal_offers_up_to_three_plans_as_cards_against_the_plan_asked_for(net):
     at = refused_with_plans(sign_up(open_app(), credit=2000.0))
     page = texts(at)
     assert "already taken" in page and "Other ways to make this trip" in page
@@ -96,7 +96,7 @@ def test_a_refusal_offers_up_to_three_plans_as_cards_against_the_plan_asked_for(
     assert "Try again" not in [b.label for b in at.button]  # it would fail the same way
 
 
-def test_book_this_books_the_offered_plan_for_real(network):
+def test_book_this_books_the_offered_plan_for_real(net):
     at = refused_with_plans(sign_up(open_app(), credit=2000.0))
     at.session_state["booking"]["args"]["departure"] = book_slot().isoformat()
     at.button(key="take_plan_0").click().run()  # books for real, avoiding every other station
@@ -106,13 +106,13 @@ def test_book_this_books_the_offered_plan_for_real(network):
     assert "vp-feira-de-santana-1" not in sent["avoid_stations"] and len(sent["avoid_stations"]) <= 50
 
 
-def test_a_company_not_answering_is_named_with_plans_around_it(network):
+def test_a_company_not_answering_is_named_with_plans_around_it(net):
     at = refused_with_plans(sign_up(open_app(), credit=2000.0), code="PEER_UNAVAILABLE", company="eflux")
     assert "E-Flux is not answering right now" in " ".join(w.value for w in at.warning)
     assert "Option 1" in texts(at)
 
 
-def test_cancel_asks_first_showing_the_refund_then_refunds_and_marks_the_trip_cancelled(network):
+def test_cancel_asks_first_showing_the_refund_then_refunds_and_marks_the_trip_cancelled(net):
     at = book(sign_up(open_app(), credit=2000.0))
     assert "Trip confirmed" in " ".join(s.value for s in at.success)
     picker = at.selectbox(key="cancel_trip")
@@ -133,7 +133,7 @@ def test_cancel_asks_first_showing_the_refund_then_refunds_and_marks_the_trip_ca
     assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 2.000,00"
 
 
-def test_wrong_password_is_refused_in_words(network):
+def test_wrong_password_is_refused_in_words(net):
     at = open_app()
     at.text_input(key="li_login").set_value("nobody@example.com")
     at.text_input(key="li_password").set_value("wrong-password")
@@ -144,14 +144,14 @@ def test_wrong_password_is_refused_in_words(network):
     assert shown.lower().count("wrong login or password") == 1  # said once
 
 
-def test_the_date_picker_offers_today_utc_first(network):
+def test_the_date_picker_offers_today_utc_first(net):
     from datetime import UTC, datetime
 
     at = sign_up(open_app())
     assert at.date_input(key="trip_date").min == datetime.now(UTC).date()
 
 
-def test_a_departure_earlier_than_now_is_refused_in_the_page_before_sending(network):
+def test_a_departure_earlier_than_now_is_refused_in_the_page_before_sending(net):
     from datetime import UTC, datetime, timedelta
 
     at = sign_up(open_app(), credit=2000.0)
@@ -171,7 +171,7 @@ def test_a_departure_earlier_than_now_is_refused_in_the_page_before_sending(netw
 
 @pytest.mark.parametrize(("code", "message"), [("DEPARTURE_IN_PAST", "departure 01/01 00:00 is before now"),
                                                ("A_CODE_THE_PAGE_DOES_NOT_KNOW", "the server's own words")])
-def test_a_server_refusal_shows_its_message_whatever_its_code(network, code, message):
+def test_a_server_refusal_shows_its_message_whatever_its_code(net, code, message):
     at = sign_up(open_app())
     at.session_state["booking"] = {"ok": False, "code": code, "message": message, "details": {},
                                    "args": {"origin": "salvador", "destination": "recife"}}
@@ -180,7 +180,7 @@ def test_a_server_refusal_shows_its_message_whatever_its_code(network, code, mes
     assert "Booking refused" in shown and message in shown
 
 
-def test_the_sidebar_names_the_driver_and_the_car_and_sign_up_says_to_keep_the_password(network):
+def test_the_sidebar_names_the_driver_and_the_car_and_sign_up_says_to_keep_the_password(net):
     at = open_app()
     name, password = at.text_input(key="su_name").value, at.text_input(key="su_password").value
     sign_up(at)
@@ -192,7 +192,7 @@ def test_the_sidebar_names_the_driver_and_the_car_and_sign_up_says_to_keep_the_p
     assert password not in [c.value for c in at.code]
 
 
-def test_a_login_is_kept_for_reloads_by_a_handle_not_by_its_secrets(network):
+def test_a_login_is_kept_for_reloads_by_a_handle_not_by_its_secrets(net):
     from dashboards import client
 
     at = sign_up(open_app())

@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mosquitto import free_port
+from tests.live import CAR
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -43,12 +44,12 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(network, tmp_path_factory):
+def app_url(net, tmp_path_factory):
     """`streamlit run` as a subprocess on a free loopback port, against the test network."""
     _need_browser()
     port = free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, "RECARGA_CLIENTS_FILE": str(network.clients_file), "RECARGA_MAP_TILES": "none"}
+    env = {**os.environ, "RECARGA_CLIENTS_FILE": str(net.clients_file), "RECARGA_MAP_TILES": "none"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "streamlit_app.py"),
@@ -56,15 +57,10 @@ def app_url(network, tmp_path_factory):
              "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "full"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_stcore/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
+    try:
+        eventually(lambda: httpx.get(url + "/_stcore/health", timeout=1).status_code == 200, timeout=30, every=0.2,
+                   ignoring=(httpx.HTTPError,))
+    except (AssertionError, httpx.HTTPError):
         proc.terminate()
         pytest.fail("streamlit did not start:\n" + log.read_text()[-2000:])
     yield url
@@ -155,20 +151,17 @@ def departure_shown(page):
                     part("minute, Departure time (UTC)"), tzinfo=UTC)
 
 
-CAR = {"capacity_kwh": 60.0, "charge_kwh": 54.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0}
-
-
-def taken_on_the_way(network, leave, hours: float = 8.0) -> dict[str, list[str]]:
+def taken_on_the_way(net, leave, hours: float = 8.0) -> dict[str, list[str]]:
     """Every point of every station reserved from an hour before `leave` to `hours` after it, as other
     companies' trips would (signed peer prepares, then commits): a booking leaving then is refused, and
     answered with plans that leave later. Returns company -> the trip ids, for `free_again`."""
     from datetime import timedelta
 
 
-    catalogue = httpx.get(network.companies["voltpoint"].api_url + "/api/v1/network", timeout=10).json()
+    catalogue = httpx.get(net.companies["voltpoint"].api_url + "/api/v1/network", timeout=10).json()
     start, end = (leave - timedelta(hours=1)).isoformat(), (leave + timedelta(hours=hours)).isoformat()
     taken: dict[str, list[str]] = {}
-    for company in network.companies:
+    for company in net.companies:
         caller = "eflux" if company == "voltpoint" else "voltpoint"  # a prepare comes from its coordinator
         trips, prepares = [], []
         for station in (s for s in catalogue["stations"] if s["company_id"] == company):
@@ -178,31 +171,31 @@ def taken_on_the_way(network, leave, hours: float = 8.0) -> dict[str, list[str]]
                     "trip_id": trips[-1], "coordinator": caller, "priority": start, "stops": [{
                         "stop": 0, "station_id": station["id"], "start": start, "end": end, "min_power_kw": 0,
                         "energy_kwh": 1}]}})
-        votes = peer_batch(network, caller, company, prepares)
+        votes = peer_batch(net, caller, company, prepares)
         # A point another trip of the session already holds then is taken anyway: hold the rest.
         held = [v["result"]["trip_id"] for v in votes if v["result"]["vote"] == "yes"]
         assert held, votes
-        peer_batch(network, caller, company, [{"op": "commit", "args": {"trip_id": t}} for t in held])
+        peer_batch(net, caller, company, [{"op": "commit", "args": {"trip_id": t}} for t in held])
         taken[company] = held
     return taken
 
 
-def free_again(network, taken: dict[str, list[str]]) -> None:
+def free_again(net, taken: dict[str, list[str]]) -> None:
     for company, trips in taken.items():
         caller = "eflux" if company == "voltpoint" else "voltpoint"
-        peer_batch(network, caller, company, [{"op": "release", "args": {"trip_id": t}} for t in trips])
+        peer_batch(net, caller, company, [{"op": "release", "args": {"trip_id": t}} for t in trips])
 
 
-def peer_batch(network, caller: str, company: str, ops: list[dict]) -> list[dict]:
+def peer_batch(net, caller: str, company: str, ops: list[dict]) -> list[dict]:
     """Signed `/peer/v1/batch` from `caller` to `company`; every operation must be answered (a no vote is)."""
     import json
 
     from servers.peer_auth import sign
 
     body = json.dumps({"ops": ops}).encode()
-    headers = {**sign(network.peer_secrets, caller, company, "POST", "/peer/v1/batch", body),
+    headers = {**sign(net.peer_secrets, caller, company, "POST", "/peer/v1/batch", body),
                "Content-Type": "application/json"}
-    r = httpx.post(network.companies[company].api_url + "/peer/v1/batch", content=body, headers=headers, timeout=30)
+    r = httpx.post(net.companies[company].api_url + "/peer/v1/batch", content=body, headers=headers, timeout=30)
     r.raise_for_status()
     results: list[dict] = r.json()["results"]
     assert all(result["ok"] for result in results), r.text
@@ -274,7 +267,7 @@ def assert_charts_in_utc(page) -> None:
     assert not any(re.search(r"AM|PM", t) for t in texts)
 
 
-def test_book_a_trip_then_open_every_page(page, app_url, network):
+def test_book_a_trip_then_open_every_page(page, app_url, net):
     from playwright.sync_api import expect
 
     page.goto(app_url)
@@ -282,9 +275,11 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     settle(page)
     expect(page.get_by_label("Name")).not_to_have_value("")  # Faker filled the form
     name = page.get_by_label("Name").input_value()
-    for label, value in [("Battery (kWh)", "60"), ("Charge now (kWh)", "54"), ("Consumption (kWh/km)", "0.160"),
-                         ("Max AC (kW)", "11"), ("Max DC (kW)", "100"), ("Initial credit (R$)", "2000")]:
-        page.get_by_label(label).fill(value)
+    for label, field in [("Battery (kWh)", "capacity_kwh"), ("Charge now (kWh)", "charge_kwh"),
+                         ("Consumption (kWh/km)", "consumption_kwh_per_km"), ("Max AC (kW)", "max_ac_kw"),
+                         ("Max DC (kW)", "max_dc_kw")]:
+        page.get_by_label(label).fill(f"{CAR[field]:g}")  # the test car, typed as a person would
+    page.get_by_label("Initial credit (R$)").fill("2000")
     page.get_by_role("button", name="Sign up").click()
     page.get_by_text("Where to").wait_for()
     settle(page)
@@ -319,7 +314,7 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
     page.get_by_role("button", name="Yes, cancel the trip").click()
     page.get_by_text("refunded").wait_for()
     settle(page)
-    taken = taken_on_the_way(network, departure_shown(page))
+    taken = taken_on_the_way(net, departure_shown(page))
     try:
         page.wait_for_timeout(1000)  # the home company hears of the other companies' bookings (their feeds)
         page.get_by_role("button", name="Book", exact=True).click()
@@ -334,7 +329,7 @@ def test_book_a_trip_then_open_every_page(page, app_url, network):
         settle(page)
         assert_no_error(page)
     finally:
-        free_again(network, taken)
+        free_again(net, taken)
 
     go(page, "Drive")
     page.get_by_role("button", name="Next stop").click()

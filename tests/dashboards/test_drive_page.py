@@ -10,12 +10,12 @@ from tests.dashboards.helpers import book, open_app, sign_up, texts
 pytestmark = pytest.mark.integration
 
 
-def test_drive_asks_to_log_in_first(network):
+def test_drive_asks_to_log_in_first(net):
     at = open_app("app_pages/drive.py")
     assert "Log in or sign up first" in texts(at)
 
 
-def test_driving_to_the_first_stop_checks_in_there(network):
+def test_driving_to_the_first_stop_checks_in_there(net):
     at = book(sign_up(open_app(), credit=2000.0), destination="fortaleza")
     trip_id = at.session_state["booking"]["itinerary"]["trip_id"]
     at.switch_page("app_pages/drive.py").run()
@@ -29,7 +29,7 @@ def test_driving_to_the_first_stop_checks_in_there(network):
     assert "CHARGING" in log["result"].iloc[0] and "FINISHED" in log["result"].iloc[1]
     # The charging happened at the server that owns the station: its log has the events.
     first = at.session_state["booking"]["itinerary"]["stops"][0]
-    api = network.companies[first["company_id"]].api_url
+    api = net.companies[first["company_id"]].api_url
     found = httpx.get(f"{api}/api/v1/events", params={"after": 0, "limit": 1000}).json()["events"]
     charging = [e for e in found if e["stream_id"] == f"hold:{trip_id}" and "Charg" in e["type"]]
     assert len(charging) >= 2, [e["type"] for e in found if e["stream_id"] == f"hold:{trip_id}"]
@@ -37,7 +37,7 @@ def test_driving_to_the_first_stop_checks_in_there(network):
     assert metrics["Battery"].endswith("kWh")
 
 
-def test_start_and_pause_toggle_the_clock(network):
+def test_start_and_pause_toggle_the_clock(net):
     at = book(sign_up(open_app(), credit=2000.0))
     at.switch_page("app_pages/drive.py").run()
     at.button(key="drive_toggle").click().run()
@@ -47,7 +47,7 @@ def test_start_and_pause_toggle_the_clock(network):
     assert not at.exception
 
 
-def test_after_arrival_the_page_says_arrived_with_the_battery_and_offers_no_driving(network):
+def test_after_arrival_the_page_says_arrived_with_the_battery_and_offers_no_driving(net):
     at = book(sign_up(open_app(), credit=2000.0))
     at.switch_page("app_pages/drive.py").run()
     for _ in range(20):  # every check-in, then the arrival

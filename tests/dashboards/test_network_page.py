@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboards.conftest import start_network
 from tests.dashboards.helpers import open_app, texts
 
 pytestmark = pytest.mark.integration
 
 
-def test_network_page_shows_every_company_up_with_figures(network):
+def test_network_page_shows_every_company_up_with_figures(net):
     at = open_app("app_pages/network.py")
     page = texts(at)
     for name in ("VoltPoint · up", "E-Flux · up", "EcoCharge · up"):
@@ -25,7 +24,7 @@ def test_network_page_shows_every_company_up_with_figures(network):
     assert " 1 bookings" not in " ".join(at.selectbox(key="net_station").options)
 
 
-def test_the_heavy_parts_wait_to_be_asked_for(network):
+def test_the_heavy_parts_wait_to_be_asked_for(net):
     # First paint (issue #16 item 12): the first chart of a page loads Vega, the event log's map a whole
     # network of layers; both are drawn when asked for.
     at = open_app("app_pages/network.py")
@@ -38,7 +37,7 @@ def test_the_heavy_parts_wait_to_be_asked_for(network):
         assert log.toggle(key="log_show_map").value is False
 
 
-def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
+def test_event_log_page_rebuilds_the_state_at_a_sequence(net):
     at = open_app("app_pages/eventlog.py")
     if "log is empty" in texts(at):  # this test may run before anything was booked at VoltPoint
         return
@@ -53,17 +52,12 @@ def test_event_log_page_rebuilds_the_state_at_a_sequence(network):
 
 
 @pytest.fixture(scope="module")
-def half_down(tmp_path_factory, network):
+def half_down(live_network, net):
     """A second network whose E-Flux server is killed (the session network stays untouched)."""
-    import os
-
-    net = start_network(tmp_path_factory.mktemp("dash-down"))
-    old = os.environ["RECARGA_CLIENTS_FILE"]
-    os.environ["RECARGA_CLIENTS_FILE"] = str(net.clients_file)
-    net.kill_server("eflux")
-    yield net
-    os.environ["RECARGA_CLIENTS_FILE"] = old
-    net.stop()
+    with live_network("dash-down") as other, pytest.MonkeyPatch.context() as env:
+        env.setenv("RECARGA_CLIENTS_FILE", str(other.clients_file))
+        other.kill_server("eflux")
+        yield other
 
 
 def test_a_server_that_is_down_is_shown_as_down(half_down):

@@ -12,7 +12,7 @@ from events.memory import InMemoryEventStore
 from events.store import EventStore, SqliteEventStore
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgresql"])
+@pytest.fixture(params=["sqlite", "memory", pytest.param("postgresql", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
     """The same contract, once per implementation (PostgreSQL: a fresh schema of the session's cluster)."""
     made: EventStore

@@ -207,6 +207,7 @@ def test_bad_option_values_exit_2(log: Path, args: list[str]) -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.integration
 def test_python_dash_m_events_runs_without_a_traceback(log: Path, tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "events", "verify", str(log)], cwd=ROOT,
                         capture_output=True, text=True, timeout=30)

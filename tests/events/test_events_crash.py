@@ -13,6 +13,8 @@ import pytest
 
 from events.store import SqliteEventStore
 
+pytestmark = pytest.mark.integration  # a writer process, killed
+
 WORKER = Path(__file__).with_name("eventlog_workers.py")
 
 

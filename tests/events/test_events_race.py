@@ -75,6 +75,7 @@ def test_threads_on_the_in_memory_store_never_both_win() -> None:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.integration
 def test_separate_processes_never_both_win(log_path: Path) -> None:
     SqliteEventStore(log_path).close()  # create the file before the rivals open it
     ctx = multiprocessing.get_context("spawn")

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chaos.harness import FAST, Driver, sign_up_drivers
+from tests.chaos.harness import Driver, sign_up_drivers
+from tests.live import DURABLE, FAST
 from tests.multihost.federation import Federation, federation
 from tests.multihost.netns import why_unavailable
 
@@ -22,7 +23,7 @@ if _REASON is not None:
 
 @pytest.fixture(scope="package")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    with federation(tmp_path_factory.mktemp("multihost"), FAST) as running:
+    with federation(tmp_path_factory.mktemp("multihost"), {**FAST, **DURABLE}) as running:
         yield running
 
 

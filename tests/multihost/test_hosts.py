@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.store import SqliteEventStore
-from servers.contract.fake import fake_vehicle_form
-from tests.chaos.harness import CAR, FAULTS, Driver, run_trial
+from tests.chaos.harness import FAULTS, Driver, run_trial
+from tests.live import signup_form
 from tests.multihost.federation import Federation
 from vehicle_sim.client import VehicleClient, signup
 from vehicle_sim.config import load_endpoints
@@ -54,7 +54,7 @@ def test_a_vehicle_on_another_host_books_and_cancels_a_trip_across_three_compani
         fed: Federation) -> None:
     home = load_endpoints(fed.net.clients_file)["voltpoint"]  # all a vehicle elsewhere knows: clients.json
     assert home.broker_host == fed.hosts.address("voltpoint")
-    form = {**fake_vehicle_form(1501), **CAR, "initial_credit": 3000.0}
+    form = signup_form(1501)
     session = signup(home.broker_host, home.broker_port, "voltpoint", form, username=home.signup_username,
                      password=home.signup_password)
     car = VehicleClient(home.broker_host, home.broker_port, "voltpoint", session["vehicle_id"],

@@ -19,7 +19,7 @@ from events.store import SqliteEventStore
 from servers.launcher import SIGNUP_PASSWORD, LocalNetwork
 from servers.peer_auth import sign
 from servers.service.secrets import verify_password
-from tests.chaos.harness import FAST, signup_form
+from tests.live import LiveNetworks, signup_form
 from vehicle_sim.client import VehicleClient, signup
 from vehicle_sim.errors import ReplyError
 
@@ -28,11 +28,9 @@ HOME = "voltpoint"
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path_factory.mktemp("secrets"), free_ports=True, mqtt=True, env=FAST)
-    network.start(timeout=60)  # a failed start stops what it started
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("secrets") as running:
+        yield running
 
 
 def events_of(net: LocalNetwork, cid: str) -> list:

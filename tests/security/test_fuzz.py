@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,22 +41,20 @@ from schemathesis import GenerationMode
 from events.store import SqliteEventStore
 from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
-from tests.chaos.harness import FAST, ROOT_OPENAPI, signup_form
+from tests.live import LiveNetworks, signup_form
 
 pytestmark = pytest.mark.integration
 TARGET, CALLER = "ecocharge", "voltpoint"
 FUZZ_EXAMPLES = int(os.environ.get("RECARGA_FUZZ_EXAMPLES", "20"))
 SIGNUP_EVENTS = {"AccountOpened", "TokenIssued", "CreditAdded"}
 WRITERS = {("POST", "/api/v1/trips"), ("POST", "/api/v1/me/credit")}
+ROOT_OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path_factory.mktemp("fuzz"), free_ports=True, mqtt=False,
-                           env={**FAST, "RECARGA_SYNCHRONOUS": "NORMAL"})
-    network.start(timeout=60)  # a failed start stops what it started
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("fuzz", mqtt=False) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +31,8 @@ from servers.contract.models import SignupIn
 from servers.service.accounts import Session
 from servers.service.secrets import new_token, token_hash
 from servers.settings import Settings
-from tests.chaos.harness import signup_form
+from tests.live import signup_form
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 COMPANY = "voltpoint"
@@ -150,13 +150,8 @@ def test_an_expired_token_is_refused_and_a_live_one_is_accepted(pristine, tmp_pa
     port = free_port()
     proc = serve(data, port)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        eventually(lambda: proc.poll() is not None or httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1),
+                   timeout=60, every=0.2, ignoring=(httpx.HTTPError,))
         me = f"http://127.0.0.1:{port}/api/v1/me"
         refused = httpx.get(me, headers={"Authorization": "Bearer " + expired})
         assert (refused.status_code, refused.json()["code"]) == (401, "BAD_TOKEN")

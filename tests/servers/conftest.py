@@ -1,4 +1,4 @@
-"""Fixtures of the in-process server tests: the network data and a trip that crosses companies."""
+"""Fixtures of the in-process server tests: a trip that crosses companies (the network data: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,18 @@ from itertools import permutations
 
 import pytest
 
-from servers.core.network import Network, load_network
+from servers.core.network import Network
 from servers.core.planner import plan_trip
 from servers.core.vehicles import Vehicle
+from tests.live import CAR
 from tests.servers.fakes import START
-
-
-@pytest.fixture(scope="module")
-def network() -> Network:
-    return load_network()
 
 
 @pytest.fixture(scope="module")
 def cross_trip(network: Network) -> tuple[str, str]:
     """A city pair whose best plan stops at stations of three companies (or as many as the data allows)."""
-    car = Vehicle(capacity_kwh=60.0, consumption_kwh_per_km=0.16, charge_kwh=54.0, max_ac_kw=11.0, max_dc_kw=100.0)
+    car = Vehicle(**{k: CAR[k] for k in ("capacity_kwh", "consumption_kwh_per_km", "charge_kwh", "max_ac_kw",
+                                         "max_dc_kw")})
     best: tuple[int, tuple[str, str]] = (0, ("", ""))
     ids = [c.id for c in network.cities]
     for origin, destination in permutations(["salvador", "recife", "fortaleza", "petrolina", "juazeiro-do-norte",

@@ -33,10 +33,9 @@ from servers.service.peers import PeerRefused, PeerUnavailable
 from servers.service.planning import TripPlanner
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
+from tests.live import CAR
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0, "max_dc_kw": 100.0,
-       "profile": "normal"}
 T = TypeVar("T")
 
 
@@ -206,7 +205,7 @@ def sync_pictures(nodes: dict[str, Node]) -> None:
 def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
     """Open an account for the standard test car at `node` (Faker data, reproducible by `n`); its vehicle id."""
     form = fake_vehicle_form(1000 + n + zlib.crc32(node.company.encode()) % 1000)
-    form.update(CAR, charge_kwh=54.0, initial_credit=credit)
+    form.update(CAR, initial_credit=credit)
     allowed = set(SignupIn.model_fields)
     return str(node.accounts.signup(SignupIn(**{k: v for k, v in form.items() if k in allowed})).vehicle_id)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,29 +11,25 @@ import httpx
 import pytest
 
 from mosquitto import PasswordFile, write_initial_dynsec_config
-from servers.contract.fake import fake_vehicle_form
 from servers.launcher import LocalNetwork
 from tests.broker.broker_helpers import Probe
+from tests.live import LiveNetworks, signup_form
+from tests.waiting import eventually
 from vehicle_sim.client import signup
 
 pytestmark = pytest.mark.integration
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
-       "max_dc_kw": 100.0, "profile": "normal"}
 COMPANY = "eflux"
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path_factory.mktemp("logins-net"), free_ports=True, mqtt=True,
-                           env={"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"})
-    network.start()
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("logins-net") as running:
+        yield running
 
 
 def mqtt_signup(net: LocalNetwork, seed: int) -> dict[str, Any]:
-    form = {**fake_vehicle_form(seed), **CAR, "initial_credit": 0.0}
-    session: dict[str, Any] = signup("127.0.0.1", net.companies[COMPANY].broker_port, COMPANY, form)
+    session: dict[str, Any] = signup("127.0.0.1", net.companies[COMPANY].broker_port, COMPANY,
+                                     signup_form(seed, credit=0.0))
     return session
 
 
@@ -69,12 +64,10 @@ def test_vehicle_logins_live_in_the_plugin_and_never_in_the_password_file(net: L
 
 
 def test_a_rest_sign_up_reaches_the_broker_in_the_background(net: LocalNetwork) -> None:
-    form = {**fake_vehicle_form(320), **CAR, "initial_credit": 0.0}
-    body = httpx.post(net.companies[COMPANY].api_url + "/api/v1/accounts", json=form, timeout=30).json()
-    deadline = time.monotonic() + 10
-    while not logs_in_once(net, body["broker"]["username"], body["broker"]["password"]):
-        assert time.monotonic() < deadline, "the REST sign-up's login never reached the broker"
-        time.sleep(0.1)
+    body = httpx.post(net.companies[COMPANY].api_url + "/api/v1/accounts", json=signup_form(320, credit=0.0),
+                      timeout=30).json()
+    eventually(lambda: logs_in_once(net, body["broker"]["username"], body["broker"]["password"]), timeout=10,
+               what="the REST sign-up's login never reached the broker")
 
 
 def test_a_broker_that_lost_its_logins_gets_them_back_from_the_log(net: LocalNetwork) -> None:
@@ -85,9 +78,7 @@ def test_a_broker_that_lost_its_logins_gets_them_back_from_the_log(net: LocalNet
     broker.dynsec_file.unlink()
     write_initial_dynsec_config(broker.dynsec_file)  # a broker with an empty plugin file: nobody can log in
     net.start_broker(COMPANY)
-    deadline = time.monotonic() + 20
-    for s in sessions:  # the server's admin reconnects and syncs every account of the log
-        while not logs_in_once(net, s["broker"]["username"], s["broker"]["password"]):
-            assert time.monotonic() < deadline, f"{s['vehicle_id']}'s login was not restored"
-            time.sleep(0.2)
+    # The server's admin reconnects and syncs every account of the log.
+    eventually(lambda: all(logs_in_once(net, s["broker"]["username"], s["broker"]["password"]) for s in sessions),
+               timeout=20, every=0.2, what="the vehicles' logins were not restored")
     assert not logs_in_once(net, sessions[0]["vehicle_id"], "a-guess-" + uuid.uuid4().hex)

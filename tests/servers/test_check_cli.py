@@ -15,11 +15,11 @@ import pytest
 
 from events.model import NewEvent
 from events.store import SqliteEventStore
-from servers.launcher import LocalNetwork
-from tests.chaos.harness import signup_form
+from tests.live import LiveNetworks, signup_form
+
+pytestmark = pytest.mark.integration  # `servers check` runs as a process
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"}
 
 
 def check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -30,28 +30,22 @@ def check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(live_network: LiveNetworks, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real network's run directory after a booking across companies (its servers stopped)."""
     home = tmp_path_factory.mktemp("check")
-    net = LocalNetwork(home / "run", free_ports=True, mqtt=False, env=FAST)
-    net.start()
-    try:
+    with live_network(run_dir=home / "run", mqtt=False) as net:
         api = net.companies["voltpoint"].api_url
-        form = {**signup_form(7101), "capacity_kwh": 60.0, "charge_kwh": 54.0, "consumption_kwh_per_km": 0.16,
-                "max_dc_kw": 100.0, "initial_credit": 3000}
-        token = httpx.post(f"{api}/api/v1/accounts", json=form, timeout=30).raise_for_status().json()["token"]
+        signed_up = httpx.post(f"{api}/api/v1/accounts", json=signup_form(7101), timeout=30).raise_for_status()
+        token = signed_up.json()["token"]
         leave = (datetime.now(UTC) + timedelta(days=3)).isoformat()
         booked = httpx.post(f"{api}/api/v1/trips", headers={"Authorization": f"Bearer {token}"}, timeout=60,
                             json={"origin": "salvador", "destination": "fortaleza", "departure": leave})
         assert booked.status_code == 201, booked.text
         violations, _ = net.settle()
         assert not violations
-    finally:
-        net.stop()
     return home
 
 
-@pytest.mark.integration
 def test_the_readmes_check_command_works_on_a_real_data_dir(run_dir):
     data = sorted(p.name for p in (run_dir / "run" / "data").glob("*.db"))
     assert any(name.endswith(".snapshots.db") for name in data), data  # what the glob also takes

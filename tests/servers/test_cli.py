@@ -12,6 +12,8 @@ import pytest
 
 from servers.launcher import LocalNetwork
 
+pytestmark = pytest.mark.integration  # every test starts the server or the launcher as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -89,3 +91,15 @@ def test_a_network_that_fails_to_start_leaves_no_process_behind(tmp_path):
     for cid, proc in net.companies.items():
         assert proc.server is not None and proc.server.poll() is not None, f"{cid}'s server still runs"
         assert proc.broker is not None and not proc.broker.running, f"{cid}'s broker still runs"
+
+
+@pytest.mark.parametrize("command,says", [
+    ("recarga", "serve"), ("recarga-vehicle", "drive"), ("recarga-events", "verify"), ("recarga-broker", "health"),
+])
+def test_the_installed_commands_work_from_any_folder(tmp_path, command, says):
+    script = Path(sys.executable).parent / command  # installed by `make setup` (pip install -e .)
+    assert script.exists(), f"{command} is not installed: run `make setup`"
+    done = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "120"})
+    assert done.returncode == 0, done.stderr
+    assert f"Usage: {command}" in done.stdout and says in done.stdout

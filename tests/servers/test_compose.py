@@ -161,6 +161,7 @@ def test_the_hosts_file_is_the_env_file_given_to_compose(tmp_path: Path) -> None
                                                          "ecocharge": "127.0.0.1"}
 
 
+@pytest.mark.integration
 def test_the_config_job_writes_one_companys_broker_with_the_plugin(tmp_path: Path) -> None:
     write_secrets(tmp_path / "secrets", NETWORK, read_hosts(NETWORK, environ={}))
     done = subprocess.run([sys.executable, "-m", "servers", "config", "--company", "eflux", "--run-dir",
@@ -215,6 +216,7 @@ def health_endpoint() -> Iterator[tuple[str, list[int]]]:
     httpd.server_close()
 
 
+@pytest.mark.integration
 def test_the_servers_health_check_passes_on_200_only(health_endpoint: tuple[str, list[int]]) -> None:
     url, statuses = health_endpoint
 

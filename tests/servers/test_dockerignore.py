@@ -133,6 +133,7 @@ def secrets_of(run: Path) -> set[str]:
     return {s for s in found if len(s) >= 8}
 
 
+@pytest.mark.integration
 def test_the_build_context_holds_no_secret_no_venv_no_run_no_log(after_make_run):
     kept = context(after_make_run, rules((ROOT / ".dockerignore").read_text()))
     assert not [p for p in kept if p.split("/")[0] in (".venv", "run", ".git")]
@@ -143,9 +144,10 @@ def test_the_build_context_holds_no_secret_no_venv_no_run_no_log(after_make_run)
     assert not leaked
 
 
+@pytest.mark.integration
 def test_the_build_context_keeps_what_the_image_runs(after_make_run):
     kept = set(context(after_make_run, rules((ROOT / ".dockerignore").read_text())))
-    for needed in ("Dockerfile", "requirements.txt", "servers/__main__.py", "servers/data/network.json",
-                   "events/store.py", "mosquitto/config.py", "dashboards/streamlit_app.py",
+    for needed in ("Dockerfile", "requirements.txt", "pyproject.toml", "README.md", "servers/__main__.py",
+                   "servers/data/network.json", "events/store.py", "mosquitto/config.py", "dashboards/streamlit_app.py",
                    "dashboards/app_pages/book.py", ".streamlit/config.toml", "vehicle_sim/__main__.py"):
         assert needed in kept, needed

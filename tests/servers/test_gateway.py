@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,25 +17,20 @@ from hypothesis import strategies as st
 
 from events.store import SqliteEventStore
 from servers.contract import topics
-from servers.contract.fake import fake_vehicle_form
 from servers.contract.mqtt import new_client
 from servers.launcher import LocalNetwork
+from tests.live import LiveNetworks, signup_form
 from vehicle_sim.client import VehicleClient, signup
 from vehicle_sim.errors import ConnectFailed, ReplyError
 
 pytestmark = pytest.mark.integration
 TOKEN = "__TOKEN__"
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
-       "max_dc_kw": 100.0, "profile": "normal"}
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
-    network = LocalNetwork(tmp_path_factory.mktemp("mqtt-net"), free_ports=True, mqtt=True,
-                           env={"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"})
-    network.start()
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("mqtt-net") as running:
+        yield running
 
 
 def broker_of(net: LocalNetwork, company: str) -> tuple[str, int]:
@@ -43,8 +39,7 @@ def broker_of(net: LocalNetwork, company: str) -> tuple[str, int]:
 
 def new_vehicle(net: LocalNetwork, company: str, seed: int, credit: float = 3000.0) -> VehicleClient:
     host, port = broker_of(net, company)
-    form = {**fake_vehicle_form(seed), **CAR, "initial_credit": credit}
-    session = signup(host, port, company, form)
+    session = signup(host, port, company, signup_form(seed, credit))
     car = VehicleClient(host, port, company, session["vehicle_id"], session["broker"]["username"],
                         session["broker"]["password"], resend_interval=1.0)
     car.connect(timeout=10)
@@ -145,7 +140,7 @@ def test_plans_with_alternatives_over_mqtt(net):
 
 def test_a_second_login_keeps_the_first_device_connected_and_a_revoked_vehicle_is_refused(net):
     host, port = broker_of(net, "ecocharge")
-    form = {**fake_vehicle_form(21), **CAR, "initial_credit": 10.0}
+    form = signup_form(21, credit=10.0)
     first = new_vehicle(net, "ecocharge", 21, credit=10.0)
     try:
         again = signup(host, port, "ecocharge", {"login": form["email"], "password": form["password"]}, op="login")

@@ -6,9 +6,8 @@ import contextlib
 import json
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,38 +19,10 @@ from servers.domain.state import FOLD
 from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
 from servers.service import views
+from tests.live import Api, LiveNetworks, departure, plan_request
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
-FAST = {"RECARGA_TICK_S": "0.2", "RECARGA_HOLD_TIMEOUT_S": "2", "RECARGA_STALE_TRIP_S": "2",
-        "RECARGA_SYNCHRONOUS": "NORMAL"}
-CAR = {"capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16, "charge_kwh": 54.0, "max_ac_kw": 11.0,
-       "max_dc_kw": 100.0, "profile": "normal"}
-
-
-def departure(hours: float = 6) -> str:
-    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
-
-
-class Api:
-    """A vehicle's view of one server's public API."""
-
-    def __init__(self, base: str, form_seed: int, credit: float = 3000.0) -> None:
-        self.http = httpx.Client(base_url=base, timeout=30)
-        form = {**fake_vehicle_form(form_seed), **CAR, "initial_credit": credit}
-        r = self.http.post("/api/v1/accounts", json={k: v for k, v in form.items() if k in SIGNUP_FIELDS})
-        assert r.status_code == 201, r.text
-        self.vehicle_id = r.json()["vehicle_id"]
-        self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
-
-    def book(self, origin: str, destination: str, when: str, key: str | None = None) -> httpx.Response:
-        headers = {"Idempotency-Key": key} if key else {}
-        return self.http.post("/api/v1/trips", json={"origin": origin, "destination": destination,
-                                                     "departure": when}, headers=headers)
-
-
-SIGNUP_FIELDS = {"name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
-                 "charge_kwh", "max_ac_kw", "max_dc_kw", "profile", "initial_credit"}
 
 
 def settle(net: LocalNetwork, timeout: float = 20.0) -> list:
@@ -60,11 +31,9 @@ def settle(net: LocalNetwork, timeout: float = 20.0) -> list:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
-    network = LocalNetwork(tmp_path_factory.mktemp("net"), free_ports=True, mqtt=False, env=FAST)
-    network.start()
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("net", mqtt=False) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +42,7 @@ def route(net: LocalNetwork) -> tuple[str, str]:
     base = net.companies["voltpoint"].api_url
     for origin, destination in [("salvador", "fortaleza"), ("feira-de-santana", "fortaleza"),
                                 ("salvador", "sobral"), ("vitoria-da-conquista", "fortaleza")]:
-        r = httpx.post(base + "/api/v1/plan", json={"origin": origin, "destination": destination, **CAR})
+        r = httpx.post(base + "/api/v1/plan", json=plan_request(origin, destination))
         if r.status_code == 200 and len({s["company_id"] for s in r.json()["plans"][0]["stops"]}) == 3:
             return origin, destination
     pytest.fail("no trip in the network data stops at all three companies")
@@ -169,15 +138,8 @@ def test_bad_input_gets_a_stable_code_and_never_a_500(net):
     for method, path, payload, status, code in cases:
         r = httpx.request(method, base + path, json=payload)
         assert (r.status_code, r.json()["code"]) == (status, code), (path, r.text)
-    bad_cpf = {**fake_vehicle_form(3), "cpf": "111.111.111-11"}
-    r = httpx.post(base + "/api/v1/accounts", json={k: v for k, v in bad_cpf.items() if k in SIGNUP_FIELDS})
+    r = httpx.post(base + "/api/v1/accounts", json={**fake_vehicle_form(3), "cpf": "111.111.111-11"})
     assert (r.status_code, r.json()["code"]) == (400, "INVALID_CPF")
-
-
-def _net_for_crash(tmp_path: Path) -> LocalNetwork:
-    network = LocalNetwork(tmp_path, free_ports=True, mqtt=False, env=FAST)
-    network.start()
-    return network
 
 
 @pytest.mark.parametrize("fault,killed", [
@@ -185,9 +147,8 @@ def _net_for_crash(tmp_path: Path) -> LocalNetwork:
     ("coordinator.before_decide", "voltpoint"),
     ("participant.after_vote", "ecocharge"),
 ])
-def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault, killed):
-    network = _net_for_crash(tmp_path)
-    try:
+def test_a_server_killed_mid_trip_converges_after_restart(live_network, route, fault, killed):
+    with live_network("crash", mqtt=False) as network:
         api = Api(network.companies["voltpoint"].api_url, form_seed=900)
         network.kill_server(killed)
         network.start_server(killed, extra_env={"RECARGA_FAULTS": fault})
@@ -209,8 +170,6 @@ def test_a_server_killed_mid_trip_converges_after_restart(tmp_path, route, fault
             assert decided[0].type == "TripCommitted"
             confirmed = {c for c, events in logs.items() if any(e.type == "HoldsConfirmed" for e in events)}
             assert confirmed == {"voltpoint", "ecocharge", "eflux"}
-    finally:
-        network.stop()
 
 
 def test_an_operator_puts_a_point_out_of_order_and_back_and_bookings_avoid_it(net):

@@ -13,8 +13,8 @@ from events.location import open_store
 from servers.domain.state import FOLD
 from servers.launcher import LocalNetwork
 from servers.service import views
+from tests.live import Api, LiveNetworks, departure
 from tests.postgres import PostgresCluster
-from tests.servers.test_live_network import FAST, Api, departure
 
 pytestmark = pytest.mark.integration
 HOME = "voltpoint"
@@ -27,11 +27,9 @@ def digest(net: LocalNetwork, cid: str) -> dict[str, object]:
 
 
 def test_a_company_on_postgresql_books_a_three_company_trip_and_replays_to_the_same_state(
-        tmp_path, postgres: PostgresCluster):
+        live_network: LiveNetworks, postgres: PostgresCluster):
     url = postgres.fresh_database(HOME)
-    net = LocalNetwork(tmp_path, free_ports=True, mqtt=False, env=FAST, log_urls={HOME: url})
-    net.start()
-    try:
+    with live_network("on-postgresql", mqtt=False, log_urls={HOME: url}) as net:
         api = Api(net.companies[HOME].api_url, form_seed=4242)
         booked = next((r for origin, destination in ROUTES
                        if (r := api.book(origin, destination, departure(hours=8))).status_code == 201
@@ -73,5 +71,3 @@ def test_a_company_on_postgresql_books_a_three_company_trip_and_replays_to_the_s
         check = subprocess.run([sys.executable, "-m", "servers", "check", url, *files, "--converged"],
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0 and check.stdout.strip().endswith("of 3 log(s)"), check.stdout + check.stderr
-    finally:
-        net.stop()

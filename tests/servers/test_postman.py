@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from servers.contract.fake import cpf_is_valid
 from servers.launcher import LocalNetwork
 from servers.peer_auth import pair_key
+from tests.live import LiveNetworks
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent
@@ -52,12 +54,9 @@ def fill(text: str, variables: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
-    network = LocalNetwork(tmp_path_factory.mktemp("postman"), free_ports=True, mqtt=False,
-                           env={"RECARGA_TICK_S": "0.2", "RECARGA_SYNCHRONOUS": "NORMAL"})
-    network.start()
-    yield network
-    network.stop()
+def net(live_network: LiveNetworks) -> Iterator[LocalNetwork]:
+    with live_network("postman", mqtt=False) as running:
+        yield running
 
 
 def variables(net: LocalNetwork) -> dict[str, str]:

@@ -10,20 +10,20 @@ import pytest
 from typer.testing import CliRunner
 
 from events.store import SqliteEventStore
-from servers.contract.fake import fake_vehicle_form
+from tests.live import CAR, signup_form
 from vehicle_sim.cli import app
 from vehicle_sim.drive import DriveError, drive_trip
-from vehicle_sim.session import BOOK_TIMEOUT, Session
+from vehicle_sim.session import BOOK_TIMEOUT, VehicleSession
 
-from .conftest import CAR, run_menus
+from .conftest import run_menus
 
 pytestmark = pytest.mark.integration
 
 
-def booked_car(endpoint, hours: float) -> tuple[Session, dict, dict]:
+def booked_car(endpoint, hours: float) -> tuple[VehicleSession, dict, dict]:
     """A new car with a confirmed Salvador → Fortaleza trip leaving in `hours` (apart from other tests' trips)."""
-    form = {**fake_vehicle_form(random.getrandbits(62)), **CAR, "initial_credit": 3000.0}
-    session = Session.signup(endpoint, form)
+    form = signup_form(random.getrandbits(62))
+    session = VehicleSession.signup(endpoint, form)
     departure = (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
     trip = session.request("book", BOOK_TIMEOUT, origin="salvador", destination="fortaleza", departure=departure)
     assert trip["status"] == "CONFIRMED" and len(trip["stops"]) >= 3

@@ -7,10 +7,11 @@ import random
 import pytest
 
 from servers.contract.fake import fake_vehicle_form
+from tests.live import CAR
 from vehicle_sim.config import City, NetworkInfo
-from vehicle_sim.session import Session
+from vehicle_sim.session import VehicleSession
 
-from .conftest import CAR, run_menus
+from .conftest import run_menus
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def test_a_driver_registers_logs_in_by_cpf_and_email_books_adds_credit_and_cance
     seen = run_menus(endpoints["voltpoint"], answers)
     assert "created" in seen and f"Welcome, {person['name']}!" in seen
     assert "Booked!" in seen and "Traceback" not in seen
-    with Session.login(endpoints["voltpoint"], person["email"], person["password"]) as session:
+    with VehicleSession.login(endpoints["voltpoint"], person["email"], person["password"]) as session:
         account = session.account()
         trips = session.request("trips")["trips"]
     assert len(trips) == 1 and trips[0]["status"] == "CANCELLED"
