@@ -165,10 +165,11 @@ def pids(net: LocalNetwork) -> dict[str, int]:
 
 def bench_storm(directory: Path, size: int, departures: Callable[[int], list], label: str, *,
                 synchronous: str, profile: Path | None, signup_concurrency: int = 64,
-                network_file: Path | None = None, route: tuple[str, str] = CORRIDOR) -> dict:
+                network_file: Path | None = None, route: tuple[str, str] = CORRIDOR,
+                env: dict[str, str] | None = None) -> dict:
     """One storm on a fresh network: sign up `size` vehicles, then every one books `route` at once."""
     net = LocalNetwork(directory / f"{label}-{size}", free_ports=True, mqtt=True, network_file=network_file,
-                       env={"RECARGA_SYNCHRONOUS": synchronous})
+                       env={"RECARGA_SYNCHRONOUS": synchronous, **(env or {})})
     net.start(timeout=60)
     try:
         endpoints = load_endpoints(net.clients_file)
@@ -250,6 +251,7 @@ def storm_row(s: dict) -> tuple[str, str, str]:
     lat = s["latency_ms"]
     refused = sum(s["refused"].values())
     what = (f"{s['label']} storm of {s['vehicles']}: p50 / p95 / p99 ms")
+    share = s.get("earliest_askers_share")
     notes = (f"{s['confirmed_per_s']} confirmed/s, {s['answered_per_s']} answered/s; {s['confirmed']} confirmed, "
              f"{refused} refused ({s['refusals_with_alternatives']} with alternatives), errors {s['errors']}, "
              f"timeouts {s['timeouts']}; servers' CPU {s['servers_cpu_ms_per_confirmed']} ms per confirmed trip "
@@ -258,7 +260,9 @@ def storm_row(s: dict) -> tuple[str, str, str]:
              + f"), load generator {s['cpu_s']['load generator']:.1f} s, brokers "
              + f"{sum(v for k, v in s['cpu_s'].items() if k.startswith('broker')):.1f} s; RSS "
              + ", ".join(f"{c} {v:.0f}" for c, v in s["rss_mib"].items())
-             + f" MiB; settled in {s['settle_s']} s, {s['violations']} violations")
+             + f" MiB; settled in {s['settle_s']} s, {s['violations']} violations"
+             + (f"; {100 * share:.0f} % of the confirmed trips lost no earlier asker (departing within 30 min)"
+                if share is not None else ""))
     return what, f"{lat['p50']} / {lat['p95']} / {lat['p99']}", notes
 
 
@@ -270,6 +274,8 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--storms", default="", help="storm sizes, e.g. 1,10,60,300,1000 (conflict-free)")
     parser.add_argument("--corridor", type=int, default=0, help="size of the contended corridor storm")
+    parser.add_argument("--priority", type=int, default=0,
+                        help="size of a corridor storm run with the priority rule off, then on: who gets the chargers")
     parser.add_argument("--only-storms", action="store_true", help="skip the single-trip and fleet runs")
     parser.add_argument("--signup-concurrency", type=int, default=64,
                         help="sign-ups in flight at once before a storm (the code before 2026-12-02 needs few)")
@@ -302,6 +308,13 @@ def main() -> None:
             storms.append(bench_storm(tmpdir, args.corridor, lambda n: within(n, hours=10), "corridor",
                                       synchronous=args.synchronous, profile=args.profile,
                                       signup_concurrency=args.signup_concurrency))
+            rows.append(storm_row(storms[-1]))
+        for rule in ("off", "on") if args.priority else ():
+            storms.append(bench_storm(tmpdir, args.priority, lambda n: within(n, hours=10),
+                                      f"corridor, priority rule {rule}",
+                                      synchronous=args.synchronous, profile=args.profile,
+                                      signup_concurrency=args.signup_concurrency,
+                                      env={"RECARGA_PRIORITY_RULE": "1" if rule == "on" else "0"}))
             rows.append(storm_row(storms[-1]))
         net = LocalNetwork(tmpdir / "net", free_ports=True, mqtt=True,
                            env={"RECARGA_SYNCHRONOUS": args.synchronous})

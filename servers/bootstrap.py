@@ -20,7 +20,7 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
-from servers.service.peers import LocalPeer, Peers
+from servers.service.peers import LocalPeer, Peers, outcome_asker
 from servers.service.planning import TripPlanner
 from servers.service.recovery import Recovery
 from servers.service.requests import Requests
@@ -115,8 +115,11 @@ def build_server(settings: Settings) -> Server:
                     for company, address in settings.peer_addresses(network).items()}
     planner = TripPlanner(engine, network, availability)
     coordinator = Coordinator(engine, requests, network, settings.company, peers, trips, planner,
-                              stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability)
+                              stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability,
+                              priority_rule=settings.priority_rule)
     peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome)
+    if settings.priority_rule:
+        participant.ask_outcome = outcome_asker(peers)
     verifier = Verifier(settings.company, settings.peer_secrets)
     recovery = Recovery(engine, coordinator, participant, peers, availability)
     return Server(settings, network, store, engine, accounts, participant, coordinator, trips, planner, peers,

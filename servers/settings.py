@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     broker_key: str = Field(default="", description="secret from which vehicles' broker passwords are derived")
     operator_token: str = Field(default="", description="the company operator's token; empty disables operator routes")
     tick_s: float = Field(default=1.0, gt=0, description="period of the recovery loop")
+    priority_rule: bool = Field(default=True, description="a trip that asked earlier makes later, undecided holds "
+                                "in its way yield (off: first come, first served at each point; for benchmarks)")
     mqtt: bool = Field(default=True, description="run the MQTT gateway")
     broker_host: str = Field(default="127.0.0.1", description="the company's broker (may be another host)")
     broker_port: int | None = Field(default=None, ge=1, le=65535, description="default: the company's broker_port")

@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 import uuid
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,34 @@ def within(n: int, *, hours: float = 10.0, seed: int = 1) -> list[datetime]:
     return [now + timedelta(hours=rng.uniform(0.0, hours)) for _ in range(n)]
 
 
+# Two cars on the same route whose departures are closer than this want the same chargers at the same time.
+COMPETING = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One answer of a storm on one route: when the server says the car asked, its departure, and the outcome."""
+
+    asked_at: datetime
+    departure: datetime
+    confirmed: bool
+
+
+def earliest_askers_share(answers: list[Asked], competing: timedelta = COMPETING) -> float | None:
+    """The share of confirmed trips that no earlier asker lost to: no car that asked before, for a departure
+    within `competing` of it, was refused. None when nothing was confirmed."""
+    confirmed = [a for a in answers if a.confirmed]
+    if not confirmed:
+        return None
+    refused = sorted((a for a in answers if not a.confirmed), key=lambda a: a.departure)
+    starts = [a.departure for a in refused]
+    fair = 0
+    for c in confirmed:
+        lo, hi = bisect_left(starts, c.departure - competing), bisect_right(starts, c.departure + competing)
+        fair += not any(r.asked_at < c.asked_at for r in refused[lo:hi])
+    return fair / len(confirmed)
+
+
 @dataclass
 class StormResult:
     """What a storm got back: answers by kind, latencies, and when the storm ran (monotonic seconds)."""
@@ -151,6 +180,7 @@ class StormResult:
     timeouts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     refusals_with_alternatives: int = 0
+    asked: list[Asked] = field(default_factory=list)  # every answer that says when its car asked
 
     @property
     def answered(self) -> int:
@@ -165,6 +195,7 @@ class StormResult:
                 "answered": self.answered, "confirmed_per_s": round(self.confirmed / elapsed, 1),
                 "answered_per_s": round(self.answered / elapsed, 1),
                 "refusals_with_alternatives": self.refusals_with_alternatives,
+                "earliest_askers_share": earliest_askers_share(self.asked),
                 "latency_ms": {q: round(percentile(lat, p), 1) for q, p in
                                (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))}}
 
@@ -234,11 +265,14 @@ async def storm(cars: list[AsyncRpc], origin: str, destination: str, departures:
             result.timeouts += 1
             return
         result.latencies_ms.append(1000 * (time.perf_counter() - sent))
+        error = reply.get("error") or {}
+        details = error.get("details") or {}
+        asked_at = (reply.get("result") or details).get("asked_at")
+        if asked_at:
+            result.asked.append(Asked(datetime.fromisoformat(asked_at), departure, bool(reply.get("ok"))))
         if reply.get("ok"):
             result.confirmed += 1
             return
-        error = reply.get("error") or {}
-        details = error.get("details") or {}
         if details.get("status") == "REFUSED":
             result.refused[str(error.get("code"))] += 1
             alternatives = details.get("alternatives") or {}

@@ -122,8 +122,9 @@ class HttpPeer:
         return await self._call("release", {"trip_id": trip_id,  # type: ignore[no-any-return]
                                             "reason": reason[:200]})
 
-    async def outcome(self, trip_id: str) -> str:
-        return str((await self._call("outcome", {"trip_id": trip_id}))["outcome"])
+    async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
+        args = {"trip_id": trip_id, **({"asked_by": asked_by, "point_id": point_id} if asked_by else {})}
+        return str((await self._call("outcome", args))["outcome"])
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         return await self._call("check_in", req.model_dump(mode="json"))  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ the disk: a vote or a confirmation is never sent before it is durable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,13 +39,16 @@ router = APIRouter(prefix="/peer/v1", tags=["peer"])
 Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp
 
 
-def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
-    """Decide one peer operation (staged in the log, not yet durable); DomainError if refused."""
+async def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
+    """Decide one peer operation (staged in the log, not yet durable); DomainError if refused.
+
+    Only a prepare may wait (for later trips in its way to yield); the rest decide at once.
+    """
     handlers: dict[str, Callable[[], dict[str, Any]]] = {}
     if isinstance(op, PrepareOp):
         if op.args.coordinator != peer:
             raise DomainError("a peer can only prepare trips it coordinates", code="NOT_COORDINATOR")
-        return msgspec.to_builtins(server.participant.prepare(op.args))  # type: ignore[no-any-return]
+        return msgspec.to_builtins(await server.participant.prepare(op.args))  # type: ignore[no-any-return]
     if isinstance(op, DecisionOp):
         args = op.args
         handlers = {"commit": lambda: server.participant.commit(args.trip_id),
@@ -52,29 +56,32 @@ def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
                     "release": lambda: server.participant.release(args.trip_id, args.reason or "cancelled")}
         return handlers[op.op]()
     if isinstance(op, OutcomeOp):
-        return {"trip_id": op.args.trip_id, "outcome": server.coordinator.outcome(op.args.trip_id)}
+        asked = op.args
+        return {"trip_id": asked.trip_id, "outcome": server.coordinator.outcome(asked.trip_id, asked.asked_by,
+                                                                               asked.point_id)}
     return server.participant.check_in(op.args)
 
 
-def _result(server: Server, peer: str, op: Op) -> OpResult:
+async def _result(server: Server, peer: str, op: Op) -> OpResult:
     try:
-        return OpResult(ok=True, result=apply(server, peer, op))
+        return OpResult(ok=True, result=await apply(server, peer, op))
     except DomainError as exc:
         return OpResult(ok=False, error=OpError(code=exc.code, message=exc.message, status=exc.status,
                                                 details=exc.details))
 
 
 async def _one(server: Server, peer: str, op: Op) -> dict[str, Any]:
-    result = apply(server, peer, op)
+    result = await apply(server, peer, op)
     await server.engine.durable()
     return result
 
 
 @router.post("/batch", summary="Many operations (prepare, commit, abort, release, outcome, check_in) in one request")
 async def batch(body: BatchIn, peer: PeerDep, server: ServerDep) -> BatchOut:
-    results = [_result(server, peer, op) for op in body.ops]
+    # In order: each operation runs to its first wait before the next starts (only a prepare ever waits).
+    results = await asyncio.gather(*(_result(server, peer, op) for op in body.ops))
     await server.engine.durable()  # one fsync for the whole batch
-    return BatchOut(results=results)
+    return BatchOut(results=list(results))
 
 
 @router.post("/prepare", summary="Phase one: hold points for a trip's stops, or refuse with alternatives")
@@ -98,8 +105,11 @@ async def release(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[st
 
 
 @router.get("/trips/{trip_id}/outcome", summary="Cooperative termination: commit or abort (undecided → abort)")
-async def outcome(trip_id: str, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
-    return await _one(server, peer, OutcomeOp(op="outcome", args=OutcomeIn(trip_id=trip_id)))
+async def outcome(trip_id: str, peer: PeerDep, server: ServerDep,
+                  asked_by: str | None = Query(default=None, min_length=1, max_length=64),
+                  point_id: str | None = Query(default=None, min_length=1, max_length=64)) -> dict[str, Any]:
+    return await _one(server, peer, OutcomeOp(op="outcome", args=OutcomeIn(trip_id=trip_id, asked_by=asked_by,
+                                                                           point_id=point_id)))
 
 
 @router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point")

@@ -174,6 +174,10 @@ class OutcomeIn(In):
     """Cooperative termination: what was decided for this trip?"""
 
     trip_id: str = Field(min_length=1, max_length=64)
+    # The earlier trip this one is asked to yield a point to (the priority rule): an undecided trip is
+    # aborted as YIELDED instead of TIMEOUT.
+    asked_by: str | None = Field(default=None, min_length=1, max_length=64)
+    point_id: str | None = Field(default=None, min_length=1, max_length=64)  # the point wanted
 
 
 class PrepareOp(In):

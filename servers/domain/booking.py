@@ -13,7 +13,7 @@ from typing import Any
 from servers.core.network import Network, Point, Station
 from servers.domain.errors import DomainError
 from servers.domain.events import HoldData
-from servers.domain.state import COMMITTED, ServerState, Trip, parse_time
+from servers.domain.state import COMMITTED, HELD, ServerState, Trip, parse_time
 
 # Stable refusal codes: a coordinator's, then a participant's at prepare.
 TRIP_OVERLAPS = "TRIP_OVERLAPS"
@@ -67,6 +67,20 @@ class Refusal:
     station_id: str
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Wound:
+    """A stop an earlier request may still have: the later, undecided holds in its way on one point.
+
+    The statement's priority rule (wound-wait): when two trips want the same point, the one that asked
+    first keeps priority; a later trip that holds the point but is not decided yet yields — its
+    coordinator is asked for the outcome (which aborts an undecided trip) and its hold is released.
+    """
+
+    stop: int
+    point_id: str
+    victims: tuple[tuple[str, str], ...]  # (trip, its coordinator)
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -131,12 +145,50 @@ def alternatives_for(state: ServerState, network: Network, company_id: str, req:
     return found
 
 
-def decide_prepare(state: ServerState, network: Network, company_id: str,
-                   stops: list[StopRequest]) -> list[HoldData] | Refusal:
+def _precedes(a: tuple[datetime, str], priority: str, trip_id: str) -> bool:
+    """`a` (priority, trip) asked before the trip of `priority` and `trip_id` (the trip id breaks a tie).
+
+    A hold without a priority (none was sent) is never preceded: it is not asked to yield.
+    """
+    return bool(priority) and a < (parse_time(priority), trip_id)
+
+
+def yielding_point(state: ServerState, station: Station, req: StopRequest, asker: tuple[datetime, str],
+                   taken_here: list[tuple[str, datetime, datetime]]) -> Wound | None:
+    """A point fast enough whose every overlapping hold is undecided and of a trip that asked after `asker`.
+
+    Of those, the one with the fewest such holds (then the slowest): what wounding costs least.
+    """
+    best: tuple[int, float, str, tuple[tuple[str, str], ...]] | None = None
+    for point in station.points:
+        if point.power_kw < req.min_power_kw or state.point_status.get(point.id, "AVAILABLE") != "AVAILABLE":
+            continue
+        if any(pid == point.id and overlaps(req.start, req.end, s, e) for pid, s, e in taken_here):
+            continue
+        windows = state.windows.get(point.id)
+        if windows is None:
+            continue
+        victims = set()
+        for key in windows.overlapping(req.start.timestamp(), req.end.timestamp()):
+            hold = state.occupancy[point.id][key]
+            part = state.participations.get(hold.trip_id)
+            if part is None or hold.status != HELD or not _precedes(asker, part.priority, part.trip_id):
+                break
+            victims.add((part.trip_id, part.coordinator))
+        else:
+            candidate = (len(victims), point.power_kw, point.id, tuple(sorted(victims)))
+            if victims and (best is None or candidate < best):
+                best = candidate
+    return Wound(req.stop, best[2], best[3]) if best is not None else None
+
+
+def decide_prepare(state: ServerState, network: Network, company_id: str, stops: list[StopRequest],
+                   asker: tuple[datetime, str] | None = None) -> list[HoldData] | Refusal | Wound:
     """Pick a point for every stop, or refuse at the first stop that cannot be held.
 
-    Holds already placed win: a point held or reserved for an overlapping
-    window is never given again, so the trip that got there first keeps it.
+    Holds already placed win, with one exception: given the `asker` (its priority and trip id), a stop
+    whose points are all taken but one only by undecided holds of later trips is a `Wound` — the
+    caller asks those trips to yield and decides again (without an asker: nothing is wounded twice).
     """
     picked: list[HoldData] = []
     taken_here: list[tuple[str, datetime, datetime]] = []  # points this same request already took
@@ -154,6 +206,10 @@ def decide_prepare(state: ServerState, network: Network, company_id: str,
                       if not any(pid == p.id and overlaps(req.start, req.end, s, e)
                                  for pid, s, e in taken_here)]
         point = choose_point(candidates, req.min_power_kw)
+        if point is None and asker is not None:
+            wound = yielding_point(state, station, req, asker, taken_here)
+            if wound is not None:
+                return wound
         if point is None:
             conflicts = [c for p in station.points
                          for c in point_conflicts(state, p.id, req.start, req.end)]

@@ -11,7 +11,7 @@ coordinator at once). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,19 +22,26 @@ AVAILABLE = "AVAILABLE"
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One booked window on one point, in epoch seconds; `key` is "{trip}#{stop}"."""
+    """One booked window on one point, in epoch seconds; `key` is "{trip}#{stop}".
+
+    `priority` is when its trip asked (epoch seconds) while the hold is undecided — a trip that asked
+    earlier may make it yield (the priority rule) — and 0 once it is reserved (or when not known).
+    """
 
     key: str
     point_id: str
     start: float
     end: float
+    priority: float = 0.0
 
     def to_json(self) -> list[Any]:
-        return [self.key, self.point_id, self.start, self.end]
+        base: list[Any] = [self.key, self.point_id, self.start, self.end]
+        return [*base, self.priority] if self.priority else base
 
     @classmethod
     def from_json(cls, data: Sequence[Any]) -> Window:
-        return cls(str(data[0]), str(data[1]), float(data[2]), float(data[3]))
+        return cls(str(data[0]), str(data[1]), float(data[2]), float(data[3]),
+                   float(data[4]) if len(data) > 4 else 0.0)
 
 
 @dataclass
@@ -66,18 +73,23 @@ class OccupancyMirror:
     seq: int = 0
     windows: dict[str, PointWindows] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)  # only points not AVAILABLE
+    yieldable: dict[str, float] = field(default_factory=dict)  # window key -> its priority, while undecided
 
     def apply(self, changes: Changes) -> None:
         """Bring the mirror up to `changes.seq`."""
         if changes.reset:
             self.windows.clear()
             self.status.clear()
+            self.yieldable.clear()
         for w in changes.removed:
             windows = self.windows.get(w.point_id)
             if windows is not None:
                 windows.remove(w.start, w.end, w.key)
+            self.yieldable.pop(w.key, None)
         for w in changes.added:
             self.windows.setdefault(w.point_id, PointWindows()).add(w.start, w.end, w.key)
+            if w.priority:
+                self.yieldable[w.key] = w.priority
         for point, status in changes.status.items():
             if status == AVAILABLE:
                 self.status.pop(point, None)
@@ -88,6 +100,8 @@ class OccupancyMirror:
     def forget_before(self, moment: float) -> None:
         """Drop windows that ended before `moment` (the past cannot be booked; the mirror stays small)."""
         for point, windows in list(self.windows.items()):
+            for _, _, key in (w for w in windows.items if w[1] <= moment):
+                self.yieldable.pop(key, None)
             windows.items = [w for w in windows.items if w[1] > moment]
             if not windows.items:
                 del self.windows[point]
@@ -100,6 +114,15 @@ class OccupancyMirror:
         return windows is None or not windows.any_overlapping(start, end)
 
 
-def windows_of(holds: Iterable[Any]) -> list[Window]:
-    """`Window`s of a participant's holds (`servers.domain.state.Hold`)."""
-    return [Window(h.key, h.point_id, *h.span) for h in holds]
+def free_for(windows: PointWindows | None, yieldable: Mapping[str, float], start: float, end: float,
+             asker: float | None) -> bool:
+    """Nothing booked in [start, end) — or, for a trip that asked at `asker`, only undecided holds of trips
+    that asked after it (which the priority rule makes yield)."""
+    if windows is None or not windows.any_overlapping(start, end):
+        return True
+    return asker is not None and all(yieldable.get(k, 0.0) > asker for k in windows.overlapping(start, end))
+
+
+def windows_of(holds: Iterable[Any], yieldable: Mapping[str, float]) -> list[Window]:
+    """`Window`s of a participant's holds (`servers.domain.state.Hold`), with the priority of undecided ones."""
+    return [Window(h.key, h.point_id, h.span[0], h.span[1], yieldable.get(h.key, 0.0)) for h in holds]

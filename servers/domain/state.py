@@ -82,6 +82,7 @@ class Trip:
     cost_by_company_cents: dict[str, int]
     requested_at: str
     status: TripStatus = TripStatus.REQUESTED
+    asked_at: str = ""  # when the driver asked: the trip's priority (logs of before 2026-12-02 may lack it)
     points: list[str] = field(default_factory=list)  # the point held at each stop of the plan ("" until voted)
     reason: str = ""
     code: str = ""
@@ -162,6 +163,8 @@ class ServerState:
     expiring: list[tuple[datetime, str, str]] = field(default_factory=list, metadata={"derived": True})
     # point_id -> the windows of `occupancy` on it, sorted (derived: for "what overlaps?" by bisection).
     windows: dict[str, PointWindows] = field(default_factory=dict, metadata={"derived": True})
+    # Hold key -> when its trip asked (epoch s), for holds still undecided: what the priority rule may make yield.
+    yieldable: dict[str, float] = field(default_factory=dict, metadata={"derived": True})
 
 
 def _settled(trip: Trip) -> bool:
@@ -220,7 +223,16 @@ def _occupy(state: ServerState, hold: Hold) -> None:
     state.windows.setdefault(hold.point_id, PointWindows()).add(*hold.span, hold.key)
 
 
+def _undecided(state: ServerState, part: Participation) -> None:
+    """The holds of an undecided participation may yield to earlier askers (those with a priority)."""
+    if part.priority:
+        asked = parse_time(part.priority).timestamp()
+        for hold in part.holds:
+            state.yieldable[hold.key] = asked
+
+
 def _vacate(state: ServerState, hold: Hold) -> None:
+    state.yieldable.pop(hold.key, None)
     points = state.occupancy.get(hold.point_id)
     if points is not None and points.pop(hold.key, None) is not None:
         state.windows[hold.point_id].remove(*hold.span, hold.key)
@@ -324,7 +336,7 @@ def _trip_requested(state: ServerState, e: ev.TripRequested, r: RecordedEvent) -
                                   plan=e.plan, participants=list(e.participants),
                                   points=[""] * len(e.plan.get("stops", [])), cost_cents=e.cost_cents,
                                   cost_by_company_cents=dict(e.cost_by_company_cents),
-                                  requested_at=r.recorded_at.isoformat())
+                                  requested_at=r.recorded_at.isoformat(), asked_at=e.priority)
 
 
 @on(ev.TripVoteRecorded)
@@ -400,6 +412,7 @@ def _holds_placed(state: ServerState, e: ev.HoldsPlaced, r: RecordedEvent) -> No
         _occupy(state, hold)
     state.participations[part.trip_id] = part
     state.open_holds.add(part.trip_id)
+    _undecided(state, part)
 
 
 @on(ev.PrepareRefused)
@@ -413,6 +426,7 @@ def _holds_confirmed(state: ServerState, e: ev.HoldsConfirmed, r: RecordedEvent)
     part.status = HoldStatus.CONFIRMED
     for hold in part.holds:
         hold.status = HoldStatus.CONFIRMED
+        state.yieldable.pop(hold.key, None)
 
 
 @on(ev.HoldsReleased)
@@ -510,6 +524,8 @@ class ServerFold:
                 if hold.charging not in ("FINISHED", "NO_SHOW"):
                     _occupy(state, hold)
                     state.open_holds.add(part.trip_id)
+            if part.status == HELD:
+                _undecided(state, part)
             _schedule_participation(state, part)
         for trip in list(state.trips.values()):
             _schedule_trip(state, trip)  # a saved state holds no aborted trip that is settled

@@ -11,7 +11,9 @@ Three sources, all advisory (a prepare stays the authority):
 
 A station is busy for a stop when none of its points fast enough is, by all of
 this, free for the stop's window — then the planner takes another station, or
-refuses without sending a single prepare.
+refuses without sending a single prepare. For a trip that asked at a known
+moment, a point held only by undecided trips that asked later counts as free:
+the priority rule makes them yield at the prepare.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from servers.core.network import Network, Station
-from servers.domain.occupancy import OccupancyMirror
+from servers.domain.occupancy import OccupancyMirror, free_for
 from servers.domain.windows import PointWindows
 from servers.service.engine import Engine
 
 _NOTHING: dict[str, PointWindows] = {}
 _NOTHING_STATUS: dict[str, str] = {}
+_NOTHING_YIELDS: dict[str, float] = {}
 LEARNT_FOR_S = 5.0  # how long a refusal's conflicts and a claim count, if the mirror has not caught up
 
 
@@ -52,7 +55,8 @@ class Availability:
         self.peers: dict[str, PeerPicture] = {}
         self._learnt: dict[str, PointWindows] = {}  # point -> windows learnt, until they expire
         self._keys: dict[str, list[tuple[str, float, float, str]]] = {}  # trip -> what was learnt of it
-        self._claims: dict[str, dict[int, tuple[float, float, float]]] = {}  # station -> claim -> (start, end, kW)
+        # station -> claim -> (start, end, kW, when its trip asked)
+        self._claims: dict[str, dict[int, tuple[float, float, float, float]]] = {}
         self._expiry: list[tuple[float, int, str, float, float, str]] = []  # (when, n, point, start, end, key)
         self._counter = itertools.count()
         self._station_points: dict[str, tuple[tuple[str, float], ...]] = {}
@@ -85,11 +89,13 @@ class Availability:
             if not windows.items:
                 del self._learnt[point]
 
-    def claim(self, stops: list[tuple[str, datetime, datetime, float]]) -> int:
-        """Count these stops (station, start, end, kW) as taken while their prepares are out; a token to release."""
+    def claim(self, stops: list[tuple[str, datetime, datetime, float]], asked: datetime) -> int:
+        """Count these stops (station, start, end, kW) of a trip that asked at `asked` as taken while their
+        prepares are out; a token to release."""
         token = next(self._counter)
+        when = asked.timestamp()
         for station_id, start, end, power in stops:
-            self._claims.setdefault(station_id, {})[token] = (start.timestamp(), end.timestamp(), power)
+            self._claims.setdefault(station_id, {})[token] = (start.timestamp(), end.timestamp(), power, when)
         return token
 
     def release(self, token: int, stations: list[str]) -> None:
@@ -114,8 +120,9 @@ class Availability:
                     del self._keys[trip]
 
     # -- what the planner asks ----------------------------------------------------------------------
-    def busy(self, station: Station, power_kw: float, s: float, e: float) -> bool:
-        """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know.
+    def busy(self, station: Station, power_kw: float, s: float, e: float, asker: float | None = None) -> bool:
+        """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know,
+        for a trip that asked at `asker` (epoch seconds; None: what is held counts as taken, whoever holds it).
 
         The planner asks this for every station it considers (~160 times a plan): kept to dictionary
         lookups and, only for points with bookings, a bisection.
@@ -124,18 +131,20 @@ class Availability:
             self._expire()
         if station.company_id == self.company_id:
             state = self.engine.state
-            windows, status = state.windows, state.point_status
+            windows, status, yieldable = state.windows, state.point_status, state.yieldable
         else:
             peer = self.peers.get(station.company_id)
             if peer is None:
-                windows, status = _NOTHING, _NOTHING_STATUS
+                windows, status, yieldable = _NOTHING, _NOTHING_STATUS, _NOTHING_YIELDS
             elif not peer.reachable:
                 return True  # plan around a company that does not answer
             else:
-                windows, status = peer.mirror.windows, peer.mirror.status
+                windows, status, yieldable = peer.mirror.windows, peer.mirror.status, peer.mirror.yieldable
         claims = self._claims.get(station.id)
-        # Our own stops still being prepared here take points too: as many as overlap this window.
-        claimed = sum(1 for cs, ce, ckw in claims.values() if cs < e and s < ce and ckw + 1e-9 >= power_kw) \
+        # Our own stops still being prepared here take points too: as many as overlap this window (those of
+        # trips that asked later would yield to this one).
+        claimed = sum(1 for cs, ce, ckw, asked in claims.values()
+                      if cs < e and s < ce and ckw + 1e-9 >= power_kw and (asker is None or asked <= asker)) \
             if claims else 0
         learnt = self._learnt
         for point_id, kw in self._points(station):
@@ -143,8 +152,7 @@ class Availability:
                 break  # fastest first: the rest are slower still
             if point_id in status:
                 continue
-            booked = windows.get(point_id)
-            if booked is not None and booked.any_overlapping(s, e):
+            if not free_for(windows.get(point_id), yieldable, s, e, asker):
                 continue
             known = learnt.get(point_id)
             if known is not None and known.any_overlapping(s, e):

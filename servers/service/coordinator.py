@@ -69,7 +69,7 @@ class Coordinator:
                  trips: TripsView, planner: TripPlanner, *, max_attempts: int = 3,
                  stale_after: timedelta = timedelta(seconds=20), max_inflight: int = 8,
                  availability: Availability | None = None,
-                 complete_in_background: bool = True) -> None:
+                 complete_in_background: bool = True, priority_rule: bool = True) -> None:
         self.engine = engine
         self.requests = requests
         self.network = network
@@ -79,12 +79,15 @@ class Coordinator:
         self.planner = planner
         self.availability = availability
         self.max_attempts = max_attempts
+        # Plan through points that later, undecided trips hold (participants make them yield: the priority rule).
+        self.priority_rule = priority_rule
         self.stale_after = stale_after
         # Phase two need not delay the driver's answer: the decision is durable, and the recovery loop
         # finishes any delivery that this background attempt does not.
         self.complete_in_background = complete_in_background
         self._inflight: set[str] = set()  # trips being prepared: not stale, whatever their age
         self._delivering: set[str] = set()  # trips whose decision is being told right now
+        self._yielded: dict[str, str] = {}  # trips being prepared that yielded a point to an earlier one
         self._background: set[asyncio.Task[Any]] = set()
         # Bookings in progress at once, first come first served: a burst is served in order (the first
         # answered first) instead of every booking of it advancing together and all finishing last; and a
@@ -100,7 +103,8 @@ class Coordinator:
     async def book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
         """Reserve a whole trip or nothing; the answer to a repeated request id is the first answer.
 
-        The answer is staged in the log; the caller awaits `engine.durable()` before passing it on.
+        The answer is staged in the log; the caller awaits `engine.durable()` before passing it on. The
+        moment the request arrived is its priority (`asked_at`), at every attempt and every participant.
         """
         now = self.engine.clock()
         booking.check_departure(trip.departure or now, now)
@@ -108,15 +112,15 @@ class Coordinator:
             if known is not None:
                 return known
             async with self._admission:
-                reply = await self._book(vehicle_id, request_id, trip)
+                reply = await self._book(vehicle_id, request_id, trip, now)
             if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
+                reply["asked_at"] = now.isoformat()
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
 
-    async def _book(self, vehicle_id: str, request_id: str, trip: TripIn) -> dict[str, Any]:
+    async def _book(self, vehicle_id: str, request_id: str, trip: TripIn, priority: datetime) -> dict[str, Any]:
         vehicle = self.planner.vehicle_of(vehicle_id, trip)
-        exclude = self.planner.exclusions(trip.avoid_stations)
-        priority = self.engine.clock()
+        exclude = self.planner.exclusions(trip.avoid_stations, asked=priority if self.priority_rule else None)
         offered: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
         for attempt in range(1, self.max_attempts + 1):
@@ -147,7 +151,7 @@ class Coordinator:
                 return recorded
             last = outcome
             offered.extend(outcome.get("alternatives", []))
-            exclude = _exclude_refused(exclude, plan, outcome.get("votes", {}), self.network)
+            exclude = _exclude_refused(exclude, plan, outcome["refusals"], self.network)
         await asyncio.sleep(0)  # the alternatives take a few planner searches: let waiting replies go first
         plans = self.planner.alternative_plans(trip, vehicle, exclude)
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
@@ -179,6 +183,10 @@ class Coordinator:
             fault("coordinator.after_decide")
         finally:
             self._inflight.discard(trip_id)
+        yielded = self._yielded.pop(trip_id, None)
+        refusals = [v for v in votes.values() if isinstance(v, ev.No)]
+        if status == ABORTED and not refusals:  # aborted by an outcome query (a timeout, or yielded): why
+            refusals = [self._why_aborted(trip_id, votes, yielded)]
         if status == COMMITTED:
             self._learn_reserved(trip_id, votes)
         if self.complete_in_background and status == COMMITTED:
@@ -189,10 +197,18 @@ class Coordinator:
             # An abort is delivered before the driver is answered or the trip re-planned: its holds must
             # be free by then, or the retry would collide with its own (and others') dead holds.
             await self.complete(trip_id)
-        refusals = [v for v in votes.values() if isinstance(v, ev.No)]
         first = refusals[0] if refusals else ev.No(code="ABORTED")
-        return {"trip_id": trip_id, "status": status, "votes": votes, "code": first.code, "reason": first.reason,
-                "alternatives": [a for r in refusals for a in r.alternatives]}
+        return {"trip_id": trip_id, "status": status, "refusals": refusals, "code": first.code,
+                "reason": first.reason, "alternatives": [a for r in refusals for a in r.alternatives]}
+
+    def _why_aborted(self, trip_id: str, votes: dict[str, ev.Vote], yielded: str | None) -> ev.No:
+        """The abort of an attempt no participant refused, as a refusal: a yielded point is its conflict, so
+        that the next attempt plans around it."""
+        trip = self.engine.state.trips.get(trip_id)  # read now: an aborted trip is forgotten once delivered
+        code, reason = (trip.code, trip.reason) if trip is not None else ("ABORTED", "")
+        conflicts = [{"trip_id": "", "point_id": h.point_id, "start": h.start, "end": h.end}
+                     for v in votes.values() if isinstance(v, ev.Yes) for h in v.holds if h.point_id == yielded]
+        return ev.No(trip_id=trip_id, code=code, reason=reason, conflicts=conflicts)
 
     async def _prepare_claimed(self, trip_id: str, plan: Plan, priority: datetime,
                                grouped: dict[str, list[dict[str, Any]]]) -> dict[str, ev.Vote]:
@@ -201,7 +217,7 @@ class Coordinator:
             return await self._prepare_all(trip_id, priority, grouped)
         stations = [s.station_id for s in plan.stops]
         token = self.availability.claim([(s.station_id, s.window_start, s.window_end, s.power_kw)
-                                         for s in plan.stops])
+                                         for s in plan.stops], priority)
         try:
             votes = await self._prepare_all(trip_id, priority, grouped)
         finally:
@@ -333,9 +349,16 @@ class Coordinator:
         return ([ev.append(trip_stream(trip_id), *acks)] if acks else []), None
 
     # -- termination and recovery ----------------------------------------------------------------
-    def outcome(self, trip_id: str) -> str:
-        """A participant asks: commit or abort. An undecided trip is aborted (staged) first."""
-        return self._abort_undecided(trip_id, "TIMEOUT", "a participant asked before the decision")
+    def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
+        """A participant asks: commit or abort. An undecided trip is aborted (staged) first — as YIELDED when
+        the participant asks on behalf of an earlier trip that wants one of its points (the priority rule)."""
+        if not asked_by:
+            return self._abort_undecided(trip_id, "TIMEOUT", "a participant asked before the decision")
+        outcome = self._abort_undecided(trip_id, "YIELDED", f"point {point_id} went to a request that asked "
+                                        f"earlier (trip {asked_by})")
+        if outcome == ABORT and point_id and trip_id in self._inflight:
+            self._yielded[trip_id] = point_id  # its attempt plans the next one around that point
+        return outcome
 
     def _abort_undecided(self, trip_id: str, code: str, reason: str) -> str:
         """Abort the trip if it is still undecided (with this code and reason); the outcome either way."""
@@ -428,19 +451,16 @@ def _unfinished(trip: Any) -> bool:
     return bool(trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants))
 
 
-def _exclude_refused(exclude: Exclusions, plan: Plan, votes: dict[str, ev.Vote],
-                     network: Network) -> Exclusions:
+def _exclude_refused(exclude: Exclusions, plan: Plan, refusals: list[ev.No], network: Network) -> Exclusions:
     """Plan around what was refused: the taken points (slower free ones may still do), else the stop's
     station in its window; every station of a company that did not answer."""
     windows = list(exclude.windows)
     stations = set(exclude.stations)
     points = set(exclude.points)
-    for company, vote in votes.items():
-        if not isinstance(vote, ev.No):
-            continue
+    for vote in refusals:
         taken = {c["point_id"] for c in vote.conflicts}
-        if vote.code == "PEER_UNAVAILABLE":
-            stations.update(s.id for s in network.stations_of(company))
+        if vote.code == "PEER_UNAVAILABLE" and vote.company:
+            stations.update(s.id for s in network.stations_of(vote.company))
         elif taken:
             points.update(taken)
         elif vote.stop is not None and 0 <= vote.stop < len(plan.stops):

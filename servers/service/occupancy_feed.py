@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from events.model import RecordedEvent
@@ -34,7 +35,7 @@ class OccupancyFeed:
         state = engine.state
         # The windows of each trip still on a point, to say what a release or a finished charge removes.
         self._live: dict[str, list[Window | None]] = {
-            trip: [*windows_of(part.holds)] for trip, part in state.participations.items()}
+            trip: [*windows_of(part.holds, state.yieldable)] for trip, part in state.participations.items()}
         self._changes: deque[tuple[int, str, Window | tuple[str, str]]] = deque(maxlen=KEEP)
         self.seq = engine.store.head()
         self._oldest = self.seq  # the buffer holds every change after this position
@@ -53,10 +54,18 @@ class OccupancyFeed:
     def _record(self, event: RecordedEvent) -> bool:
         d, seq = event.data, event.seq
         if event.type == ev.HoldsPlaced.NAME:
+            asked = datetime.fromisoformat(d["priority"]).timestamp() if d.get("priority") else 0.0
             windows: list[Window | None] = [
-                Window(f"{d['trip_id']}#{h['stop']}", h["point_id"], *_span(h["start"], h["end"])) for h in d["holds"]]
+                Window(f"{d['trip_id']}#{h['stop']}", h["point_id"], *_span(h["start"], h["end"]), asked)
+                for h in d["holds"]]
             self._live[d["trip_id"]] = windows
             self._append(seq, [("+", w) for w in windows if w is not None])
+        elif event.type == ev.HoldsConfirmed.NAME:  # reserved: the same windows, no longer yielding to anyone
+            held = self._live.get(d["trip_id"], [])
+            reserved = [replace(w, priority=0.0) if w is not None else None for w in held]
+            self._live[d["trip_id"]] = reserved
+            self._append(seq, [e for h, r in zip(held, reserved, strict=True) if h is not None and r is not None
+                               and h != r for e in (("-", h), ("+", r))])
         elif event.type == ev.HoldsReleased.NAME:
             self._append(seq, [("-", w) for w in self._live.pop(d["trip_id"], []) if w is not None])
         elif event.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
@@ -107,7 +116,8 @@ class OccupancyFeed:
         """Everything booked here now, and every point out of service."""
         state = self.engine.state
         return Changes(seq=self.seq, reset=True,
-                       added=[w for holds in state.occupancy.values() for w in windows_of(holds.values())],
+                       added=[w for holds in state.occupancy.values()
+                              for w in windows_of(holds.values(), state.yieldable)],
                        status=dict(state.point_status))
 
     async def wait(self, after: int, timeout: float) -> Changes:

@@ -8,8 +8,11 @@ the log still answers a repeated prepare.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from events.model import StreamAppend
@@ -22,6 +25,8 @@ from servers.domain.events import Charging
 from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
 from servers.faults import fault
 from servers.service.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 def hold_stream(trip_id: str) -> str:
@@ -45,40 +50,76 @@ class Participant:
         self.network = network
         self.company_id = company_id
         self.hold_timeout = hold_timeout
+        # (coordinator, trip, asked by, point) -> "commit" | "abort": how a later trip is asked to yield a point
+        # (wired with the peers; without it, holds are first come, first served).
+        self.ask_outcome: Callable[[str, str, str, str], Awaitable[str]] | None = None
 
-    def prepare(self, req: PrepareIn) -> ev.Vote:
-        """Vote on a trip: hold a point for each stop (yes) or refuse with a reason and alternatives (no)."""
+    async def prepare(self, req: PrepareIn) -> ev.Vote:
+        """Vote on a trip: hold a point for each stop (yes) or refuse with a reason and alternatives (no).
+
+        A stop held only by later, undecided trips is won by asking them to yield first (`booking.Wound`).
+        """
+        asker = (req.priority, req.trip_id) if self.ask_outcome is not None else None
+        decided = self.engine.execute(partial(self._decide_prepare, req, asker))
+        if isinstance(decided, booking.Wound):
+            await self._wound(decided, req.trip_id)
+            decided = self.engine.execute(partial(self._decide_prepare, req, None))
+        assert not isinstance(decided, booking.Wound)  # no asker: nothing is wounded twice
+        if isinstance(decided, ev.Yes):
+            fault("participant.after_vote")
+        return decided
+
+    def _decide_prepare(self, req: PrepareIn, asker: tuple[datetime, str] | None,
+                        state: ServerState) -> tuple[list[StreamAppend], ev.Vote | booking.Wound]:
+        known = state.participations.get(req.trip_id)
+        if known is not None:  # a retry while held or reserved: the first vote
+            return [], yes_vote(known)
+        first = self.engine.first(hold_stream(req.trip_id))
+        if first is not None:  # a retry of a trip that is over here
+            over = ev.parse(first)
+            return [], (over.vote() if isinstance(over, ev.PrepareRefused) else
+                        ev.No(trip_id=req.trip_id, code="TRIP_OVER",
+                              reason="this trip's points here were already released"))
         stops = [booking.StopRequest(s.stop, s.station_id, s.start, s.end, s.min_power_kw, s.energy_kwh)
                  for s in req.stops]
-        deadline = (self.engine.clock() + self.hold_timeout).isoformat()
+        decision = booking.decide_prepare(state, self.network, self.company_id, stops, asker)
+        if isinstance(decision, booking.Wound):
+            return [], decision
         priority = req.priority.isoformat()
+        if isinstance(decision, booking.Refusal):
+            refused = ev.PrepareRefused(
+                trip_id=req.trip_id, coordinator=req.coordinator, priority=priority, code=decision.code,
+                reason=decision.reason, stop=decision.stop, station_id=decision.station_id,
+                conflicts=decision.conflicts, alternatives=decision.alternatives)
+            return [ev.append(hold_stream(req.trip_id), refused, expected_version=0)], refused.vote()
+        deadline = (self.engine.clock() + self.hold_timeout).isoformat()
+        placed = ev.HoldsPlaced(trip_id=req.trip_id, coordinator=req.coordinator, priority=priority,
+                                deadline=deadline, holds=decision)
+        return [ev.append(hold_stream(req.trip_id), placed, expected_version=0)], ev.Yes(
+            trip_id=req.trip_id, holds=decision)
 
-        def decide(state: ServerState) -> tuple[list[StreamAppend], ev.Vote]:
-            known = state.participations.get(req.trip_id)
-            if known is not None:  # a retry while held or reserved: the first vote
-                return [], yes_vote(known)
-            first = self.engine.first(hold_stream(req.trip_id))
-            if first is not None:  # a retry of a trip that is over here
-                over = ev.parse(first)
-                return [], (over.vote() if isinstance(over, ev.PrepareRefused) else
-                            ev.No(trip_id=req.trip_id, code="TRIP_OVER",
-                                  reason="this trip's points here were already released"))
-            decision = booking.decide_prepare(state, self.network, self.company_id, stops)
-            if isinstance(decision, booking.Refusal):
-                refused = ev.PrepareRefused(
-                    trip_id=req.trip_id, coordinator=req.coordinator, priority=priority, code=decision.code,
-                    reason=decision.reason, stop=decision.stop, station_id=decision.station_id,
-                    conflicts=decision.conflicts, alternatives=decision.alternatives)
-                return [ev.append(hold_stream(req.trip_id), refused, expected_version=0)], refused.vote()
-            placed = ev.HoldsPlaced(trip_id=req.trip_id, coordinator=req.coordinator, priority=priority,
-                                    deadline=deadline, holds=decision)
-            return [ev.append(hold_stream(req.trip_id), placed, expected_version=0)], ev.Yes(
-                trip_id=req.trip_id, holds=decision)
+    async def _wound(self, wound: booking.Wound, trip_id: str) -> None:
+        """Ask each later trip in the way for its outcome (undecided → aborted); release those aborted.
 
-        vote = self.engine.execute(decide)
-        if isinstance(vote, ev.Yes):
-            fault("participant.after_vote")
-        return vote
+        A coordinator that does not answer keeps its hold, and one that answers commit has it reserved here at
+        once (its own commit, on its way, changes nothing more): the asker is refused.
+        """
+        assert self.ask_outcome is not None
+        ask = self.ask_outcome
+
+        async def settle(victim: str, coordinator: str) -> None:
+            try:
+                outcome = await ask(coordinator, victim, trip_id, wound.point_id)
+            except Exception as exc:  # unreachable or refused: no outcome, no release
+                log.info("trip %s: %s's coordinator %s did not yield (%s)", trip_id, victim, coordinator, exc)
+                return
+            if outcome == "abort":
+                self._release(victim, f"yielded point {wound.point_id} to trip {trip_id}, which asked earlier",
+                              allow_confirmed=False)
+            elif victim in self.engine.state.participations:
+                self.commit(victim)
+
+        await asyncio.gather(*(settle(v, c) for v, c in wound.victims))
 
     def commit(self, trip_id: str) -> dict[str, Any]:
         """Turn the trip's holds into reservations."""

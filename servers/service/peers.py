@@ -8,7 +8,7 @@ same port, so the coordinator never asks "is this my own company?".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from servers.contract.models import CheckInIn, PrepareIn
@@ -42,7 +42,7 @@ class Peer(Protocol):
 
     async def release(self, trip_id: str, reason: str) -> dict[str, Any]: ...
 
-    async def outcome(self, trip_id: str) -> str: ...
+    async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str: ...
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]: ...
 
@@ -57,13 +57,17 @@ class LocalPeer:
     so nothing here waits for the disk.
     """
 
-    def __init__(self, company: str, participant: Participant, outcome: Callable[[str], str]) -> None:
+    def __init__(self, company: str, participant: Participant,
+                 outcome: Callable[[str, str | None, str | None], str]) -> None:
         self.company = company
         self.participant = participant
         self._outcome = outcome
 
     async def prepare(self, req: PrepareIn) -> Vote:
-        return _local(lambda: self.participant.prepare(req))
+        try:
+            return await self.participant.prepare(req)
+        except DomainError as exc:
+            raise PeerRefused(exc.status, exc.code, exc.message) from exc
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
         return _local(lambda: self.participant.commit(trip_id))
@@ -74,11 +78,23 @@ class LocalPeer:
     async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
         return _local(lambda: self.participant.release(trip_id, reason))
 
-    async def outcome(self, trip_id: str) -> str:
-        return self._outcome(trip_id)
+    async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
+        return self._outcome(trip_id, asked_by, point_id)
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         return _local(lambda: self.participant.check_in(req))
+
+
+def outcome_asker(peers: Peers) -> Callable[[str, str, str, str], Awaitable[str]]:
+    """(coordinator, trip, asked by, point) -> its outcome, through `peers`: how a participant asks a trip to
+    yield a point."""
+    async def ask(company: str, trip_id: str, asked_by: str, point_id: str) -> str:
+        peer = peers.get(company)
+        if peer is None:
+            raise PeerUnavailable(f"no address for company {company!r}")
+        return await peer.outcome(trip_id, asked_by, point_id)
+
+    return ask
 
 
 R = TypeVar("R")

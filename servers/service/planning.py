@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from servers.contract.models import TripIn
@@ -80,10 +81,13 @@ class TripPlanner:
         return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
 
     # -- booking ----------------------------------------------------------------------------------
-    def exclusions(self, stations: Iterable[str] = ()) -> Exclusions:
-        """What a booking plans around: the stations asked, and what our picture shows taken."""
-        return Exclusions(stations=frozenset(stations),
-                          busy=self.availability.busy if self.availability is not None else None)
+    def exclusions(self, stations: Iterable[str] = (), asked: datetime | None = None) -> Exclusions:
+        """What a booking plans around: the stations asked, and what our picture shows taken — except, for a
+        trip that asked at `asked`, what later undecided trips hold (they would yield to it)."""
+        if self.availability is None:
+            return Exclusions(stations=frozenset(stations))
+        busy = self.availability.busy if asked is None else partial(self.availability.busy, asker=asked.timestamp())
+        return Exclusions(stations=frozenset(stations), busy=busy)
 
     def taken_in_the_way(self, trip: TripIn, vehicle: Vehicle) -> dict[str, Any] | None:
         """Why no plan fits, when one would without what is taken: the refusal, naming a company that does not

@@ -29,7 +29,7 @@ from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
-from servers.service.peers import PeerRefused, PeerUnavailable
+from servers.service.peers import PeerRefused, PeerUnavailable, outcome_asker
 from servers.service.planning import TripPlanner
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
@@ -79,7 +79,7 @@ class Node:
     store: InMemoryEventStore
     engine: Engine
     accounts: Blocking[Accounts]
-    participant: Participant
+    participant: Blocking[Participant]
     coordinator: Blocking[Coordinator]
     trips: TripsView
     feed: OccupancyFeed
@@ -129,9 +129,12 @@ class FakePeer:
         except DomainError as exc:
             raise PeerRefused(exc.status, exc.code, exc.message) from exc
 
-    async def prepare(self, req: PrepareIn) -> dict[str, Any]:
+    async def prepare(self, req: PrepareIn) -> Any:
         node = await self._node("prepare", req.trip_id)
-        return self._run(lambda: node.participant.prepare(req))  # type: ignore[no-any-return]
+        try:
+            return await node.participant.real.prepare(req)
+        except DomainError as exc:
+            raise PeerRefused(exc.status, exc.code, exc.message) from exc
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
         node = await self._node("commit", trip_id)
@@ -145,9 +148,9 @@ class FakePeer:
         node = await self._node("release", trip_id)
         return self._run(lambda: node.participant.release(trip_id, reason))  # type: ignore[no-any-return]
 
-    async def outcome(self, trip_id: str) -> str:
+    async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
         node = await self._node("outcome", trip_id)
-        return str(self._run(lambda: node.coordinator.real.outcome(trip_id)))
+        return str(self._run(lambda: node.coordinator.real.outcome(trip_id, asked_by, point_id)))
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         node = await self._node("check_in", req.trip_id)
@@ -178,8 +181,9 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips, planner,
                               stale_after=timedelta(seconds=20), complete_in_background=False,
                               availability=availability)
+    participant.ask_outcome = outcome_asker(PeersOf(peers))  # type: ignore[arg-type]  # fakes, same port
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
-    node = Node(company, store, engine, Blocking(accounts, peers.loop), participant,
+    node = Node(company, store, engine, Blocking(accounts, peers.loop), Blocking(participant, peers.loop),
                 Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner)
     peers.nodes[company] = node
     return node

@@ -101,19 +101,20 @@ def test_prepare_is_idempotent_and_never_double_books_a_point(network):
     stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
                   min_power_kw=0, energy_kwh=10)
 
-    def prepare(trip_id: str) -> Vote:
-        return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="eflux", priority=START,
+    def prepare(trip_id: str, asked: datetime = START) -> Vote:
+        return node.participant.prepare(PrepareIn(trip_id=trip_id, coordinator="eflux", priority=asked,
                                                   stops=[stop]))
 
     votes = [prepare(f"t{i}") for i in range(len(station.points))]
     assert all(isinstance(v, Yes) for v in votes)
     assert len({v.holds[0].point_id for v in votes}) == len(station.points)
     assert prepare("t0") == votes[0]  # a retried prepare gets the first answer
-    refused = prepare("late")
+    later = START + timedelta(seconds=1)  # asked after the holders: it does not make them yield
+    refused = prepare("late", later)
     assert isinstance(refused, No) and refused.code == "POINT_TAKEN"
     assert len(refused.conflicts) == len(station.points)
     assert all(a["station_id"] != station.id for a in refused.alternatives)
-    assert prepare("late") == refused
+    assert prepare("late", later) == refused
     node.participant.abort("t0")
     assert isinstance(prepare("after-release"), Yes)
 

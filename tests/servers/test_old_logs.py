@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +15,10 @@ from events.model import NewEvent, StreamAppend
 from servers.domain import events as ev
 from servers.domain.state import FOLD
 from servers.invariants import check
-from servers.service import views
 
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
+# What the state keeps since that log was written, by part of the state: the old fold's digest is of the rest.
+NEW_FIELDS = {"trips": ("asked_at",)}
 
 
 def old_store(company: str) -> InMemoryEventStore:
@@ -32,7 +34,18 @@ def old_store(company: str) -> InMemoryEventStore:
 @pytest.mark.parametrize("company", sorted(OLD["logs"]))
 def test_an_old_log_replays_to_the_state_the_old_fold_built(company):
     state, _ = replay(old_store(company), FOLD)
-    assert views.digest(state) == OLD["digests_by_the_old_fold"][company]
+    as_json = FOLD.to_json(state)
+    for part, fields in NEW_FIELDS.items():
+        for item in as_json[part].values():
+            for name in fields:
+                item.pop(name)
+    blob = json.dumps(as_json, sort_keys=True, separators=(",", ":"), default=str)
+    assert hashlib.sha256(blob.encode()).hexdigest() == OLD["digests_by_the_old_fold"][company]
+
+
+def test_old_trips_keep_when_their_driver_asked():
+    state, _ = replay(old_store("voltpoint"), FOLD)
+    assert state.trips and all(t.asked_at for t in state.trips.values())
 
 
 def test_every_event_of_an_old_log_is_read_as_its_typed_class():
