@@ -6,14 +6,18 @@ Insomnia imports either file. The collection has a variable per company
 (`voltpoint`, …) holding its base URL, and `token` for the vehicle routes,
 which the sign-up and login samples keep by themselves (a test script). The
 sample sign-up draws a new driver each run; the peer routes sign themselves
-with `peer_secret` (servers/postman_scripts.py says how).
+with `peer_secret` (servers/postman_scripts.py says how). Every request shows
+an example of each response OpenAPI declares for it (success and errors),
+drawn from the response's schema.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +83,8 @@ def postman(spec: dict[str, Any], companies: dict[str, int]) -> dict[str, Any]:
                 request["body"] = {"mode": "raw", "raw": json.dumps(_EXAMPLES.get(path, {}), indent=2,
                                                                     ensure_ascii=False)}
             tag = (op.get("tags") or ["other"])[0]
-            item: dict[str, Any] = {"name": op.get("summary", path), "request": request}
+            item: dict[str, Any] = {"name": op.get("summary", path), "request": request,
+                                    "response": _examples(spec, op, request)}
             if events:
                 item["event"] = events
             folders.setdefault(tag, []).append(item)
@@ -98,6 +103,63 @@ def postman(spec: dict[str, Any], companies: dict[str, int]) -> dict[str, Any]:
             "description": "the value of the pair's key in run/peer-secrets.json (e.g. 'eflux:voltpoint')"}],
         "item": [{"name": name, "item": items} for name, items in folders.items()],
     }
+
+
+def _examples(spec: dict[str, Any], op: dict[str, Any], request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Postman's saved responses for one operation: an example body for each declared status."""
+    found = []
+    for status, response in op["responses"].items():
+        if not status.isdigit():  # "default": the shape of any other error, already shown by the others
+            continue
+        schema = response.get("content", {}).get("application/json", {}).get("schema")
+        body = example(spec, schema) if schema is not None else None
+        codes = re.findall(r"`([A-Z_]+)`", response.get("description", ""))
+        if codes and isinstance(body, dict) and "code" in body:  # an error: the route's own first code
+            body["code"], body["message"] = codes[0], response["description"].split(":")[0]
+        found.append({"name": f"{status} {response.get('description', '')}".strip(), "originalRequest": request,
+                      "status": HTTPStatus(int(status)).phrase, "code": int(status),
+                      "_postman_previewlanguage": "json",
+                      "header": [{"key": "Content-Type", "value": "application/json"}],
+                      "body": json.dumps(body, indent=2, ensure_ascii=False)})
+    return found
+
+
+def example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A value that fits `schema` (an OpenAPI 3.1 schema, with `$ref`s into `spec`): its own examples where it
+    has some, else the first of its choices, one item per list, every property of an object."""
+    while "$ref" in schema:
+        schema = {**_resolve(spec, schema["$ref"]), **{k: v for k, v in schema.items() if k != "$ref"}}
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for choice in ("oneOf", "anyOf"):
+        options = [o for o in schema.get(choice, []) if o.get("type") != "null"]
+        if options:
+            return example(spec, options[0])
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        if schema.get("properties"):
+            return {name: example(spec, sub) for name, sub in schema["properties"].items()}
+        extra = schema.get("additionalProperties")
+        key = example(spec, schema["propertyNames"]) if "propertyNames" in schema else "key"
+        return {key: example(spec, extra)} if isinstance(extra, dict) and extra else {}
+    if kind == "array":
+        if "prefixItems" in schema:
+            return [example(spec, sub) for sub in schema["prefixItems"]]
+        return [example(spec, schema["items"])] if schema.get("items") else []
+    if kind == "string":
+        return "2026-12-01T10:00:00+00:00" if schema.get("format") == "date-time" else "string"
+    return {"integer": 0, "number": 0.0, "boolean": True}.get(str(kind))
+
+
+def _resolve(spec: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = spec
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return dict(node)
 
 
 def _script(listen: str, source: str) -> dict[str, Any]:

@@ -5,6 +5,9 @@ many operations in one request (what the servers send each other under load);
 the single routes are the same operations one at a time (for people with
 Postman). Operations are decided on the event loop, then the answer waits for
 the disk: a vote or a confirmation is never sent before it is durable.
+
+`/batch` and `/occupancy` are what servers call each other with all day: they
+answer with `json_reply` (servers/api/replies.py), as does `/availability`.
 """
 
 from __future__ import annotations
@@ -16,22 +19,29 @@ from typing import Any
 
 import msgspec
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from servers.api.deps import PeerDep, ServerDep
+from servers.api.errors import INVALID, PEER, WRITES, errors
+from servers.api.replies import json_reply
 from servers.bootstrap import Server
 from servers.contract.models import (
     BatchIn,
     BatchOut,
     CheckInIn,
     CheckInOp,
+    CheckInOut,
     DecisionIn,
     DecisionOp,
-    OpError,
-    OpResult,
+    DecisionOut,
+    OccupancyOut,
     OutcomeIn,
     OutcomeOp,
+    OutcomeOut,
     PrepareIn,
     PrepareOp,
+    StationAvailabilityOut,
+    VoteOut,
 )
 from servers.domain.errors import DomainError
 
@@ -62,12 +72,13 @@ async def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
     return server.participant.check_in(op.args)
 
 
-async def _result(server: Server, peer: str, op: Op) -> OpResult:
+async def _result(server: Server, peer: str, op: Op) -> dict[str, Any]:
+    """One operation's `OpResult`, as a dict."""
     try:
-        return OpResult(ok=True, result=await apply(server, peer, op))
+        return {"ok": True, "result": await apply(server, peer, op), "error": None}
     except DomainError as exc:
-        return OpResult(ok=False, error=OpError(code=exc.code, message=exc.message, status=exc.status,
-                                                details=exc.details))
+        return {"ok": False, "result": None, "error": {"code": exc.code, "message": exc.message,
+                                                       "status": exc.status, "details": exc.details}}
 
 
 async def _one(server: Server, peer: str, op: Op) -> dict[str, Any]:
@@ -76,57 +87,75 @@ async def _one(server: Server, peer: str, op: Op) -> dict[str, Any]:
     return result
 
 
-@router.post("/batch", summary="Many operations (prepare, commit, abort, release, outcome, check_in) in one request")
-async def batch(body: BatchIn, peer: PeerDep, server: ServerDep) -> BatchOut:
+@router.post("/batch", summary="Many operations (prepare, commit, abort, release, outcome, check_in) in one request",
+             response_model=BatchOut, responses=errors(PEER, INVALID, WRITES))
+async def batch(body: BatchIn, peer: PeerDep, server: ServerDep) -> Response:
+    """Each result is what the operation's own route answers (`ok`), or its error with that route's status."""
     # In order: each operation runs to its first wait before the next starts (only a prepare ever waits).
     results = await asyncio.gather(*(_result(server, peer, op) for op in body.ops))
     await server.engine.durable()  # one fsync for the whole batch
-    return BatchOut(results=list(results))
+    return json_reply({"results": results})
 
 
-@router.post("/prepare", summary="Phase one: hold points for a trip's stops, or refuse with alternatives")
+# `response_model_exclude_unset`: fields a vote or a check-in leaves out stay out, as in a batch's result.
+@router.post("/prepare", summary="Phase one: hold points for a trip's stops, or refuse with alternatives",
+             response_model=VoteOut, response_model_exclude_unset=True,
+             responses=errors(PEER, {400: ["NOT_COORDINATOR"]}, INVALID, WRITES))
 async def prepare(body: PrepareIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    """A refusal is not an error: it is a 200 with a `no` vote, recorded in the log like a yes."""
     return await _one(server, peer, PrepareOp(op="prepare", args=body))
 
 
-@router.post("/commit", summary="Phase two: the trip was committed — confirm its holds")
+@router.post("/commit", summary="Phase two: the trip was committed — confirm its holds", response_model=DecisionOut,
+             responses=errors(PEER, {404: ["UNKNOWN_TRIP"], 409: ["NOT_HELD"]}, INVALID, WRITES))
 async def commit(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, DecisionOp(op="commit", args=body))
 
 
-@router.post("/abort", summary="Phase two: the trip was aborted — release its holds")
+@router.post("/abort", summary="Phase two: the trip was aborted — release its holds", response_model=DecisionOut,
+             responses=errors(PEER, {409: ["COMMITTED"]}, INVALID, WRITES))
 async def abort(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, DecisionOp(op="abort", args=body))
 
 
-@router.post("/release", summary="The trip was cancelled — release its reservations")
+@router.post("/release", summary="The trip was cancelled — release its reservations", response_model=DecisionOut,
+             responses=errors(PEER, INVALID, WRITES))
 async def release(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, DecisionOp(op="release", args=body))
 
 
-@router.get("/trips/{trip_id}/outcome", summary="Cooperative termination: commit or abort (undecided → abort)")
+@router.get("/trips/{trip_id}/outcome", summary="Cooperative termination: commit or abort (undecided → abort)",
+            response_model=OutcomeOut, responses=errors(PEER, WRITES))
 async def outcome(trip_id: str, peer: PeerDep, server: ServerDep,
                   asked_by: str | None = Query(default=None, min_length=1, max_length=64),
                   point_id: str | None = Query(default=None, min_length=1, max_length=64)) -> dict[str, Any]:
+    """`asked_by` (and `point_id`): a participant asks on behalf of an earlier trip that wants this one's point;
+    an undecided trip is then aborted as YIELDED (the priority rule, docs/booking.md)."""
     return await _one(server, peer, OutcomeOp(op="outcome", args=OutcomeIn(trip_id=trip_id, asked_by=asked_by,
                                                                            point_id=point_id)))
 
 
-@router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point")
+@router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point",
+             response_model=CheckInOut, response_model_exclude_unset=True, responses=errors(
+                 PEER, {404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"], 409: ["NOT_RESERVED", "ALREADY_DONE", "NOT_CHARGING"]},
+                 INVALID, WRITES))
 async def check_in(body: CheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, CheckInOp(op="check_in", args=body))
 
 
-@router.get("/occupancy", summary="What is booked here: the changes after a log position (long poll), or all of it")
+@router.get("/occupancy", summary="What is booked here: the changes after a log position (long poll), or all of it",
+            response_model=OccupancyOut, responses=errors(PEER, INVALID))
 async def occupancy(_: PeerDep, server: ServerDep, after: int = Query(default=-1, ge=-1),
-                    wait: float = Query(default=0.0, ge=0, le=10)) -> dict[str, Any]:
+                    wait: float = Query(default=0.0, ge=0, le=10)) -> Response:
     changes = await server.feed.wait(after, wait)
-    return changes.to_json()
+    return json_reply(changes.to_json())
 
 
-@router.get("/availability/{station_id}", summary="A station's points and their bookings in a window")
+@router.get("/availability/{station_id}", summary="A station's points and their bookings in a window",
+            response_model=StationAvailabilityOut,
+            responses=errors(PEER, {404: ["UNKNOWN_STATION"]}, INVALID))
 async def availability(station_id: str, _: PeerDep, server: ServerDep,
                        start: datetime | None = None,
-                       hours: float = Query(default=6.0, gt=0, le=72)) -> dict[str, Any]:
+                       hours: float = Query(default=6.0, gt=0, le=72)) -> Response:
     begin = start or server.engine.clock()
-    return server.participant.availability(station_id, begin, begin + timedelta(hours=hours))
+    return json_reply(server.participant.availability(station_id, begin, begin + timedelta(hours=hours)))

@@ -217,30 +217,6 @@ class BatchIn(In):
     ops: list[PeerOp] = Field(min_length=1, max_length=500)
 
 
-class OpError(BaseModel):
-    """Why one operation of a batch was refused: the code and message its own route would answer, and that
-    route's HTTP status."""
-
-    code: str
-    message: str
-    status: int
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class OpResult(BaseModel):
-    """One operation's answer in a batch: `result` when `ok`, else `error`."""
-
-    ok: bool
-    result: dict[str, Any] | None = None
-    error: OpError | None = None
-
-
-class BatchOut(BaseModel):
-    """The answers of a batch, in the order of its operations."""
-
-    results: list[OpResult]
-
-
 class PointStatusIn(In):
     """An operator puts a point out of order or back in service (OCPI status names)."""
 
@@ -248,9 +224,629 @@ class PointStatusIn(In):
     reason: str = Field(default="", max_length=200)
 
 
-class ErrorOut(BaseModel):
-    """Every error: a stable code, a message for people, and optional details."""
+# -- replies -----------------------------------------------------------------------------------------------------
+# What the servers answer, route by route (OpenAPI documents each of them). Times are ISO 8601 strings with a
+# zone, as the servers write them; amounts are in R$ unless a field says cents.
+
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2026-12-01T10:00:00+00:00"])]
+CompanyId = Annotated[str, Field(examples=["voltpoint"])]
+CityId = Annotated[str, Field(examples=["salvador"])]
+StationId = Annotated[str, Field(examples=["vp-salvador-1"])]
+PointId = Annotated[str, Field(examples=["vp-salvador-1-p1"])]
+TripId = Annotated[str, Field(examples=["t3f9c0a1b2c3d4e5f"])]
+VehicleId = Annotated[str, Field(examples=["v1a2b3c4d5e6f"])]
+#: OCPI connector types (the network file's `Connector`; tests/servers/test_api_contract.py keeps them equal).
+Connector = Literal["TYPE_2", "CCS_2", "CHADEMO", "GBT"]
+PointStatus = Literal["AVAILABLE", "OUT_OF_ORDER"]
+Charging = Annotated[Literal["", "CHARGING", "FINISHED", "NO_SHOW"],
+                     Field(description="the vehicle at this stop: not yet (\"\"), charging, finished, or never came")]
+
+
+class Out(BaseModel):
+    """Base of every reply: exactly the fields documented — a field the server sends but does not declare fails
+    validation, so the documents cannot fall behind the code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Out):
+    """Every error: a stable code (docs/booking.md, "Error codes"), a message for people, and details that depend
+    on the code."""
+
+    code: str = Field(examples=["UNKNOWN_TRIP"])
+    message: str = Field(examples=["no trip 't3f9c0a1b2c3d4e5f' of this vehicle"])
+    details: dict[str, Any] = Field(description="empty for most codes")
+
+
+class FieldErrorOut(Out):
+    """One field that failed validation: where, why, and pydantic's error type."""
+
+    loc: list[str | int] = Field(examples=[["body", "origin"]])
+    msg: str = Field(examples=["Field required"])
+    type: str = Field(examples=["missing"])
+
+
+class ValidationDetailsOut(Out):
+    """The fields that failed validation."""
+
+    errors: list[FieldErrorOut]
+
+
+class ValidationErrorOut(Out):
+    """422 `VALIDATION_ERROR`: an `ErrorOut` whose details list the fields that failed. (A departure out of range
+    is 422 too, as a plain `ErrorOut`: `DEPARTURE_IN_PAST`, `DEPARTURE_TOO_FAR`, details `{now}`.)"""
+
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str = Field(examples=["the request is not valid"])
+    details: ValidationDetailsOut
+
+
+class HealthOut(Out):
+    """A server that answers, how far its log is, and which other companies it hears from."""
+
+    status: Literal["ok"]
+    company: CompanyId
+    seq: int = Field(description="the last sequence number of its state")
+    peers: dict[CompanyId, bool] = Field(description="each other company: whether its occupancy feed answers")
+
+
+class CityOut(Out):
+    """A city of the road graph."""
+
+    id: CityId
+    name: str
+    state: str = Field(examples=["BA"])
+    lat: float
+    lon: float
+
+
+class RoadOut(Out):
+    """A two-way road between two neighbouring cities, along a federal highway."""
+
+    id: str = Field(examples=["br-324-salvador-feira-de-santana"])
+    a: CityId
+    b: CityId
+    highway: str = Field(examples=["BR-324"])
+    km: float
+
+
+class CompanyOut(Out):
+    """A charging company of the network."""
+
+    id: CompanyId
+    name: str
+    state: str = Field(examples=["BA"])
+    price_per_kwh: float = Field(description="R$ per kWh")
+    color: str = Field(examples=["#f59e0b"])
+
+
+class PointOut(Out):
+    """A charging point (OCPI: an EVSE with one connector)."""
+
+    id: PointId
+    power_kw: float
+    connector: Connector
+
+
+class StationOut(Out):
+    """A charging station (OCPI: a Location) and its points."""
+
+    id: StationId
+    company_id: CompanyId
+    city_id: CityId
+    name: str
+    points: list[PointOut]
+
+
+class NetworkOut(Out):
+    """The whole network: cities, roads, companies, stations."""
+
+    cities: list[CityOut]
+    roads: list[RoadOut]
+    companies: list[CompanyOut]
+    stations: list[StationOut]
+
+
+class PointBookingOut(Out):
+    """A hold or reservation on a point, overlapping the window asked."""
+
+    trip_id: TripId
+    start: IsoTime
+    end: IsoTime
+    status: Literal["HELD", "CONFIRMED"]
+    charging: Charging
+
+
+class PointAvailabilityOut(Out):
+    """One point of a station: its status, whether it is free for the whole window, and its bookings in it."""
+
+    point_id: PointId
+    power_kw: float
+    connector: Connector
+    status: PointStatus
+    free: bool
+    bookings: list[PointBookingOut]
+
+
+class StationAvailabilityOut(Out):
+    """A station's points and their bookings in [start, end)."""
+
+    station_id: StationId
+    company_id: CompanyId
+    city_id: CityId
+    start: IsoTime
+    end: IsoTime
+    points: list[PointAvailabilityOut]
+    free_points: int
+
+
+class PointStatusOut(Out):
+    """A point's status, as the operator set it."""
+
+    point_id: PointId
+    status: PointStatus
+
+
+class RevokedOut(Out):
+    """A vehicle's tokens revoked and its broker login moved to a new generation (the old password is refused)."""
+
+    vehicle_id: VehicleId
+    tokens_revoked: int
+    broker_generation: int
+
+
+class PlanStopOut(Out):
+    """A charging stop of a plan: where, when the car arrives and leaves, and the window reserved there."""
+
+    station_id: StationId
+    company_id: CompanyId
+    city_id: CityId
+    power_kw: float = Field(description="the power the car charges at here")
+    arrive_at: IsoTime
+    arrive_kwh: float
+    energy_kwh: float = Field(description="energy added here")
+    charge_minutes: float
+    depart_at: IsoTime
+    window_start: IsoTime
+    window_end: IsoTime
+    cost: float = Field(description="R$ for the energy added here")
+
+
+class PlanOut(Out):
+    """A drivable trip: the road taken, the charging stops, the times and the cost per company."""
+
+    origin: CityId
+    destination: CityId = Field(examples=["fortaleza"])
+    departure: IsoTime
+    path: list[CityId] = Field(description="the cities passed, origin to destination")
+    stops: list[PlanStopOut]
+    arrival: IsoTime
+    distance_km: float
+    driving_minutes: float
+    charging_minutes: float
+    total_minutes: float
+    arrival_kwh: float = Field(description="charge left on arrival")
+    cost_by_company: dict[CompanyId, float] = Field(description="R$ owed to each company on the way")
+
+
+class PlanPreviewOut(PlanOut):
+    """A plan preview, and why it leaves the shortest road when it does."""
+
+    detour_reason: str | None
+
+
+class PlansOut(Out):
+    """Plan previews, the best first (nothing is reserved)."""
+
+    plans: list[PlanPreviewOut]
+
+
+class SignupFormOut(Out):
+    """A plausible sign-up form (the fields of the sign-up body but the credit), filled by Faker (pt_BR)."""
+
+    name: str
+    email: str
+    cpf: str
+    password: str
+    plate: str
+    model: str
+    capacity_kwh: float
+    consumption_kwh_per_km: float
+    charge_kwh: float
+    max_ac_kw: float
+    max_dc_kw: float
+    profile: Profile
+
+
+class BrokerLoginOut(Out):
+    """The vehicle's login on its company's MQTT broker (the same on every device until revoked)."""
+
+    username: VehicleId
+    password: str
+
+
+class SessionOut(Out):
+    """A sign-up or login: the token for `Authorization: Bearer …` and the broker login (sent only here)."""
+
+    vehicle_id: VehicleId
+    token: str
+    expires_at: IsoTime
+    broker: BrokerLoginOut
+
+
+class OwnerOut(Out):
+    """The vehicle's owner (the CPF as digits)."""
+
+    name: str
+    email: str
+    cpf: str = Field(examples=["52998224725"])
+
+
+class VehicleOut(Out):
+    """The car, as the planner sees it."""
+
+    plate: str
+    model: str
+    capacity_kwh: float
+    consumption_kwh_per_km: float
+    charge_kwh: float
+    max_ac_kw: float
+    max_dc_kw: float
+    profile: Profile
+
+
+class StatementEntryOut(Out):
+    """One movement of credit, in cents, and the balance after it."""
+
+    at: IsoTime
+    kind: Literal["credit", "debit", "refund"]
+    amount_cents: int = Field(description="negative for a debit")
+    balance_cents: int
+    trip_id: TripId | None = Field(default=None, description="the trip debited or refunded (absent for a credit)")
+
+
+class AccountOut(Out):
+    """An account as its owner sees it (no secrets)."""
+
+    vehicle_id: VehicleId
+    owner: OwnerOut
+    vehicle: VehicleOut
+    balance: float = Field(description="R$")
+    statement: list[StatementEntryOut]
+    trips: list[TripId] = Field(description="the confirmed trips still kept, oldest first")
+    opened_at: IsoTime
+
+
+class CreditOut(Out):
+    """Credit added (R$) and the balance after it."""
+
+    balance: float
+    added: float
+
+
+class ItineraryStopOut(PlanStopOut):
+    """A stop of a booked trip: the plan's stop, its index, the point reserved and the company's name."""
+
+    stop: int
+    point_id: PointId | None = Field(description="null until the company holds a point")
+    company_name: str = Field(examples=["VoltPoint"])
+
+
+class ItineraryOut(Out):
+    """A trip as its driver sees it: the plan, the point reserved at every stop, what it cost."""
+
+    status: Literal["CONFIRMED", "REQUESTED", "ABORTED", "CANCELLED"]
+    trip_id: TripId
+    vehicle_id: VehicleId
+    plan: PlanOut
+    stops: list[ItineraryStopOut]
+    cost: float = Field(description="R$ debited")
+    cost_by_company: dict[CompanyId, float]
+    requested_at: IsoTime
+    asked_at: IsoTime | None = Field(description="when the driver asked: the trip's priority (the priority rule, "
+                                     "docs/booking.md); null for trips booked before 2026-12-02")
+    refund: float = Field(description="R$ refunded on cancel")
+    reason: str = Field(description="why it was aborted or cancelled; empty otherwise")
+
+
+class ReservationOut(ItineraryStopOut):
+    """A reserved stop of one of the vehicle's confirmed trips."""
+
+    trip_id: TripId
+
+
+class CancelledOut(Out):
+    """A cancelled trip and its refund (R$, by the policy of docs/booking.md)."""
+
+    trip_id: TripId
+    status: Literal["CANCELLED"]
+    refund: float
+
+
+class CheckInOut(Out):
+    """Charging started or finished at a reserved point; a finish says the energy and what it cost."""
+
+    trip_id: TripId
+    hold_index: int
+    point_id: PointId
+    station_id: StationId
+    charging: Literal["CHARGING", "FINISHED"]
+    energy_kwh: float | None = Field(default=None, description="present once finished")
+    cost_cents: int | None = Field(default=None, description="present when the finish was recorded by this call")
+
+
+class AlternativePointOut(Out):
+    """A point free in the window refused: the same station first, then the nearest cities."""
+
+    station_id: StationId
+    city_id: CityId
+    point_id: PointId
+    power_kw: float
+    connector: Connector
+
+
+class PlanSummaryStopOut(Out):
+    """A stop of an alternative plan."""
+
+    station_id: StationId
+    company_id: CompanyId
+    city_id: CityId
+    window_start: IsoTime
+    window_end: IsoTime
+
+
+class PlanSummaryOut(Out):
+    """An alternative plan around what is taken (other stations, or a later departure): book it with
+    `avoid_stations` and its departure."""
+
+    departure: IsoTime
+    arrival: IsoTime
+    path: list[CityId]
+    stops: list[PlanSummaryStopOut]
+    total_minutes: float
+    cost_by_company: dict[CompanyId, float]
+    cost: float
+
+
+class AlternativesOut(Out):
+    """What is free instead: points at the companies that refused, and whole plans."""
+
+    points: list[AlternativePointOut]
+    plans: list[PlanSummaryOut]
+
+
+class OverlapOut(Out):
+    """The vehicle's confirmed trip in the way (`TRIP_OVERLAPS`)."""
+
+    trip_id: TripId
+    origin: CityId
+    destination: CityId
+    departure: IsoTime
+    arrival: IsoTime
+
+
+class RefusalOut(Out):
+    """Why a booking was refused, beyond its code and message: what is free instead, and per code the company
+    that did not answer (`PEER_UNAVAILABLE`), the trip's cost (`INSUFFICIENT_CREDIT`) or the trip in the way
+    (`TRIP_OVERLAPS`)."""
+
+    status: Literal["REFUSED"]
+    asked_at: IsoTime = Field(description="when the driver asked: the request's priority")
+    alternatives: AlternativesOut
+    company: CompanyId | None = None
+    cost: float | None = None
+    overlaps: OverlapOut | None = None
+
+
+class BookingRefusedOut(Out):
+    """409: a booking refused — an `ErrorOut` whose code says why (`POINT_TAKEN`, `PEER_UNAVAILABLE`,
+    `INSUFFICIENT_CREDIT`, `NO_PLAN`, `TRIP_OVERLAPS`, a planner code…) and whose details hold the refusal."""
+
+    code: str = Field(examples=["POINT_TAKEN"])
+    message: str
+    details: RefusalOut
+
+
+class EventOut(Out):
+    """One event of the log, its secrets redacted."""
+
+    seq: int
+    stream_id: str = Field(examples=["trip:t3f9c0a1b2c3d4e5f"])
+    version: int
+    type: str = Field(examples=["TripCommitted"])
+    recorded_at: IsoTime
+    data: dict[str, Any] = Field(description="the event's data; every `*_hash` field reads `…redacted…`")
+    hash: str
+
+
+class EventsOut(Out):
+    """Events after a sequence number, and the log's head."""
+
+    head: int
+    events: list[EventOut]
+
+
+class StatsOut(Out):
+    """A company's figures: points now, holds and reservations, and all-time trip counts."""
+
+    company: CompanyId
+    seq: int
+    points: int
+    busy_now: int
+    out_of_order: int
+    occupancy_now: float = Field(description="share of points busy now, 0 to 1")
+    held: int
+    reserved: int
+    accounts: int
+    trips_confirmed: int
+    trips_aborted: int
+    trips_cancelled: int
+    trips_kept: int = Field(description="trips still in memory (undecided, unsettled, or within their retention)")
+    requests_refused: int
+    prepares_refused: int
+
+
+class StateHoldOut(Out):
+    """A point held or reserved at that moment."""
+
+    trip_id: TripId
+    stop: int
+    station_id: StationId
+    point_id: PointId
+    start: IsoTime
+    end: IsoTime
+    status: Literal["HELD", "CONFIRMED"]
+    charging: Charging
+
+
+class StateTripOut(Out):
+    """A trip its coordinator kept at that moment (status as the log says it: `COMMITTED` is confirmed)."""
+
+    trip_id: TripId
+    vehicle_id: VehicleId
+    status: Literal["REQUESTED", "COMMITTED", "ABORTED", "CANCELLED"]
+    participants: list[CompanyId]
+    cost: float
+    requested_at: IsoTime
+    origin: CityId | None
+    destination: CityId | None
+
+
+class StateAccountOut(Out):
+    """An account at that moment."""
+
+    vehicle_id: VehicleId
+    name: str | None
+    plate: str | None
+    balance: float
+    trips: int
+
+
+class StateAtOut(Out):
+    """The state rebuilt by replaying the log up to a sequence number or a time, summarised for people."""
+
+    seq: int
+    at_time: IsoTime
+    stats: StatsOut
+    holds: list[StateHoldOut]
+    trips: list[StateTripOut]
+    accounts: list[StateAccountOut]
+    point_status: dict[PointId, PointStatus] = Field(description="points not available")
+    counts: dict[str, int] = Field(description="events folded, by type")
+
+
+class DigestOut(Out):
+    """A fingerprint of the running state (equal states, equal digests) and the sequence number it is at."""
+
+    seq: int
+    digest: str
+
+
+class VerifyOut(Out):
+    """The log's hash chain and stream versions checked: `first_bad_seq` is null when `ok`."""
+
+    ok: bool
+    first_bad_seq: int | None
+    reason: str
+    checked: int
+
+
+class HeldPointOut(Out):
+    """A point a participant holds for one stop of a trip."""
+
+    stop: int
+    station_id: StationId
+    point_id: PointId
+    power_kw: float
+    start: IsoTime
+    end: IsoTime
+    energy_kwh: float
+
+
+class ConflictOut(Out):
+    """A hold in the way of a refused stop, with its trip's priority (the time of its first hold request)."""
+
+    trip_id: TripId
+    point_id: PointId
+    start: IsoTime
+    end: IsoTime
+    status: Literal["HELD", "CONFIRMED"]
+    priority: str = Field(description="ISO 8601, empty if unknown")
+
+
+class YesVoteOut(Out):
+    """Phase one, yes: a point held for every stop asked."""
+
+    vote: Literal["yes"]
+    trip_id: TripId
+    holds: list[HeldPointOut]
+
+
+class NoVoteOut(Out):
+    """Phase one, no: why, at which stop, the holds in the way and the points free instead (a trip already over
+    here, `TRIP_OVER`, has only its code and reason)."""
+
+    vote: Literal["no"]
+    trip_id: TripId
+    code: str = Field(examples=["POINT_TAKEN"])
+    reason: str
+    stop: int | None = None
+    station_id: StationId | None = None
+    conflicts: list[ConflictOut] = Field(default_factory=list)
+    alternatives: list[AlternativePointOut] = Field(default_factory=list)
+
+
+VoteOut = Annotated[YesVoteOut | NoVoteOut, Field(discriminator="vote")]
+
+
+class DecisionOut(Out):
+    """Phase two applied: the trip's points reserved (commit) or free again (abort, release)."""
+
+    trip_id: TripId
+    status: Literal["CONFIRMED", "RELEASED"]
+
+
+class OutcomeOut(Out):
+    """What the coordinator decided (a trip it never decided is aborted by this very question)."""
+
+    trip_id: TripId
+    outcome: Literal["commit", "abort"]
+
+
+class OpError(Out):
+    """Why one operation of a batch was refused: the code and message its own route would answer, and that
+    route's HTTP status."""
 
     code: str
     message: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    status: int
+    details: dict[str, Any]
+
+
+class OpResult(Out):
+    """One operation's answer in a batch: `result` when `ok` (what its own route answers), else `error`."""
+
+    ok: bool
+    result: YesVoteOut | NoVoteOut | DecisionOut | OutcomeOut | CheckInOut | None
+    error: OpError | None
+
+
+class BatchOut(Out):
+    """The answers of a batch, in the order of its operations."""
+
+    results: list[OpResult]
+
+
+BookedWindow = Annotated[tuple[str, PointId, float, float], Field(
+    description='[key "{trip}#{stop}", point, start, end]: a booked window, in epoch seconds',
+    examples=[["t3f9c0a1b2c3d4e5f#0", "vp-salvador-1-p1", 1796119200.0, 1796121000.0]])]
+
+
+class OccupancyOut(Out):
+    """What changed at this company's points after a log position — or, with `reset`, all that is booked."""
+
+    seq: int = Field(description="the position to ask after next")
+    reset: bool = Field(description="true: `added` is the whole picture; drop what was known")
+    added: list[BookedWindow]
+    removed: list[BookedWindow]
+    status: dict[PointId, PointStatus] = Field(description="points whose status changed (AVAILABLE: back in service)")

@@ -44,7 +44,7 @@ class TripsView:
                 "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
-                "requested_at": trip.requested_at, "asked_at": trip.asked_at, "refund": trip.refund_cents / 100,
+                "requested_at": trip.requested_at, "asked_at": trip.asked_at or None, "refund": trip.refund_cents / 100,
                 "reason": trip.reason}
 
     def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
