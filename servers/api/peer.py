@@ -125,7 +125,7 @@ async def release(body: DecisionIn, peer: PeerDep, server: ServerDep) -> dict[st
 
 
 @router.get("/trips/{trip_id}/outcome", summary="Cooperative termination: commit or abort (undecided → abort)",
-            response_model=OutcomeOut, responses=errors(PEER, WRITES))
+            response_model=OutcomeOut, responses=errors(PEER, INVALID, WRITES))
 async def outcome(trip_id: str, peer: PeerDep, server: ServerDep,
                   asked_by: str | None = Query(default=None, min_length=1, max_length=64),
                   point_id: str | None = Query(default=None, min_length=1, max_length=64)) -> dict[str, Any]:
