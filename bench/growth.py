@@ -80,7 +80,7 @@ def write_history(directory: Path, events: int, seed: int = 1) -> dict[str, Path
         departure = max(free_from[driver], clock.now) + timedelta(hours=rng.uniform(1, 6))
         reply = home.coordinator.book(driver, f"h{n}", TripIn(origin="salvador", destination="fortaleza",
                                                                  departure=departure))
-        if reply["status"] != "CONFIRMED":
+        if reply["status"] != "RESERVED":
             if reply.get("code") == "INSUFFICIENT_CREDIT":
                 home.accounts.add_credit(driver, 10_000.0, f"top-up-{n}")
             continue

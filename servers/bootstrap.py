@@ -18,6 +18,7 @@ from servers.service.accounts import Accounts
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
+from servers.service.lifecycle import Lifecycle
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import LocalPeer, Peers, outcome_asker
@@ -121,6 +122,6 @@ def build_server(settings: Settings) -> Server:
     if settings.priority_rule:
         participant.ask_outcome = outcome_asker(peers)
     verifier = Verifier(settings.company, settings.peer_secrets)
-    recovery = Recovery(engine, coordinator, participant, peers, availability)
+    recovery = Recovery(engine, coordinator, participant, peers, availability, Lifecycle(engine, network))
     return Server(settings, network, store, engine, accounts, participant, coordinator, trips, planner, peers,
                   client, verifier, OccupancyFeed(engine), availability, recovery)

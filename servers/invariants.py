@@ -2,7 +2,10 @@
 
     no two held or reserved holds ever overlap on one point;
     every trip is confirmed at every company on it, or at none;
-    credit is debited exactly once for a confirmed trip and never otherwise.
+    credit is debited exactly once for a confirmed trip and never otherwise;
+    a refund is never above what was paid;
+    a booking's life is consistent: a stop recorded NO_SHOW never began charging at its company, a trip
+    ends only once every stop is over, FULFILLED when one at least was charged at, NO_SHOW when none was.
 
 `check(logs)` replays every company's events and returns each violation with
 the events that break it. With `converged=True` it also demands that every
@@ -45,6 +48,10 @@ class _Trip:
     cancelled: bool = False
     debits: list[tuple[int, EventRef]] = field(default_factory=list)
     refunds: list[tuple[int, EventRef]] = field(default_factory=list)
+    stop_company: dict[int, str] = field(default_factory=dict)  # stop -> the company that owns its station
+    checked_in: set[int] = field(default_factory=set)
+    missed: dict[int, EventRef] = field(default_factory=dict)
+    ended: tuple[str, EventRef] | None = None
 
 
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
@@ -57,9 +64,11 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
     trips: dict[str, _Trip] = {}
     # participant state: (company, trip) -> last status and the events that set it
     held: dict[tuple[str, str], tuple[str, EventRef]] = {}
+    started: dict[tuple[str, str], set[int]] = {}  # (company, trip) -> stops where charging began there
     for company, events in logs.items():
         active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
         hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)]
+        hold_stops: dict[str, list[int]] = {}  # trip -> the stop of each of its holds here
         for e in events:
             ref = (company, e.seq)
             d = e.data
@@ -76,6 +85,7 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                     active.setdefault(h["point_id"], {})[key] = (*window, ref)
                     keys.append((h["point_id"], key))
                 hold_points[d["trip_id"]] = keys
+                hold_stops[d["trip_id"]] = [h["stop"] for h in d["holds"]]
                 held[(company, d["trip_id"])] = ("HELD", ref)
             elif e.type == ev.HoldsConfirmed.NAME:
                 held[(company, d["trip_id"])] = ("CONFIRMED", ref)
@@ -85,12 +95,23 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                                                  else "RELEASED", ref)
                 for point, key in hold_points.get(d["trip_id"], []):
                     active.get(point, {}).pop(key, None)
+            elif e.type == ev.ChargingStarted.NAME:
+                stops = hold_stops.get(d["trip_id"], [])
+                if 0 <= d["hold_index"] < len(stops):
+                    started.setdefault((company, d["trip_id"]), set()).add(stops[d["hold_index"]])
             elif e.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
                 for point, key in hold_points.get(d["trip_id"], []):
                     if point == d["point_id"]:
                         active.get(point, {}).pop(key, None)
             elif e.type == ev.TripRequested.NAME:
-                trips[d["trip_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref)
+                trips[d["trip_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref, stop_company={
+                    s["stop"]: c for c, stops in d["stops_by_company"].items() for s in stops})
+            elif e.type == ev.TripStopCheckedIn.NAME:
+                trips[d["trip_id"]].checked_in.add(d["stop"])
+            elif e.type == ev.TripStopMissed.NAME:
+                trips[d["trip_id"]].missed[d["stop"]] = ref
+            elif e.type == ev.TripEnded.NAME:
+                trips[d["trip_id"]].ended = (d["status"], ref)
             elif e.type in (ev.TripCommitted.NAME, ev.TripAborted.NAME):
                 trip = trips[d["trip_id"]]
                 if trip.decision:
@@ -105,7 +126,28 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 trips[d["trip_id"]].refunds.append((d["amount_cents"], ref))
     for trip_id, trip in trips.items():
         violations.extend(_check_trip(trip_id, trip, held, converged))
+        violations.extend(_check_life(trip_id, trip, started, converged))
     return violations
+
+
+def _check_life(trip_id: str, trip: _Trip, started: Mapping[tuple[str, str], set[int]],
+                converged: bool) -> list[Violation]:
+    found: list[Violation] = []
+    for stop, ref in trip.missed.items():
+        company = trip.stop_company.get(stop, "")
+        if converged and stop in started.get((company, trip_id), set()) and stop not in trip.checked_in:
+            found.append(Violation("lifecycle", f"stop {stop} of trip {trip_id} was recorded NO_SHOW but began "
+                                   f"charging at {company}", (ref,)))
+    if trip.ended is not None:
+        status, ref = trip.ended
+        over = trip.checked_in | set(trip.missed)
+        if len(over) < len(trip.stop_company):
+            found.append(Violation("lifecycle", f"trip {trip_id} ended {status} with stops "
+                                   f"{sorted(set(trip.stop_company) - over)} not over", (ref,)))
+        if trip.stop_company and status != ("FULFILLED" if trip.checked_in else "NO_SHOW"):
+            found.append(Violation("lifecycle", f"trip {trip_id} ended {status} with {len(trip.checked_in)} of "
+                                   f"{len(trip.stop_company)} stops charged at", (ref,)))
+    return found
 
 
 def _check_trip(trip_id: str, trip: _Trip, held: Mapping[tuple[str, str], tuple[str, EventRef]],
@@ -129,6 +171,10 @@ def _check_trip(trip_id: str, trip: _Trip, held: Mapping[tuple[str, str], tuple[
     elif trip.debits:
         found.append(Violation("debit-once", f"trip {trip_id} ({trip.decision or 'undecided'}) was debited",
                                tuple(r for _, r in trip.debits)))
+    paid, refunded = sum(a for a, _ in trip.debits), sum(a for a, _ in trip.refunds)
+    if refunded > paid:
+        found.append(Violation("refund-at-most-paid", f"trip {trip_id} refunded {refunded} of {paid} paid",
+                               tuple(r for _, r in trip.refunds)))
     if trip.refunds and (not trip.cancelled or len(trip.refunds) > 1):
         found.append(Violation("debit-once", f"trip {trip_id} refunded {len(trip.refunds)}× "
                                f"(cancelled: {trip.cancelled})", tuple(r for _, r in trip.refunds)))

@@ -195,7 +195,7 @@ def drive_trip(
     if speedup <= 0:
         raise DriveError("speedup must be > 0")
     trip = find_trip(session, trip_id)
-    if trip.get("status") != "CONFIRMED":
+    if trip.get("status") != "RESERVED":
         raise DriveError(f"trip {trip_id} is {trip.get('status')}; only a confirmed trip can be driven")
     account = session.account()
     car = account["vehicle"]

@@ -55,7 +55,7 @@ class FleetStats:
             if latency_ms is not None:
                 self.latencies_ms.append(latency_ms)
             if what == "refused":
-                self.refused[code or "REFUSED"] += 1
+                self.refused[code or "REJECTED"] += 1
             elif what == "error":
                 self.errors[code or "ERROR"] += 1
             else:
@@ -125,7 +125,7 @@ class _Car:
                                             departure=departure.isoformat())
             except ReplyError as exc:
                 latency = 1000 * (time.perf_counter() - started)
-                refused = exc.details.get("status") == "REFUSED"
+                refused = exc.details.get("status") in ("REJECTED", "FAILED")
                 self.stats.count("refused" if refused else "error", exc.code, latency)
                 if exc.code == "INSUFFICIENT_CREDIT":
                     self._top_up()

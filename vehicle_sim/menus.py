@@ -52,6 +52,11 @@ def scripted_input(answers: Iterable[str]) -> InputFn:
     return answer
 
 
+# The OCPI cancellation reasons a driver gives (docs/booking.md "Lifecycle"), by menu number.
+CANCEL_REASONS = {"1": ("TRAFFIC", "traffic: I cannot make it in time"), "2": ("BROKEN_VEHICLE", "the car broke down"),
+                  "3": ("NO_CANCELED", "no reason given")}
+
+
 class Terminal:
     """Prompts and output: a rich Console, and where answers come from."""
 
@@ -381,7 +386,7 @@ class App:
             return
         self.term.print(views.trips_table(trips, self.network))
         for trip in trips:
-            if trip.get("status") == "CONFIRMED":
+            if trip.get("status") == "RESERVED":
                 self.term.print(views.itinerary_table(trip, self.network))
 
     def account_info(self) -> None:
@@ -399,7 +404,7 @@ class App:
 
     def _pick_trip(self, verb: str) -> dict[str, Any] | None:
         """A confirmed trip, by its number in the list or its id; None when there is none or blank."""
-        confirmed = [t for t in self._trips() if t.get("status") == "CONFIRMED"]
+        confirmed = [t for t in self._trips() if t.get("status") == "RESERVED"]
         if not confirmed:
             self.term.print(f"No confirmed trip to {verb}.")
             return None
@@ -427,11 +432,14 @@ class App:
             return
         self.term.print(f"Cancelling {escape(label)} gives back [bold]{views.money(quote.amount)}[/] of "
                         f"{views.money(float(trip.get('cost', 0)))} ({escape(quote.why)}).")
+        self.term.print("Why? " + ", ".join(f"{n} {text}" for n, (_, text) in CANCEL_REASONS.items()))
+        reason = CANCEL_REASONS[self.term.choose("Reason", CANCEL_REASONS, "3")][0]
+        note = self.term.ask("In your own words (optional)", "")
         if not self.term.confirm(f"Cancel trip {trip['trip_id']}?", default=False):
             return
-        result = self._require().request("cancel", trip_id=trip["trip_id"])
-        self.term.print(f"[green]Trip {escape(str(result['trip_id']))} cancelled.[/] Refund: "
-                        f"{views.money(float(result.get('refund', 0)))}.")
+        result = self._require().request("cancel", trip_id=trip["trip_id"], reason=reason, note=note)
+        self.term.print(f"[green]Trip {escape(str(result['trip_id']))} cancelled ({result['cancellation_reason']}).[/] "
+                        f"Refund: {views.money(float(result.get('refund', 0)))}.")
 
     def drive(self) -> None:
         """Drive a confirmed trip in accelerated time, checking in at every stop."""

@@ -273,7 +273,7 @@ async def storm(cars: list[AsyncRpc], origin: str, destination: str, departures:
         if reply.get("ok"):
             result.confirmed += 1
             return
-        if details.get("status") == "REFUSED":
+        if details.get("status") in ("REJECTED", "FAILED"):
             result.refused[str(error.get("code"))] += 1
             alternatives = details.get("alternatives") or {}
             if alternatives.get("plans") or alternatives.get("points"):

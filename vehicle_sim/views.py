@@ -154,17 +154,19 @@ def plan_table(plan: dict[str, Any], network: NetworkInfo, title: str = "Plan") 
 
 
 def itinerary_table(trip: dict[str, Any], network: NetworkInfo) -> Table:
-    """A booked trip: its stops with the reserved point at each."""
+    """A booked trip: its stops with the reserved point and the booking's status at each."""
     plan = trip.get("plan", {})
     table = Table(title=f"Trip {trip.get('trip_id')} — {trip.get('status')}", expand=False)
-    for col in ("#", "city", "company", "station / point", "window (UTC)", "+kWh", "cost"):
+    for col in ("#", "city", "company", "station / point", "window (UTC)", "+kWh", "cost", "status"):
         table.add_column(col)
     for index, stop in enumerate(trip.get("stops", [])):
+        status = str(stop.get("status") or trip.get("status") or "")
         table.add_row(str(int(stop.get("stop", index)) + 1), network.city_name(stop["city_id"]),
                       str(stop.get("company_name") or network.company_name(stop["company_id"])),
                       f"{stop['station_id']} / {stop.get('point_id') or '?'}",
                       f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
-                      f"{float(stop['energy_kwh']):.1f}", money(float(stop.get("cost", 0))))
+                      f"{float(stop['energy_kwh']):.1f}", money(float(stop.get("cost", 0))),
+                      Text(status, style=STATUS_STYLE.get(status, "dim")))
     if plan:
         table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}, "
                          f"leave {when(plan.get('departure'))}, arrive {when(plan.get('arrival'))} UTC with "
@@ -180,13 +182,18 @@ def trips_table(trips: list[dict[str, Any]], network: NetworkInfo) -> Table:
     for i, trip in enumerate(trips, 1):
         plan = trip.get("plan", {})
         status = str(trip.get("status", ""))
-        style = "green" if status == "CONFIRMED" else "dim"
+        style = STATUS_STYLE.get(status, "dim")
         route = f"{network.city_name(plan.get('origin', '?'))} → {network.city_name(plan.get('destination', '?'))}"
         table.add_row(str(i), str(trip.get("trip_id")), Text(status, style=style), route,
                       when(plan.get("departure")), when(plan.get("arrival")), str(len(trip.get("stops", []))),
                       money(float(trip.get("cost", 0))),
-                      money(float(trip.get("refund", 0))) if status == "CANCELLED" else "")
+                      money(float(trip.get("refund", 0))) if status == "CANCELED" else "")
     return table
+
+
+# OCPI booking statuses (docs/booking.md "Lifecycle"): live ones bright, the final ones by how they ended.
+STATUS_STYLE = {"PENDING": "yellow", "RESERVED": "green", "FULFILLED": "cyan", "CANCELED": "dim",
+                "NO_SHOW": "red", "REJECTED": "red", "FAILED": "red"}
 
 
 def alternatives_table(options: list[Option], network: NetworkInfo) -> Table:

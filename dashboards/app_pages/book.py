@@ -14,6 +14,12 @@ import streamlit as st
 from dashboards import client, parts, theme
 from vehicle_sim import alternatives, refunds
 
+# OCPI's cancellation reasons, in words (docs/booking.md "Lifecycle"); the driver picks one of the last three.
+CANCEL_REASONS = {"POWER_OUTAGE": "power outage at the station", "BROKEN_CHARGER": "charger out of order",
+                  "FULL": "station full", "BLOCKED": "charger blocked", "UNKNOWN": "other",
+                  "TRAFFIC": "traffic", "BROKEN_VEHICLE": "the car broke down", "NO_CANCELED": "no reason given"}
+DRIVER_REASONS = ("TRAFFIC", "BROKEN_VEHICLE", "NO_CANCELED")
+
 PROFILES = ["economic", "normal", "aggressive"]
 SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
                  "charge_kwh", "max_ac_kw", "max_dc_kw", "profile"]
@@ -361,9 +367,11 @@ else:
              "to": cities.get(t["plan"]["destination"], t["plan"]["destination"]),
              "leave": theme.when(t["plan"].get("departure")), "arrive": theme.when(t["plan"].get("arrival")),
              "stops": len(t.get("stops", [])), "cost": theme.money(t.get("cost")), "status": t["status"],
-             "refund": theme.money(t.get("refund")) if t["status"] == "CANCELLED" else ""} for t in trips]
+             "why": CANCEL_REASONS.get((t.get("canceled") or {}).get("cancellation_reason", ""), "")
+             + (f" — {t['reason']}" if t.get("canceled") and t.get("reason") else ""),
+             "refund": theme.money(t.get("refund")) if t["status"] == "CANCELED" else ""} for t in trips]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    confirmed = {t["trip_id"]: t for t in trips if t["status"] == "CONFIRMED"}
+    confirmed = {t["trip_id"]: t for t in trips if t["status"] == "RESERVED"}
     if confirmed:
         a, b = st.columns([3, 1])
         chosen = a.selectbox("Cancel a trip", list(confirmed), key="cancel_trip",
@@ -384,12 +392,15 @@ else:
                     st.warning(f"Cancel **{label}**? You get back **{theme.money(quote.amount)}** of "
                                f"{theme.money(confirmed[chosen].get('cost'))} ({quote.why}). Every reserved point "
                                "is released; this cannot be undone.", icon=":material/help:")
+                why = st.radio("Why?", list(DRIVER_REASONS), key="cancel_reason", horizontal=True,
+                               format_func=CANCEL_REASONS.__getitem__, index=len(DRIVER_REASONS) - 1)
+                note = st.text_input("In your own words (optional)", key="cancel_note", max_chars=200)
                 yes, no = st.columns(2)
                 if quote.amount is not None and yes.button("Yes, cancel the trip", key="cancel_yes",
                                                            type="primary"):
                     st.session_state.pop("cancel_asked", None)
                     with st.spinner("Releasing every reserved point…"):
-                        done = request("cancel", "cancel the trip", trip_id=chosen)
+                        done = request("cancel", "cancel the trip", trip_id=chosen, reason=why, note=note)
                     if done is not None:
                         st.session_state["flash"] = (f"Trip {label} cancelled; {theme.money(done.get('refund'))} "
                                                      "refunded.")

@@ -30,7 +30,8 @@ if me is None:
 
 try:
     with st.spinner("Loading my trips…"):
-        trips = [t for t in me.request("trips").get("trips", []) if t["status"] == "CONFIRMED"]
+        # Reserved trips, and those just driven (FULFILLED: every stop over) to see where they ended.
+        trips = [t for t in me.request("trips").get("trips", []) if t["status"] in ("RESERVED", "FULFILLED")]
 except client.ClientError as exc:
     parts.show_error(exc, "load my trips")
     st.stop()

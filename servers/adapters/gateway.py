@@ -47,7 +47,9 @@ from servers.contract.models import (
 )
 from servers.contract.mqtt import correlation_properties, new_client, session_properties
 from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
+from servers.domain import lifecycle
 from servers.domain.errors import DomainError, Unauthorized
+from servers.domain.events import CanceledReason
 from servers.service import views
 from servers.service.requests import RequestIdReused
 
@@ -115,7 +117,7 @@ async def _reservations(s: Server, vid: str, args: Any, rid: str) -> Any:
 
 
 async def _cancel(s: Server, vid: str, args: CancelIn, rid: str) -> Any:
-    return await s.coordinator.cancel(vid, args.trip_id)
+    return await s.coordinator.cancel(vid, args.trip_id, CanceledReason(args.reason), args.note)
 
 
 async def _check_in(s: Server, vid: str, args: CheckInIn, rid: str) -> Any:
@@ -270,7 +272,7 @@ class MqttGateway:
             else:
                 result = await handle(env)
                 reply = {"id": env.id, "op": env.op, "ok": True, "result": result}
-                if isinstance(result, dict) and result.get("status") == "REFUSED":
+                if isinstance(result, dict) and result.get("status") in lifecycle.REFUSALS:
                     details = views.refusal_error(result)["details"]
                     reply = error_reply(env.id, result["code"], result["reason"], details, op=env.op)
                 await self.server.engine.durable()  # what the answer tells is on disk before it leaves

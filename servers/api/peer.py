@@ -137,7 +137,8 @@ async def outcome(trip_id: str, peer: PeerDep, server: ServerDep,
 
 @router.post("/check-in", summary="A vehicle starts or finishes charging at a reserved point",
              response_model=CheckInOut, response_model_exclude_unset=True, responses=errors(
-                 PEER, {404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"], 409: ["NOT_RESERVED", "ALREADY_DONE", "NOT_CHARGING"]},
+                 PEER, {404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"],
+                        409: ["NOT_RESERVED", "ALREADY_DONE", "NOT_CHARGING", "NO_SHOW"]},
                  INVALID, WRITES))
 async def check_in(body: CheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, CheckInOp(op="check_in", args=body))

@@ -23,6 +23,7 @@ from servers.contract.models import (
     AccountOut,
     BookingRefusedOut,
     CancelledOut,
+    CancelReasonIn,
     CheckInIn,
     CheckInOut,
     CreditIn,
@@ -50,7 +51,9 @@ from servers.contract.models import (
     VerifyOut,
 )
 from servers.core.vehicles import DrivingProfile, Vehicle
+from servers.domain import lifecycle
 from servers.domain.errors import DomainError
+from servers.domain.events import CanceledReason
 from servers.service import views
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -172,7 +175,7 @@ async def book(body: TripIn, vehicle_id: VehicleDep, server: ServerDep,
     reply = await server.coordinator.book(vehicle_id, idempotency_key or uuid.uuid4().hex, body)
     await server.engine.durable()
     # As the coordinator recorded it: a repeated id gets the recorded answer back as it was.
-    if reply["status"] == "REFUSED":
+    if reply["status"] in lifecycle.REFUSALS:
         return json_reply(views.refusal_error(reply), status_code=409)
     return json_reply(reply, status_code=201)
 
@@ -189,11 +192,15 @@ async def my_trip(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> di
     return server.trips.trip_of(vehicle_id, trip_id)
 
 
-@router.post("/trips/{trip_id}/cancel", summary="Cancel a confirmed trip (refund by the policy)",
+@router.post("/trips/{trip_id}/cancel", summary="Cancel a reserved trip (refund by the policy), saying why",
              response_model=CancelledOut,
-             responses=errors(VEHICLE, {404: ["UNKNOWN_TRIP"], 409: ["NOT_CONFIRMED", "TRIP_STARTED"]}, WRITES))
-async def cancel(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
-    cancelled = await server.coordinator.cancel(vehicle_id, trip_id)
+             responses=errors(VEHICLE, {404: ["UNKNOWN_TRIP"], 409: ["NOT_CONFIRMED", "TRIP_STARTED"]}, INVALID,
+                              WRITES))
+async def cancel(trip_id: str, vehicle_id: VehicleDep, server: ServerDep,
+                 body: CancelReasonIn | None = None) -> dict[str, Any]:
+    """The body is optional: OCPI's reason (TRAFFIC, BROKEN_VEHICLE, NO_CANCELED, UNKNOWN) and the driver's words."""
+    why = body or CancelReasonIn()
+    cancelled = await server.coordinator.cancel(vehicle_id, trip_id, CanceledReason(why.reason), why.note)
     await server.engine.durable()
     return cancelled
 
@@ -201,10 +208,10 @@ async def cancel(trip_id: str, vehicle_id: VehicleDep, server: ServerDep) -> dic
 @router.post("/trips/{trip_id}/check-in", summary="Start or finish charging at a reserved stop",
              response_model=CheckInOut, response_model_exclude_unset=True, responses=errors(
                  VEHICLE,
-                 # The station's company refuses with its own codes; they come back here as 400.
-                 {400: ["TRIP_MISMATCH", "PEER_UNAVAILABLE", "NOT_RESERVED", "UNKNOWN_STOP", "ALREADY_DONE",
-                        "NOT_CHARGING"],
-                  404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"], 409: ["NOT_CONFIRMED"]}, INVALID, WRITES))
+                 # The station's company refuses with its own codes and statuses; they come back as they came.
+                 {400: ["TRIP_MISMATCH"], 404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"],
+                  409: ["NOT_CONFIRMED", "NOT_RESERVED", "ALREADY_DONE", "NOT_CHARGING", "NO_SHOW"],
+                  503: ["PEER_UNAVAILABLE"]}, INVALID, WRITES))
 async def check_in(trip_id: str, body: CheckInIn, vehicle_id: VehicleDep, server: ServerDep) -> dict[str, Any]:
     if body.trip_id != trip_id:
         raise DomainError("trip_id in the body and the path differ", code="TRIP_MISMATCH")

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from servers.domain.events import BookingStatus, CanceledReason, Role
+
 Profile = Literal["economic", "normal", "aggressive"]
 
 
@@ -128,8 +130,19 @@ class PlanIn(TripIn):
     alternatives: int = Field(default=1, ge=1, le=5)
 
 
-class CancelIn(In):
-    """Cancel a confirmed trip."""
+# The OCPI cancellation reasons a driver may give (the others are the station companies').
+DriverReason = Literal["TRAFFIC", "BROKEN_VEHICLE", "NO_CANCELED", "UNKNOWN"]
+
+
+class CancelReasonIn(In):
+    """Why the driver cancels: OCPI's reason (NO_CANCELED: none given) and, if they like, their own words."""
+
+    reason: DriverReason = "NO_CANCELED"
+    note: str = Field(default="", max_length=200, examples=["plans changed"])
+
+
+class CancelIn(CancelReasonIn):
+    """Cancel a reserved trip (MQTT: the trip and the reason together)."""
 
     trip_id: str = Field(min_length=1, max_length=64)
 
@@ -525,17 +538,29 @@ class CreditOut(Out):
 
 
 class ItineraryStopOut(PlanStopOut):
-    """A stop of a booked trip: the plan's stop, its index, the point reserved and the company's name."""
+    """A stop of a booked trip: the plan's stop, its index, the point reserved, the company's name, and where
+    its reservation is in its life (OCPI: RESERVED, then FULFILLED when charging began, or NO_SHOW)."""
 
     stop: int
     point_id: PointId | None = Field(description="null until the company holds a point")
     company_name: str = Field(examples=["VoltPoint"])
+    status: BookingStatus
+
+
+class CancellationOut(Out):
+    """Why a booking was canceled and by whom (OCPI's Cancellation)."""
+
+    cancellation_reason: CanceledReason
+    who_canceled: Role
 
 
 class ItineraryOut(Out):
-    """A trip as its driver sees it: the plan, the point reserved at every stop, what it cost."""
+    """A trip as its driver sees it: the plan, the point reserved at every stop, what it cost, and where the
+    booking is in its life (OCPI 2.3.0: PENDING → RESERVED | REJECTED | FAILED; RESERVED → FULFILLED | CANCELED |
+    NO_SHOW)."""
 
-    status: Literal["CONFIRMED", "REQUESTED", "ABORTED", "CANCELLED"]
+    status: BookingStatus
+    canceled: CancellationOut | None = Field(description="set once canceled")
     trip_id: TripId
     vehicle_id: VehicleId
     plan: PlanOut
@@ -555,12 +580,13 @@ class ReservationOut(ItineraryStopOut):
     trip_id: TripId
 
 
-class CancelledOut(Out):
-    """A cancelled trip and its refund (R$, by the policy of docs/booking.md)."""
+class CancelledOut(CancellationOut):
+    """A canceled trip, why, and its refund (R$, by the policy of docs/booking.md)."""
 
     trip_id: TripId
-    status: Literal["CANCELLED"]
+    status: Literal["CANCELED"]
     refund: float
+    reason: str = Field(description="in words: the driver's own, if they gave any")
 
 
 class CheckInOut(Out):
@@ -630,7 +656,8 @@ class RefusalOut(Out):
     that did not answer (`PEER_UNAVAILABLE`), the trip's cost (`INSUFFICIENT_CREDIT`) or the trip in the way
     (`TRIP_OVERLAPS`)."""
 
-    status: Literal["REFUSED"]
+    status: Literal["REJECTED", "FAILED"] = Field(description="REJECTED: refused; FAILED: an error (a company did "
+                                                  "not answer, the decision could not be recorded)")
     asked_at: IsoTime = Field(description="when the driver asked: the request's priority")
     alternatives: AlternativesOut
     company: CompanyId | None = None

@@ -79,6 +79,21 @@ class Station:
     points: tuple[Point, ...]
 
 
+Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
+
+
+@dataclass(frozen=True)
+class BookingTerms:
+    """A company's booking terms (OCPI 2.3.0's BookingTerms), in minutes around a stop's window and in R$."""
+
+    cancel_until_minutes: Minutes = 60  # before a stop's window: cancelled until then, its part is refunded
+    change_until_minutes: Minutes = 60
+    noshow_timeout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15  # after the window opens: NO_SHOW
+    noshow_fee: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    early_start_minutes: Minutes = 10  # charging may begin this long before the window
+    late_stop_minutes: Minutes = 10  # and go on this long after it
+
+
 @dataclass(frozen=True)
 class Company:
     """A charging company; the ports are the defaults of the local network (hosts come from config)."""
@@ -90,6 +105,7 @@ class Company:
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
     broker_port: Annotated[int, Field(gt=0, lt=65536)]
     api_port: Annotated[int, Field(gt=0, lt=65536)]
+    booking_terms: BookingTerms = field(default_factory=BookingTerms)
 
 
 def great_circle_km(a: City, b: City) -> float:

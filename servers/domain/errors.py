@@ -11,10 +11,13 @@ class DomainError(Exception):
     code = "DOMAIN_ERROR"
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
+                 status: int | None = None):
         super().__init__(message)
         if code is not None:
             self.code = code
+        if status is not None:  # another server's refusal, passed on as it came
+            self.status = status
         self.message = message
         self.details = details or {}
 

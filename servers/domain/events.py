@@ -19,17 +19,47 @@ from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 
 
 class TripStatus(StrEnum):
-    """A trip (one two-phase transaction) at its coordinator."""
+    """A trip (one two-phase transaction) at its coordinator: the protocol's states (drivers see `BookingStatus`)."""
 
     REQUESTED = "REQUESTED"
     COMMITTED = "COMMITTED"
     ABORTED = "ABORTED"
     CANCELLED = "CANCELLED"
 
-    @property
-    def shown(self) -> str:
-        """How drivers see it: a committed trip is CONFIRMED (the one place this rename happens)."""
-        return "CONFIRMED" if self is TripStatus.COMMITTED else self.value
+
+class BookingStatus(StrEnum):
+    """A booking's life, by OCPI 2.3.0's ReservationStatus names: of a trip, and of each of its stops.
+
+    PENDING → RESERVED | REJECTED | FAILED; RESERVED → FULFILLED | CANCELED | NO_SHOW. The last five are final.
+    """
+
+    PENDING = "PENDING"
+    RESERVED = "RESERVED"
+    REJECTED = "REJECTED"  # refused: a point taken, no plan, not enough credit, the car booked already…
+    FAILED = "FAILED"  # an error: a company did not answer, the decision could not be recorded…
+    FULFILLED = "FULFILLED"  # charging began at the stop (a trip: every stop over, one at least charged)
+    CANCELED = "CANCELED"
+    NO_SHOW = "NO_SHOW"  # not begun by the company's no-show timeout (a trip: no stop charged)
+
+
+class CanceledReason(StrEnum):
+    """Why a booking was canceled (OCPI 2.3.0's CanceledReason); the driver may add words of their own."""
+
+    POWER_OUTAGE = "POWER_OUTAGE"
+    BROKEN_CHARGER = "BROKEN_CHARGER"
+    FULL = "FULL"
+    BLOCKED = "BLOCKED"
+    TRAFFIC = "TRAFFIC"
+    BROKEN_VEHICLE = "BROKEN_VEHICLE"
+    NO_CANCELED = "NO_CANCELED"  # the driver gave no reason
+    UNKNOWN = "UNKNOWN"
+
+
+class Role(StrEnum):
+    """Who canceled (OCPI's roles): the driver through their home company, or a station's company."""
+
+    EMSP = "EMSP"
+    CPO = "CPO"
 
 
 class HoldStatus(StrEnum):
@@ -250,7 +280,9 @@ class TripCancelled(Event, frozen=True):
     NAME = "TripCancelled"
     trip_id: str
     refund_cents: int
-    reason: str = ""
+    reason: str = ""  # in words (the driver's own, if they gave any)
+    cancellation_reason: CanceledReason = CanceledReason.NO_CANCELED  # logs of before 2026-12-02 lack it
+    who_canceled: Role = Role.EMSP
 
 
 @_register
@@ -266,6 +298,24 @@ class TripStopCheckedIn(Event, frozen=True):
     NAME = "TripStopCheckedIn"
     trip_id: str
     stop: int
+
+
+@_register
+class TripStopMissed(Event, frozen=True):
+    """A stop not begun by its company's no-show timeout: NO_SHOW (its point is free again there)."""
+
+    NAME = "TripStopMissed"
+    trip_id: str
+    stop: int
+
+
+@_register
+class TripEnded(Event, frozen=True):
+    """Every stop of a reserved trip is over (or it had none, and its arrival has passed)."""
+
+    NAME = "TripEnded"
+    trip_id: str
+    status: BookingStatus  # FULFILLED (a stop at least charged, or none to charge at) or NO_SHOW
 
 
 @_register

@@ -89,7 +89,11 @@ class Trip:
     decided_at: str = ""
     acked: list[str] = field(default_factory=list)  # companies that applied the decision
     refund_cents: int = 0
-    checked_in: list[int] = field(default_factory=list)  # stops where the vehicle has checked in
+    checked_in: list[int] = field(default_factory=list)  # stops where the vehicle has checked in: FULFILLED
+    missed: list[int] = field(default_factory=list)  # stops not begun by the no-show timeout: NO_SHOW
+    ended: str = ""  # FULFILLED or NO_SHOW once every stop is over (servers.domain.lifecycle)
+    cancellation_reason: str = ""  # OCPI's CanceledReason, and who canceled, once cancelled
+    who_canceled: str = ""
 
 
 @dataclass
@@ -374,6 +378,7 @@ def _trip_cancelled(state: ServerState, e: ev.TripCancelled, r: RecordedEvent) -
     trip = state.trips[e.trip_id]
     trip.status, trip.refund_cents = TripStatus.CANCELLED, e.refund_cents
     trip.reason, trip.code = e.reason, "CANCELLED"
+    trip.cancellation_reason, trip.who_canceled = e.cancellation_reason, e.who_canceled
     trip.acked = []
     _schedule_trip(state, trip)
 
@@ -392,11 +397,25 @@ def _stop_checked_in(state: ServerState, e: ev.TripStopCheckedIn, r: RecordedEve
     trip = state.trips[e.trip_id]
     if e.stop not in trip.checked_in:
         trip.checked_in.append(e.stop)
+    if e.stop in trip.missed:  # the station's company let it begin: it is the authority on its point
+        trip.missed.remove(e.stop)
+
+
+@on(ev.TripStopMissed)
+def _stop_missed(state: ServerState, e: ev.TripStopMissed, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    if e.stop not in trip.missed and e.stop not in trip.checked_in:
+        trip.missed.append(e.stop)
+
+
+@on(ev.TripEnded)
+def _trip_ended(state: ServerState, e: ev.TripEnded, r: RecordedEvent) -> None:
+    state.trips[e.trip_id].ended = e.status
 
 
 @on(ev.RequestAnswered)
 def _request_answered(state: ServerState, e: ev.RequestAnswered, r: RecordedEvent) -> None:
-    if e.reply.get("status") == "REFUSED":
+    if e.reply.get("status") in ("REFUSED", "REJECTED", "FAILED"):  # REFUSED: answers of before 2026-12-02
         state.requests_refused += 1
 
 
@@ -497,7 +516,7 @@ class ServerFold:
     """The fold of a company server's log (the `Fold` protocol of `events.model`)."""
 
     name = "servers.domain.state:FOLD"
-    version = 2  # 2: the retention rule (what the state forgets)
+    version = 3  # 2: the retention rule (what the state forgets); 3: trips keep asked_at, missed stops, ends
 
     def initial(self) -> ServerState:
         return ServerState()

@@ -26,11 +26,11 @@ from servers.core.planner import (
     Exclusions,
     Plan,
 )
-from servers.domain import booking
+from servers.domain import booking, lifecycle
 from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound
-from servers.domain.events import TripStatus
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, parse_time
+from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound, Unavailable
+from servers.domain.events import BookingStatus, CanceledReason, TripStatus
+from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, parse_time
 from servers.faults import fault
 from servers.service.accounts import account_stream
 from servers.service.availability import Availability
@@ -113,7 +113,7 @@ class Coordinator:
                 return known
             async with self._admission:
                 reply = await self._book(vehicle_id, request_id, trip, now)
-            if reply["status"] != "CONFIRMED":  # a confirmation was recorded with the commit decision
+            if reply["status"] != BookingStatus.RESERVED:  # a reservation was recorded with the commit decision
                 reply["asked_at"] = now.isoformat()
                 self.engine.execute(lambda s: ([answered(vehicle_id, request_id, "book", reply)], None))
             return reply
@@ -280,7 +280,7 @@ class Coordinator:
             debit = ev.TripDebited(vehicle_id=trip.vehicle_id, trip_id=trip_id, amount_cents=trip.cost_cents)
             # The driver's answer is known now: record it with the decision (one durable write fewer).
             answer = answered(trip.vehicle_id, trip.request_id, "book",
-                              self.trips.itinerary(trip, votes=votes, status=COMMITTED))
+                              self.trips.itinerary(trip, votes=votes))
             return [ev.append(trip_stream(trip_id), *recorded), ev.append(account_stream(trip.vehicle_id), debit),
                     answer], COMMITTED
         code, reason = ((no[0].code, no[0].reason) if no
@@ -387,8 +387,10 @@ class Coordinator:
         return len(todo)
 
     # -- cancel -----------------------------------------------------------------------------------
-    async def cancel(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
-        """Cancel a confirmed trip: refund by the policy and release every point, atomically."""
+    async def cancel(self, vehicle_id: str, trip_id: str,
+                     reason: CanceledReason = CanceledReason.NO_CANCELED, note: str = "") -> dict[str, Any]:
+        """Cancel a reserved trip: refund by the policy and release every point, atomically. `reason` is OCPI's
+        (TRAFFIC, BROKEN_VEHICLE, …), `note` the driver's own words."""
         now = self.engine.clock()
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
@@ -396,21 +398,24 @@ class Coordinator:
             if trip is None or trip.vehicle_id != vehicle_id:
                 raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
             if trip.status == CANCELLED:
-                return [], {"trip_id": trip_id, "status": CANCELLED, "refund": trip.refund_cents / 100}
+                return [], self._cancelled(trip)
             if trip.status != COMMITTED:
-                raise Conflict(f"trip {trip_id} is {trip.status}; only confirmed trips can be cancelled",
-                               code="NOT_CONFIRMED")
+                raise Conflict(f"trip {trip_id} is {lifecycle.trip_status(trip)}; only reserved trips can be "
+                               "cancelled", code="NOT_CONFIRMED")
             stops = trip.plan.get("stops", [])
             first = parse_time(stops[0]["window_start"]) if stops else None
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
             refund = booking.refund_cents(trip.cost_cents, now, first)
-            appends = [ev.append(trip_stream(trip_id), ev.TripCancelled(trip_id=trip_id, refund_cents=refund,
-                                                                        reason="cancelled by the driver"))]
+            cancelled = ev.TripCancelled(trip_id=trip_id, refund_cents=refund, reason=note or "cancelled by the driver",
+                                         cancellation_reason=reason, who_canceled=ev.Role.EMSP)
+            appends = [ev.append(trip_stream(trip_id), cancelled)]
             if refund:
                 appends.append(ev.append(account_stream(vehicle_id), ev.TripRefunded(
                     vehicle_id=vehicle_id, trip_id=trip_id, amount_cents=refund)))
-            return appends, {"trip_id": trip_id, "status": CANCELLED, "refund": refund / 100}
+            return appends, {"trip_id": trip_id, "status": BookingStatus.CANCELED, "refund": refund / 100,
+                             "cancellation_reason": reason, "who_canceled": ev.Role.EMSP,
+                             "reason": cancelled.reason}
 
         reply = self.engine.execute(decide)
         if self.availability is not None:
@@ -418,24 +423,33 @@ class Coordinator:
         await self.complete(trip_id)
         return reply
 
+    @staticmethod
+    def _cancelled(trip: Trip) -> dict[str, Any]:
+        """The answer to a cancel, as it was when the trip was cancelled."""
+        return {"trip_id": trip.trip_id, "status": BookingStatus.CANCELED, "refund": trip.refund_cents / 100,
+                "cancellation_reason": trip.cancellation_reason or CanceledReason.NO_CANCELED,
+                "who_canceled": trip.who_canceled or ev.Role.EMSP, "reason": trip.reason}
+
     # -- while driving ----------------------------------------------------------------------------
     async def check_in(self, vehicle_id: str, req: CheckInIn) -> dict[str, Any]:
         """Forward a vehicle's check-in to the company that owns the stop's station."""
         trip = self.trips.trip(vehicle_id, req.trip_id)
         if trip.status != COMMITTED:
-            raise Conflict(f"trip {req.trip_id} is {trip.status}", code="NOT_CONFIRMED")
+            raise Conflict(f"trip {req.trip_id} is {lifecycle.trip_status(trip)}", code="NOT_CONFIRMED")
         stops = trip.plan.get("stops", [])
         if not 0 <= req.stop < len(stops):
             raise NotFound(f"trip {req.trip_id} has no stop {req.stop}", code="UNKNOWN_STOP")
+        if req.stop in trip.missed:
+            raise Conflict(f"stop {req.stop} was missed: its point was released (NO_SHOW)", code="NO_SHOW")
         peer = self.peers.get(stops[req.stop]["company_id"])
         try:
             if peer is None:
                 raise PeerUnavailable(f"no address for company {stops[req.stop]['company_id']!r}")
             reply = await peer.check_in(req)
         except PeerUnavailable as exc:
-            raise DomainError(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
-        except PeerRefused as exc:
-            raise DomainError(exc.message, code=exc.code) from exc
+            raise Unavailable(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
+        except PeerRefused as exc:  # the station's company's own refusal, with its status
+            raise DomainError(exc.message, code=exc.code, status=exc.status) from exc
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
             current = state.trips.get(req.trip_id)
@@ -472,5 +486,5 @@ def _exclude_refused(exclude: Exclusions, plan: Plan, refusals: list[ev.No], net
 
 def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],
              **extra: Any) -> dict[str, Any]:
-    return {"status": "REFUSED", "code": code, "reason": reason,
+    return {"status": lifecycle.refused_status(code), "code": code, "reason": reason,
             "alternatives": {"points": points, "plans": plans}, **extra}

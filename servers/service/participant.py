@@ -18,7 +18,7 @@ from typing import Any
 from events.model import StreamAppend
 from servers.contract.models import CheckInIn, PrepareIn
 from servers.core.network import Network, Station
-from servers.domain import booking
+from servers.domain import booking, lifecycle
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, NotFound
 from servers.domain.events import Charging
@@ -169,8 +169,15 @@ class Participant:
             if req.action == "start":
                 if hold.charging == Charging.CHARGING:
                     return [], {**base, "charging": Charging.CHARGING}
+                if hold.charging == Charging.NO_SHOW:
+                    raise Conflict(f"the reservation at stop {req.stop} was released (NO_SHOW)", code="NO_SHOW")
                 if hold.charging:
                     raise Conflict(f"stop {req.stop} is already {hold.charging}", code="ALREADY_DONE")
+                missed = lifecycle.no_show_at(hold.window[0], company.booking_terms)
+                if self.engine.clock() >= missed:
+                    raise Conflict(f"the reservation at stop {req.stop} was released at {missed:%H:%M} UTC, "
+                                   f"{company.booking_terms.noshow_timeout_minutes} min after its window opened "
+                                   "without a check-in (NO_SHOW)", code="NO_SHOW")
                 started = ev.ChargingStarted(trip_id=req.trip_id, hold_index=index, point_id=hold.point_id,
                                              station_id=hold.station_id)
                 return [ev.append(hold_stream(req.trip_id), started)], {**base, "charging": Charging.CHARGING}
@@ -205,14 +212,16 @@ class Participant:
         self.engine.execute(decide)
 
     def record_no_shows(self, now: datetime) -> int:
-        """Free every reserved point whose window ended without the vehicle checking in."""
+        """Free every reserved point not begun by the company's no-show timeout (OCPI: NO_SHOW)."""
+        terms = self.network.company(self.company_id).booking_terms
+
         def decide(state: ServerState) -> tuple[list[StreamAppend], int]:
             appends = []
             for part in (state.participations[t] for t in state.open_holds):
                 if part.status != CONFIRMED:
                     continue
                 for i, hold in enumerate(part.holds):
-                    if not hold.charging and hold.window[1] <= now:
+                    if not hold.charging and lifecycle.no_show_at(hold.window[0], terms) <= now:
                         appends.append(ev.append(hold_stream(part.trip_id), ev.NoShowRecorded(
                             trip_id=part.trip_id, hold_index=i, point_id=hold.point_id)))
             return appends, len(appends)

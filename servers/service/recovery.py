@@ -6,8 +6,10 @@
 - As participant: a hold still undecided past its deadline asks its
   coordinator for the outcome; one that cannot be reached keeps the hold (a
   yes vote is never dropped without the outcome) and asks again later.
-- Reserved windows that ended without a check-in are freed (no-shows); the
-  picture of other companies forgets what is over; a snapshot is saved when due.
+- Reservations not begun by the no-show timeout are freed (participant) and
+  recorded NO_SHOW, and trips whose every stop is over end (coordinator:
+  `Lifecycle`); the picture of other companies forgets what is over; a
+  snapshot is saved when due.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
+from servers.service.lifecycle import Lifecycle
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
 
@@ -27,8 +30,9 @@ class Recovery:
     """One round of recovery for a server (see the module's docstring)."""
 
     def __init__(self, engine: Engine, coordinator: Coordinator, participant: Participant, peers: Peers,
-                 availability: Availability) -> None:
+                 availability: Availability, lifecycle: Lifecycle) -> None:
         self.engine = engine
+        self.lifecycle = lifecycle
         self.coordinator = coordinator
         self.participant = participant
         self.peers = peers
@@ -55,6 +59,7 @@ class Recovery:
             else:
                 self.participant.abort(trip_id, "aborted (asked the coordinator)")
         self.participant.record_no_shows(now)
+        self.lifecycle.tick(now)
         self.availability.forget_past(now)
         await self.engine.durable()
         self.engine.snapshot_if_due()

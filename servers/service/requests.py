@@ -18,7 +18,9 @@ from typing import Any
 
 from events.model import StreamAppend
 from servers.domain import events as ev
+from servers.domain import lifecycle
 from servers.domain.errors import Conflict
+from servers.domain.events import BookingStatus
 from servers.service.engine import Engine
 
 
@@ -32,6 +34,17 @@ def answered(vehicle_id: str, request_id: str, op: str, reply: dict[str, Any]) -
     return ev.append(answer_stream(vehicle_id, request_id),
                      ev.RequestAnswered(vehicle_id=vehicle_id, request_id=request_id, op=op, reply=reply),
                      expected_version=0)
+
+
+def in_todays_words(reply: dict[str, Any]) -> dict[str, Any]:
+    """A booking answer recorded before 2026-12-02 (CONFIRMED / REFUSED) in OCPI's words (RESERVED / REJECTED /
+    FAILED), as the same request answered today would read."""
+    status = reply.get("status")
+    if status == "CONFIRMED":
+        reply["status"] = BookingStatus.RESERVED
+    elif status == "REFUSED":
+        reply["status"] = lifecycle.refused_status(str(reply.get("code", "")))
+    return reply
 
 
 class RequestIdReused(Conflict):
@@ -64,7 +77,7 @@ class Requests:
         assert isinstance(answer, ev.RequestAnswered)
         if answer.op is not None and answer.op != op:  # logs written before answers named their op have none
             raise _reused(request_id, answer.op, op)
-        return dict(answer.reply)
+        return in_todays_words(dict(answer.reply))
 
     @asynccontextmanager
     async def claim(self, vehicle_id: str, request_id: str, op: str) -> AsyncIterator[dict[str, Any] | None]:

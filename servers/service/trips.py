@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from servers.core.network import Network
+from servers.domain import lifecycle
 from servers.domain.errors import NotFound
-from servers.domain.events import TripStatus, Vote, Yes
+from servers.domain.events import BookingStatus, CanceledReason, Role, TripStatus, Vote, Yes
 from servers.domain.state import Trip
 from servers.service.engine import Engine
 
@@ -30,17 +31,21 @@ class TripsView:
             raise NotFound(f"no trip {trip_id!r} of this vehicle", code="UNKNOWN_TRIP")
         return trip
 
-    def itinerary(self, trip: Trip, votes: dict[str, Vote] | None = None,
-                  status: TripStatus | None = None) -> dict[str, Any]:
-        """A trip as its driver sees it; `votes` name the held points before the state has them."""
+    def itinerary(self, trip: Trip, votes: dict[str, Vote] | None = None) -> dict[str, Any]:
+        """A trip as its driver sees it, each stop with its OCPI booking status; `votes` name the held points
+        at the commit, before the state has them (the trip is RESERVED then)."""
         held = (dict(enumerate(trip.points)) if votes is None else
                 {h.stop: h.point_id for v in votes.values() if isinstance(v, Yes) for h in v.holds})
+        status = lifecycle.trip_status(trip) if votes is None else BookingStatus.RESERVED
         stops = []
         for index, stop in enumerate(trip.plan.get("stops", [])):
             stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
-                          "company_name": self.network.company(stop["company_id"]).name})
-        status = status or trip.status
-        return {"status": TripStatus(status).shown, "trip_id": trip.trip_id,
+                          "company_name": self.network.company(stop["company_id"]).name,
+                          "status": lifecycle.stop_status(trip, index) if votes is None else status})
+        canceled = ({"cancellation_reason": trip.cancellation_reason or CanceledReason.NO_CANCELED,
+                     "who_canceled": trip.who_canceled or Role.EMSP} if trip.status is TripStatus.CANCELLED
+                    else None)
+        return {"status": status, "trip_id": trip.trip_id, "canceled": canceled,
                 "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
@@ -58,6 +63,6 @@ class TripsView:
         return [self.itinerary(state.trips[t]) for t in reversed(acc.trips)] if acc is not None else []
 
     def reservations_of(self, vehicle_id: str) -> list[dict[str, Any]]:
-        """Every reserved stop of a vehicle's confirmed trips."""
+        """Every stop of a vehicle's trips still RESERVED (each with its own status: some may be over)."""
         return [{"trip_id": t["trip_id"], **stop} for t in self.trips_of(vehicle_id)
-                if t["status"] == "CONFIRMED" for stop in t["stops"]]
+                if t["status"] == BookingStatus.RESERVED for stop in t["stops"]]

@@ -35,7 +35,7 @@ def test_booking_shows_the_confirmed_itinerary_and_my_trip(net):
     success = " ".join(s.value for s in at.success)
     assert "Trip confirmed" in success
     shown = "\n".join(df.value.to_string() for df in at.dataframe)
-    assert "CONFIRMED" in shown
+    assert "RESERVED" in shown
     assert "-p" in shown  # the stops table names the reserved points
 
 
@@ -71,7 +71,7 @@ def refused_with_plans(at, code: str = "POINT_TAKEN", **details):
     second = {**plan, "total_minutes": 500.0, "cost_by_company": {"voltpoint": 30.0}}
     at.session_state["booking"] = {
         "ok": False, "code": code, "message": "point vp-x-p1 is held by another trip",
-        "details": {"status": "REFUSED", **details, "alternatives": {
+        "details": {"status": "REJECTED", **details, "alternatives": {
             "points": [{"station_id": "vp-feira-de-santana-1", "city_id": "feira-de-santana",
                         "point_id": "vp-feira-de-santana-1-p2"}],
             "plans": [plan, second, plan, plan]}},
@@ -122,14 +122,14 @@ def test_cancel_asks_first_showing_the_refund_then_refunds_and_marks_the_trip_ca
     asked = " ".join(w.value for w in at.warning)
     cost = at.session_state["booking"]["itinerary"]["cost"]
     assert "You get back" in asked and f"R$ {cost:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") in asked
-    assert "CANCELLED" not in "\n".join(df.value.to_string() for df in at.dataframe)  # nothing done yet
+    assert "CANCELED" not in "\n".join(df.value.to_string() for df in at.dataframe)  # nothing done yet
     at.button(key="cancel_no").click().run()
     assert "cancel_yes" not in [b.key for b in at.button]
     at.button(key="cancel_btn").click().run()
     at.button(key="cancel_yes").click().run()
     assert not at.exception
     assert "cancelled" in " ".join(s.value for s in at.success)
-    assert "CANCELLED" in "\n".join(df.value.to_string() for df in at.dataframe)
+    assert "CANCELED" in "\n".join(df.value.to_string() for df in at.dataframe)
     assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 2.000,00"
 
 

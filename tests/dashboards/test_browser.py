@@ -294,7 +294,7 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
     page.get_by_text("Trip confirmed").wait_for()
     settle(page)
     assert_no_error(page)
-    assert "CONFIRMED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
+    assert "RESERVED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
     # The map frames the route (Salvador → Recife), not the whole network in a third of the frame.
     route = [(-12.97, -38.50), (-8.05, -34.88)]
     (route_map,) = map_states(page, [lat for lat, _ in route])

@@ -18,7 +18,7 @@ PLAN = {"departure": "2030-01-01T14:00:00+00:00", "arrival": "2030-01-01T19:00:0
 def specs() -> list[dict]:
     line = charts.charge_line(parts.charge_points(PLAN, 40.0), "#000").to_dict()
     bars = charts.bookings_timeline([{"point": "p1", "trip": "t1", "start": STOP_AT, "end": STOP_AT,
-                                      "status": "CONFIRMED"}], 1).to_dict()
+                                      "status": "RESERVED"}], 1).to_dict()
     return [line, bars]
 
 

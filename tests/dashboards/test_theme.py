@@ -41,7 +41,7 @@ def test_the_terminal_numbers_stops_from_one_too():
     out = io.StringIO()
     con = Console(file=out, width=200, color_system=None)
     con.print(views.plan_table(plan, net))
-    con.print(views.itinerary_table({"trip_id": "t1", "status": "CONFIRMED", "cost": 1234.5, "stops": [STOP],
+    con.print(views.itinerary_table({"trip_id": "t1", "status": "RESERVED", "cost": 1234.5, "stops": [STOP],
                                      "plan": plan}, net))
     rows = [line for line in out.getvalue().splitlines() if "Feira de Santana" in line and "│" in line]
     assert len(rows) == 2 and all(line.split("│")[1].strip() == "1" for line in rows)

@@ -27,6 +27,7 @@ from servers.service.accounts import Accounts
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
+from servers.service.lifecycle import Lifecycle
 from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import PeerRefused, PeerUnavailable, outcome_asker
@@ -85,6 +86,7 @@ class Node:
     feed: OccupancyFeed
     availability: Availability
     planner: TripPlanner
+    lifecycle: Lifecycle
 
 
 @dataclass
@@ -184,7 +186,8 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     participant.ask_outcome = outcome_asker(PeersOf(peers))  # type: ignore[arg-type]  # fakes, same port
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), Blocking(participant, peers.loop),
-                Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner)
+                Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner,
+                Lifecycle(engine, network))
     peers.nodes[company] = node
     return node
 

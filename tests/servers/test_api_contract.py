@@ -269,7 +269,7 @@ def test_a_refused_booking_is_a_409_whose_details_hold_the_refusal(exchanges):
     assert {"TRIP_OVERLAPS", "INSUFFICIENT_CREDIT", "REQUEST_ID_REUSED"} <= set(refused)
     overlap = BookingRefusedOut.model_validate(refused["TRIP_OVERLAPS"]).details
     booked = next(e.body["trip_id"] for e in exchanges if (e.route, e.status) == ("/api/v1/trips", 201))
-    assert overlap.status == "REFUSED" and overlap.overlaps is not None and overlap.overlaps.trip_id == booked
+    assert overlap.status == "REJECTED" and overlap.overlaps is not None and overlap.overlaps.trip_id == booked
     poor = BookingRefusedOut.model_validate(refused["INSUFFICIENT_CREDIT"]).details
     assert poor.cost is not None and poor.cost > 0
     # A reused request id is a plain error: its details name the first operation, not a refusal.

@@ -24,7 +24,7 @@ def test_a_trip_across_companies_is_confirmed_at_every_company_and_debited_once(
     vid = signup(home)
     origin, destination = cross_trip
     reply = home.coordinator.book(vid, "r1", TripIn(origin=origin, destination=destination, departure=START))
-    assert reply["status"] == "CONFIRMED", reply
+    assert reply["status"] == "RESERVED", reply
     companies = {s["company_id"] for s in reply["stops"]}
     assert len(companies) >= 2
     for company in companies:
@@ -53,7 +53,7 @@ def test_not_enough_credit_is_refused_and_holds_nothing(network, cross_trip):
     home = nodes["eflux"]
     vid = signup(home, credit=0.0)
     reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
-    assert reply["status"] == "REFUSED" and reply["code"] == "INSUFFICIENT_CREDIT"
+    assert reply["status"] == "REJECTED" and reply["code"] == "INSUFFICIENT_CREDIT"
     assert all(not n.engine.state.occupancy for n in nodes.values())
 
 
@@ -66,7 +66,7 @@ def test_a_silent_company_aborts_the_trip_and_no_point_stays_held(network, cross
     others = sorted({s.company_id for s in plan.stops} - {"voltpoint"})
     peers.down = {others[0]}
     reply = home.coordinator.book(vid, "r", trip)
-    if reply["status"] == "CONFIRMED":  # re-planned around the silent company
+    if reply["status"] == "RESERVED":  # re-planned around the silent company
         assert others[0] not in {s["company_id"] for s in reply["stops"]}
     else:
         assert reply["code"] in ("PEER_UNAVAILABLE", "NO_PLAN") or reply["code"].isupper()
@@ -82,12 +82,12 @@ def test_a_taken_point_is_refused_with_alternatives_and_the_coordinator_replans(
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START)
     vehicles = [signup(home, n) for n in range(12)]
     replies = [home.coordinator.book(v, "r", trip) for v in vehicles]
-    confirmed = [r for r in replies if r["status"] == "CONFIRMED"]
+    confirmed = [r for r in replies if r["status"] == "RESERVED"]
     assert confirmed, "the first booking at least must succeed"
     # Twelve identical trips at once exceed some station's points: later ones re-plan or are refused.
     first_points = [tuple(s["point_id"] for s in r["stops"]) for r in confirmed]
     assert len(set(first_points)) == len(first_points), "no two trips share a point in one window"
-    refused = [r for r in replies if r["status"] == "REFUSED"]
+    refused = [r for r in replies if r["status"] == "REJECTED"]
     for r in refused:
         assert r["reason"] and "alternatives" in r
     assert check(logs(nodes), converged=True) == []
@@ -183,7 +183,7 @@ def test_cancel_refunds_by_the_policy_and_releases_every_point(network, cross_tr
     home = nodes["voltpoint"]
     vid = signup(home)
     reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
-    assert reply["status"] == "CONFIRMED"
+    assert reply["status"] == "RESERVED"
     cancelled = home.coordinator.cancel(vid, reply["trip_id"])
     assert cancelled["refund"] == pytest.approx(reply["cost"])
     assert home.coordinator.cancel(vid, reply["trip_id"]) == cancelled  # idempotent

@@ -47,7 +47,7 @@ def test_a_cancel_during_phase_two_releases_every_point_once_settled(network, cr
 
     peers.cancel = cancel
     reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
-    assert reply["status"] == "CONFIRMED" and trip_id == [reply["trip_id"]]
+    assert reply["status"] == "RESERVED" and trip_id == [reply["trip_id"]]
     assert home.engine.state.trips[reply["trip_id"]].status == "CANCELLED"
     for _ in range(3):  # the recovery loop delivers what is still owed
         home.coordinator.resume(clock.now)

@@ -54,7 +54,7 @@ def test_a_three_company_trip_booked_at_any_server_is_confirmed_everywhere(net, 
     r = api.book(*route, departure(hours={"voltpoint": 10, "ecocharge": 14, "eflux": 18}[home]))
     assert r.status_code == 201, r.text
     trip = r.json()
-    assert trip["status"] == "CONFIRMED"
+    assert trip["status"] == "RESERVED"
     assert trip["stops"][0]["company_id"] == "voltpoint"
     assert {s["company_id"] for s in trip["stops"]} == {"voltpoint", "ecocharge", "eflux"}
     assert all(s["point_id"] for s in trip["stops"])

@@ -62,7 +62,7 @@ def test_a_station_the_picture_shows_full_is_planned_around_without_a_prepare(ne
     sync_pictures(nodes)
     peers.calls.clear()
     reply = home.coordinator.book(vid, "r", trip)
-    assert reply["status"] == "CONFIRMED", reply
+    assert reply["status"] == "RESERVED", reply
     assert station.id not in {s["station_id"] for s in reply["stops"]}
     refused = [c for c in peers.calls if c[1] == "prepare"]
     assert len(refused) == len({s["company_id"] for s in reply["stops"]})  # one prepare each, none refused
@@ -87,7 +87,7 @@ def test_when_everything_on_the_way_is_taken_the_refusal_needs_no_prepare_and_of
     sync_pictures(nodes)
     peers.calls.clear()
     reply = home.coordinator.book(vid, "r", trip)
-    assert reply["status"] == "REFUSED" and reply["code"] == "POINT_TAKEN", reply
+    assert reply["status"] == "REJECTED" and reply["code"] == "POINT_TAKEN", reply
     assert [c for c in peers.calls if c[1] == "prepare"] == []  # refused by the planner, nobody asked
     later = reply["alternatives"]["plans"]
     assert later and all(p["departure"] > trip.departure.isoformat() for p in later)
@@ -102,7 +102,7 @@ def test_a_company_whose_feed_does_not_answer_is_planned_around_and_named(networ
     for company in ("eflux", "ecocharge"):
         home.availability.peer(company).reachable = False
     reply = home.coordinator.book(vid, "r", trip)
-    if reply["status"] == "CONFIRMED":  # a plan exists on VoltPoint's stations alone
+    if reply["status"] == "RESERVED":  # a plan exists on VoltPoint's stations alone
         assert {s["company_id"] for s in reply["stops"]} == {"voltpoint"}
     else:
         assert reply["code"] == "PEER_UNAVAILABLE" and reply["company"] in ("eflux", "ecocharge")

@@ -18,7 +18,7 @@ from servers.invariants import check
 
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
 # What the state keeps since that log was written, by part of the state: the old fold's digest is of the rest.
-NEW_FIELDS = {"trips": ("asked_at",)}
+NEW_FIELDS = {"trips": ("asked_at", "missed", "ended", "cancellation_reason", "who_canceled")}
 
 
 def old_store(company: str) -> InMemoryEventStore:

@@ -35,7 +35,7 @@ def test_a_company_on_postgresql_books_a_three_company_trip_and_replays_to_the_s
                        if (r := api.book(origin, destination, departure(hours=8))).status_code == 201
                        and len({s["company_id"] for s in r.json()["stops"]}) == 3), None)
         assert booked is not None, "no trip stopping at all three companies could be booked"
-        assert booked.json()["status"] == "CONFIRMED"
+        assert booked.json()["status"] == "RESERVED"
         violations, _ = net.settle(timeout=20)
         assert violations == []  # the checker read VoltPoint's log from PostgreSQL, the others from files
 

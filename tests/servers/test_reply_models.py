@@ -44,7 +44,7 @@ def test_a_booking_refused_at_every_attempt_offers_free_points_and_plans_in_the_
     reply = home.coordinator.book(signup(home), "r", TripIn(origin="salvador", destination="fortaleza",
                                                             departure=START))
     refused = BookingRefusedOut.model_validate(views.refusal_error(reply))
-    assert refused.code == "POINT_TAKEN" and refused.details.status == "REFUSED"
+    assert refused.code == "POINT_TAKEN" and refused.details.status == "REJECTED"
     assert refused.details.alternatives.points and refused.details.alternatives.plans
     assert {p.station_id for p in refused.details.alternatives.points} == {spare.id}
 

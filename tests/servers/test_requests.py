@@ -35,7 +35,7 @@ def test_a_departure_in_the_past_is_refused_and_nothing_is_held_or_debited(netwo
     assert home.accounts.view(vid)["balance"] == 2000.0
     # "Now", sent a little late, is still now.
     ok = home.coordinator.book(vid, "now", trip(cross_trip, START - timedelta(minutes=4)))
-    assert ok["status"] == "CONFIRMED"
+    assert ok["status"] == "RESERVED"
 
 
 def test_a_departure_beyond_a_year_is_refused_before_planning(network, cross_trip):
@@ -66,17 +66,17 @@ def test_one_car_cannot_be_booked_on_two_overlapping_trips(network, cross_trip):
     home = nodes["voltpoint"]
     vid = signup(home, credit=5000.0)
     first = home.coordinator.book(vid, "a", trip(cross_trip, START + timedelta(hours=1)))
-    assert first["status"] == "CONFIRMED"
+    assert first["status"] == "RESERVED"
     arrival = datetime.fromisoformat(first["plan"]["arrival"])
     second = home.coordinator.book(vid, "b", trip(cross_trip[::-1], START + timedelta(hours=2)))
-    assert second["status"] == "REFUSED" and second["code"] == "TRIP_OVERLAPS"
+    assert second["status"] == "REJECTED" and second["code"] == "TRIP_OVERLAPS"
     assert first["trip_id"] in second["reason"] and second["overlaps"]["trip_id"] == first["trip_id"]
     later = home.coordinator.book(vid, "c", trip(cross_trip[::-1], arrival + timedelta(minutes=30)))
-    assert later["status"] == "CONFIRMED"
+    assert later["status"] == "RESERVED"
     # Cancelled, the first trip no longer blocks the car.
     home.coordinator.cancel(vid, first["trip_id"])
     again = home.coordinator.book(vid, "d", trip(cross_trip, START + timedelta(hours=1)))
-    assert again["status"] == "CONFIRMED"
+    assert again["status"] == "RESERVED"
     assert check(logs(nodes), converged=True) == []
 
 
@@ -118,7 +118,7 @@ def test_a_book_and_a_credit_sent_at_once_with_one_id_run_one_of_them(network, c
     if first == "book":  # the booking claimed the id first: the credit is refused while it runs
         assert isinstance(credited, DomainError) and credited.code == "REQUEST_ID_REUSED"
         assert credited.details["op"] == "book"
-        assert booked["status"] == "CONFIRMED"  # type: ignore[index]
+        assert booked["status"] == "RESERVED"  # type: ignore[index]
         assert [e["kind"] for e in home.accounts.view(vid)["statement"]] == ["credit", "debit"]
         held = {booked["trip_id"]}  # type: ignore[index]
     else:  # the credit answered first: the booking is refused before it plans or holds anything

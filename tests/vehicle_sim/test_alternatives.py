@@ -60,7 +60,7 @@ class RefusingOnce:
         if len(self.books) == 1:
             raise ReplyError("PEER_UNAVAILABLE", "E-Flux did not answer", {
                 "company": "eflux", "alternatives": {"points": [], "plans": [alt_plan("vp-feira-1", 560, 40.0)]}})
-        return {"trip_id": "t9", "status": "CONFIRMED", "cost": 40.0, "stops": [], "plan": plan}
+        return {"trip_id": "t9", "status": "RESERVED", "cost": 40.0, "stops": [], "plan": plan}
 
 
 def test_a_company_not_answering_is_named_and_a_plan_around_it_is_booked():

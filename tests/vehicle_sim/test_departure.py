@@ -30,7 +30,7 @@ class FakeSession:
                 "stops": [], "cost_by_company": {}, "path": ["salvador", "recife"]}
         if op == "plan":
             return {"plans": [plan]}
-        return {"trip_id": "t1", "status": "CONFIRMED", "cost": 0.0, "stops": [], "plan": plan}
+        return {"trip_id": "t1", "status": "RESERVED", "cost": 0.0, "stops": [], "plan": plan}
 
 
 class Clock:

@@ -39,7 +39,7 @@ def test_a_driver_registers_logs_in_by_cpf_and_email_books_adds_credit_and_cance
         "2",                                            # see reservations
         "4", "150",                                     # add R$ 150
         "3",                                            # account info
-        "5", "1", "y",                                  # cancel the trip
+        "5", "1", "1", "stuck in traffic", "y",         # cancel the trip: traffic, in the driver's words too
         "7",                                            # back to start
         "1", person["email"], person["password"],       # log in by e-mail
         "2",                                            # the trip is there, cancelled
@@ -51,7 +51,9 @@ def test_a_driver_registers_logs_in_by_cpf_and_email_books_adds_credit_and_cance
     with VehicleSession.login(endpoints["voltpoint"], person["email"], person["password"]) as session:
         account = session.account()
         trips = session.request("trips")["trips"]
-    assert len(trips) == 1 and trips[0]["status"] == "CANCELLED"
+    assert len(trips) == 1 and trips[0]["status"] == "CANCELED"
+    assert trips[0]["canceled"] == {"cancellation_reason": "TRAFFIC", "who_canceled": "EMSP"}
+    assert trips[0]["reason"] == "stuck in traffic"
     trip_id = trips[0]["trip_id"]
     assert seen.count(trip_id) >= 3  # booked, listed in reservations, cancelled, listed again
     assert f"Trip {trip_id} cancelled" in seen
