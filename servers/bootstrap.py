@@ -118,7 +118,7 @@ def build_server(settings: Settings) -> Server:
     coordinator = Coordinator(engine, requests, network, settings.company, peers, trips, planner,
                               stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability,
                               priority_rule=settings.priority_rule)
-    peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome)
+    peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome, coordinator.notice)
     if settings.priority_rule:
         participant.ask_outcome = outcome_asker(peers)
     verifier = Verifier(settings.company, settings.peer_secrets)

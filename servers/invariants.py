@@ -5,7 +5,10 @@
     credit is debited exactly once for a confirmed trip and never otherwise;
     a refund is never above what was paid;
     a booking's life is consistent: a stop recorded NO_SHOW never began charging at its company, a trip
-    ends only once every stop is over, FULFILLED when one at least was charged at, NO_SHOW when none was.
+    ends only once every stop is over, FULFILLED when one at least was charged at, NO_SHOW when none was;
+    a re-booking (an amendment, "{trip}~{n}") is all or none like a trip, its price difference debited or
+    refunded once; no reservation is left on a failed point once re-booking has settled (moved, or its
+    trip's coordinator told it is broken).
 
 `check(logs)` replays every company's events and returns each violation with
 the events that break it. With `converged=True` it also demands that every
@@ -52,6 +55,10 @@ class _Trip:
     checked_in: set[int] = field(default_factory=set)
     missed: dict[int, EventRef] = field(default_factory=dict)
     ended: tuple[str, EventRef] | None = None
+    parent: str | None = None  # an amendment's trip
+    from_stop: int = 0
+    delta: int = 0  # an amendment's price difference (known once committed)
+    current_cost: int = 0  # a trip's cost after its re-bookings
 
 
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
@@ -67,8 +74,10 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
     started: dict[tuple[str, str], set[int]] = {}  # (company, trip) -> stops where charging began there
     for company, events in logs.items():
         active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
-        hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)]
+        hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)], by hold index
         hold_stops: dict[str, list[int]] = {}  # trip -> the stop of each of its holds here
+        failed: dict[str, datetime] = {}  # point -> since when it is out of service (a fault status)
+        settled: set[str] = set()  # keys of holds begun, or reported broken to their coordinator
         for e in events:
             ref = (company, e.seq)
             d = e.data
@@ -87,6 +96,29 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 hold_points[d["trip_id"]] = keys
                 hold_stops[d["trip_id"]] = [h["stop"] for h in d["holds"]]
                 held[(company, d["trip_id"])] = ("HELD", ref)
+            elif e.type == ev.HoldMoved.NAME:
+                point, key = hold_points[d["trip_id"]][d["hold_index"]]
+                moved = active.get(point, {}).pop(key, None)
+                if moved is not None:
+                    for other_key, (s, en, other_ref) in active.get(d["point_id"], {}).items():
+                        if _overlap((moved[0], moved[1]), (s, en)):
+                            violations.append(Violation(
+                                "no-overlap", f"point {d['point_id']} given to {key} (moved from {point}) while "
+                                f"{other_key} holds it", (other_ref, ref)))
+                    active.setdefault(d["point_id"], {})[key] = (moved[0], moved[1], ref)
+                hold_points[d["trip_id"]][d["hold_index"]] = (d["point_id"], key)
+            elif e.type == ev.HoldBroken.NAME:
+                settled.add(hold_points[d["trip_id"]][d["hold_index"]][1])
+            elif e.type == ev.StopsReleased.NAME:
+                for (point, key), stop in zip(hold_points.get(d["trip_id"], []), hold_stops.get(d["trip_id"], []),
+                                              strict=True):
+                    if stop in d["stops"]:
+                        active.get(point, {}).pop(key, None)
+            elif e.type == ev.PointStatusChanged.NAME:
+                if d["status"] in ev.FAULTS:
+                    failed.setdefault(d["point_id"], e.recorded_at)
+                else:
+                    failed.pop(d["point_id"], None)
             elif e.type == ev.HoldsConfirmed.NAME:
                 held[(company, d["trip_id"])] = ("CONFIRMED", ref)
             elif e.type == ev.HoldsReleased.NAME:
@@ -99,13 +131,32 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 stops = hold_stops.get(d["trip_id"], [])
                 if 0 <= d["hold_index"] < len(stops):
                     started.setdefault((company, d["trip_id"]), set()).add(stops[d["hold_index"]])
+                    settled.add(hold_points[d["trip_id"]][d["hold_index"]][1])
             elif e.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
                 for point, key in hold_points.get(d["trip_id"], []):
                     if point == d["point_id"]:
                         active.get(point, {}).pop(key, None)
             elif e.type == ev.TripRequested.NAME:
                 trips[d["trip_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref, stop_company={
-                    s["stop"]: c for c, stops in d["stops_by_company"].items() for s in stops})
+                    s["stop"]: c for c, stops in d["stops_by_company"].items() for s in stops},
+                    current_cost=d["cost_cents"])
+            elif e.type == ev.TripAmendRequested.NAME:
+                trips[d["amendment_id"]] = _Trip(company, list(d["participants"]), d["cost_cents"], ref, stop_company={
+                    s["stop"]: c for c, stops in d["stops_by_company"].items() for s in stops},
+                    parent=d["trip_id"], from_stop=d["from_stop"])
+            elif e.type in (ev.TripAmended.NAME, ev.TripAmendAborted.NAME):
+                amendment, trip = trips[d["amendment_id"]], trips[d["trip_id"]]
+                if amendment.decision:
+                    violations.append(Violation("one-decision", f"re-booking {d['amendment_id']} decided twice",
+                                                (amendment.decided or ref, ref)))
+                amendment.decided = ref
+                amendment.decision = "commit" if e.type == ev.TripAmended.NAME else "abort"
+                if amendment.decision == "commit":
+                    amendment.delta, trip.current_cost = amendment.cost_cents - trip.current_cost, amendment.cost_cents
+                    trip.stop_company = {s: c for s, c in trip.stop_company.items() if s < amendment.from_stop}
+                    trip.stop_company.update(amendment.stop_company)
+                    trip.checked_in = {s for s in trip.checked_in if s < amendment.from_stop}
+                    trip.missed = {s: r for s, r in trip.missed.items() if s < amendment.from_stop}
             elif e.type == ev.TripStopCheckedIn.NAME:
                 trips[d["trip_id"]].checked_in.add(d["stop"])
             elif e.type == ev.TripStopMissed.NAME:
@@ -124,10 +175,36 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 trips[d["trip_id"]].debits.append((d["amount_cents"], ref))
             elif e.type == ev.TripRefunded.NAME:
                 trips[d["trip_id"]].refunds.append((d["amount_cents"], ref))
+        if converged:
+            for point, since in failed.items():
+                for key, (_, end, hold_ref) in active.get(point, {}).items():
+                    if end > since and key not in settled:
+                        violations.append(Violation("fault-rebooked", f"{key} is still reserved on {point}, out of "
+                                                    f"service since {since:%Y-%m-%d %H:%M}, and its trip's "
+                                                    "coordinator was not told", (hold_ref,)))
     for trip_id, trip in trips.items():
+        if trip.parent is not None:
+            trip.cancelled = trips[trip.parent].cancelled
+            violations.extend(_check_amendment(trip_id, trip, held, converged))
+            continue
         violations.extend(_check_trip(trip_id, trip, held, converged))
         violations.extend(_check_life(trip_id, trip, started, converged))
     return violations
+
+
+def _check_amendment(amendment_id: str, a: _Trip, held: Mapping[tuple[str, str], tuple[str, EventRef]],
+                     converged: bool) -> list[Violation]:
+    """A re-booking: all or none at its new stops' companies, like a trip; its price difference paid once."""
+    found = [v for v in _check_trip(amendment_id, a, held, converged) if v.invariant == "all-or-none"]
+    net = sum(x for x, _ in a.debits) - sum(x for x, _ in a.refunds)
+    refs = tuple(r for _, r in (*a.debits, *a.refunds))
+    if a.decision == "commit" and (net != a.delta or len(refs) > 1):
+        found.append(Violation("debit-once", f"re-booking {amendment_id} changed the price by {a.delta} but moved "
+                               f"{net} in {len(refs)} entries", refs))
+    elif a.decision != "commit" and refs:
+        found.append(Violation("debit-once", f"re-booking {amendment_id} ({a.decision or 'undecided'}) moved money",
+                               refs))
+    return found
 
 
 def _check_life(trip_id: str, trip: _Trip, started: Mapping[tuple[str, str], set[int]],
@@ -171,7 +248,8 @@ def _check_trip(trip_id: str, trip: _Trip, held: Mapping[tuple[str, str], tuple[
     elif trip.debits:
         found.append(Violation("debit-once", f"trip {trip_id} ({trip.decision or 'undecided'}) was debited",
                                tuple(r for _, r in trip.debits)))
-    paid, refunded = sum(a for a, _ in trip.debits), sum(a for a, _ in trip.refunds)
+    paid = sum(a for a, _ in trip.debits) + trip.current_cost - trip.cost_cents  # re-bookings' differences too
+    refunded = sum(a for a, _ in trip.refunds)
     if refunded > paid:
         found.append(Violation("refund-at-most-paid", f"trip {trip_id} refunded {refunded} of {paid} paid",
                                tuple(r for _, r in trip.refunds)))

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -96,6 +97,8 @@ class RpcClient:
         self.token: str | None = None
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
+        #: What the server told without being asked (a failed charger: `op: "notice"`), newest last.
+        self.notices: deque[dict[str, Any]] = deque(maxlen=100)
         self._handlers: dict[str, MessageHandler] = {}
         self._ready = threading.Event()
         self._connected = False
@@ -360,6 +363,9 @@ class RpcClient:
             reply = json.loads(message.payload)
         except ValueError:
             reply = None
+        if isinstance(reply, dict) and reply.get("op") == "notice" and reply.get("id") is None:
+            self.notices.append(reply.get("result") or {})
+            return
         correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
         if isinstance(correlation, bytes | bytearray):
             rid: object = bytes(correlation).decode("utf-8", "replace")

@@ -56,6 +56,8 @@ class AsyncRpc:
         self.request_topic, self.reply_topic = request_topic, reply_topic
         self.token: str | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # What the server told without being asked (a failed charger: `op: "notice"`), with when it came.
+        self.notices: list[tuple[float, dict[str, Any]]] = []
         client = new_client(client_id, username, password)
         client.message_callback_add(reply_topic, self._on_reply)
         client.on_subscribe = self._on_subscribe
@@ -79,6 +81,9 @@ class AsyncRpc:
         try:
             reply = orjson.loads(message.payload)
         except orjson.JSONDecodeError:
+            return
+        if reply.get("op") == "notice" and reply.get("id") is None:
+            self.notices.append((time.time(), reply.get("result") or {}))
             return
         future = self._pending.pop(str(reply.get("id")), None)
         if future is not None and not future.done():

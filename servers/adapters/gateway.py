@@ -29,6 +29,7 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from servers.adapters.broker_logins import VehicleLogins
+from servers.adapters.driver_notices import DriverNotices
 from servers.adapters.live import LiveTopics
 from servers.bootstrap import Server
 from servers.contract import topics
@@ -43,6 +44,7 @@ from servers.contract.models import (
     PlanArgs,
     SignupIn,
     TripIn,
+    TripRefIn,
     VehicleUpdateIn,
 )
 from servers.contract.mqtt import correlation_properties, new_client, session_properties
@@ -112,6 +114,10 @@ async def _trips(s: Server, vid: str, args: Any, rid: str) -> Any:
     return {"trips": s.trips.trips_of(vid)}
 
 
+async def _trip(s: Server, vid: str, args: TripRefIn, rid: str) -> Any:
+    return s.trips.trip_of(vid, args.trip_id)
+
+
 async def _reservations(s: Server, vid: str, args: Any, rid: str) -> Any:
     return {"reservations": s.trips.reservations_of(vid)}
 
@@ -143,7 +149,8 @@ class _NoArgs(BaseModel):
 
 VEHICLE_OPS: dict[str, Op] = {
     "account": Op(_NoArgs, _account), "add_credit": Op(CreditIn, _add_credit), "plan": Op(PlanArgs, _plan),
-    "book": Op(TripIn, _book), "trips": Op(_NoArgs, _trips), "reservations": Op(_NoArgs, _reservations),
+    "book": Op(TripIn, _book), "trips": Op(_NoArgs, _trips), "trip": Op(TripRefIn, _trip),
+    "reservations": Op(_NoArgs, _reservations),
     "cancel": Op(CancelIn, _cancel), "check_in": Op(CheckInIn, _check_in), "logout": Op(LogoutIn, _logout),
     "update_vehicle": Op(VehicleUpdateIn, _update_vehicle)}
 SIGNUP_OPS = ("signup", "login", "fake")
@@ -183,6 +190,7 @@ class MqttGateway:
         self._mqtt = LoopMqtt(client)
         self._client = client
         self.live = LiveTopics(server, client)
+        self.notices = DriverNotices(server, client)
         self.logins = VehicleLogins.connect(server)
 
     @classmethod
@@ -195,6 +203,7 @@ class MqttGateway:
         """Keep broker logins in sync, publish live topics from now on, connect (retried if down)."""
         await self.logins.start()
         self.live.start()
+        self.notices.start()
         try:
             # A fixed client id and a kept session: requests published while we reconnect wait for us.
             await self._mqtt.connect(*self._address, keepalive=30, clean_start=False,

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from servers.contract.models import CheckInIn, PrepareIn
+from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.domain.events import Vote, vote_of
 from servers.domain.occupancy import Changes
 from servers.peer_auth import sign
@@ -118,9 +118,9 @@ class HttpPeer:
     async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
         return await self._call("abort", {"trip_id": trip_id, "reason": reason[:200]})  # type: ignore[no-any-return]
 
-    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
-        return await self._call("release", {"trip_id": trip_id,  # type: ignore[no-any-return]
-                                            "reason": reason[:200]})
+    async def release(self, trip_id: str, reason: str, stops: list[int] | None = None) -> dict[str, Any]:
+        args = {"trip_id": trip_id, "reason": reason[:200], **({"stops": stops} if stops is not None else {})}
+        return await self._call("release", args)  # type: ignore[no-any-return]
 
     async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
         args = {"trip_id": trip_id, **({"asked_by": asked_by, "point_id": point_id} if asked_by else {})}
@@ -128,6 +128,9 @@ class HttpPeer:
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         return await self._call("check_in", req.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+    async def notice(self, req: NoticeIn) -> dict[str, Any]:
+        return await self._call("notice", req.model_dump(mode="json"))  # type: ignore[no-any-return]
 
     async def follow(self, picture: PeerPicture) -> None:
         """Keep `picture` in step with this company's bookings (its occupancy feed), for as long as we run.

@@ -25,12 +25,14 @@ log = logging.getLogger(__name__)
 MEANING = {
     400: "Refused as asked",
     401: "Not authenticated",
+    403: "Not the caller's to do",
     404: "Not found",
     409: "In conflict with the current state",
     422: "Not valid",
     429: "Too many attempts",
     500: "A bug: the server logged it, and nothing half-done is left",
-    503: "The event log cannot be written or reached: nothing changed; try again later",
+    503: "The event log cannot be written or reached, or another company did not answer: nothing changed; try "
+         "again later",
 }
 # Code groups many routes share.
 VEHICLE: Mapping[int, Sequence[str]] = {401: ["BAD_TOKEN"]}

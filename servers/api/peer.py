@@ -34,6 +34,9 @@ from servers.contract.models import (
     DecisionIn,
     DecisionOp,
     DecisionOut,
+    NoticeIn,
+    NoticeOp,
+    NoticeOut,
     OccupancyOut,
     OutcomeIn,
     OutcomeOp,
@@ -46,7 +49,7 @@ from servers.contract.models import (
 from servers.domain.errors import DomainError
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
-Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp
+Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp | NoticeOp
 
 
 async def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
@@ -63,12 +66,14 @@ async def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
         args = op.args
         handlers = {"commit": lambda: server.participant.commit(args.trip_id),
                     "abort": lambda: server.participant.abort(args.trip_id, args.reason or "aborted by coordinator"),
-                    "release": lambda: server.participant.release(args.trip_id, args.reason or "cancelled")}
+                    "release": lambda: server.participant.release(args.trip_id, args.reason or "cancelled", args.stops)}
         return handlers[op.op]()
     if isinstance(op, OutcomeOp):
         asked = op.args
         return {"trip_id": asked.trip_id, "outcome": server.coordinator.outcome(asked.trip_id, asked.asked_by,
                                                                                asked.point_id)}
+    if isinstance(op, NoticeOp):
+        return server.coordinator.notice(peer, op.args)
     return server.participant.check_in(op.args)
 
 
@@ -142,6 +147,14 @@ async def outcome(trip_id: str, peer: PeerDep, server: ServerDep,
                  INVALID, WRITES))
 async def check_in(body: CheckInIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
     return await _one(server, peer, CheckInOp(op="check_in", args=body))
+
+
+@router.post("/notices", summary="A stop's point failed: moved within its station, or to be re-booked",
+             response_model=NoticeOut, responses=errors(PEER, {404: ["UNKNOWN_TRIP", "UNKNOWN_STOP"],
+                                                               403: ["NOT_YOUR_STOP"]}, INVALID, WRITES))
+async def notice(body: NoticeIn, peer: PeerDep, server: ServerDep) -> dict[str, Any]:
+    """Sent by a stop's company to the trip's coordinator, which tells the driver (and re-books a BROKEN stop)."""
+    return await _one(server, peer, NoticeOp(op="notice", args=body))
 
 
 @router.get("/occupancy", summary="What is booked here: the changes after a log position (long poll), or all of it",

@@ -141,6 +141,12 @@ class CancelReasonIn(In):
     note: str = Field(default="", max_length=200, examples=["plans changed"])
 
 
+class TripRefIn(In):
+    """One of my trips (MQTT `trip`)."""
+
+    trip_id: str = Field(min_length=1, max_length=64)
+
+
 class CancelIn(CancelReasonIn):
     """Cancel a reserved trip (MQTT: the trip and the reason together)."""
 
@@ -181,6 +187,8 @@ class DecisionIn(In):
 
     trip_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(default="", max_length=200)
+    # A release of some stops only: the trip was re-booked elsewhere from them on (docs/booking.md).
+    stops: list[int] | None = Field(default=None, max_length=100)
 
 
 class OutcomeIn(In):
@@ -221,7 +229,27 @@ class CheckInOp(In):
     args: CheckInIn
 
 
-PeerOp = Annotated[PrepareOp | DecisionOp | OutcomeOp | CheckInOp, Field(discriminator="op")]
+class NoticeIn(In):
+    """A station's company tells a trip's coordinator that a stop's point failed: the stop moved to another point
+    of the station (MOVED), or none was free there (BROKEN: the coordinator re-books the trip from that stop)."""
+
+    trip_id: str = Field(min_length=1, max_length=64, description="the coordinator's trip")
+    hold_id: str = Field(min_length=1, max_length=64, description="the id the stop is held under here")
+    stop: int = Field(ge=0, le=100)
+    kind: Literal["MOVED", "BROKEN"]
+    point_id: str = Field(min_length=1, max_length=80, description="MOVED: the new point; BROKEN: the failed one")
+    from_point_id: str = Field(default="", max_length=80)
+    reason: CanceledReason
+
+
+class NoticeOp(In):
+    """A notice of a failed point in a batch."""
+
+    op: Literal["notice"]
+    args: NoticeIn
+
+
+PeerOp = Annotated[PrepareOp | DecisionOp | OutcomeOp | CheckInOp | NoticeOp, Field(discriminator="op")]
 
 
 class BatchIn(In):
@@ -547,6 +575,22 @@ class ItineraryStopOut(PlanStopOut):
     status: BookingStatus
 
 
+class NoticeShownOut(Out):
+    """A failed point, as the driver was told: the stop MOVED to another point of its station, its station had
+    none free (BROKEN: being re-booked), the trip was REBOOKED from that stop (and the price difference), or
+    NOT_REBOOKED (nothing fits: cancel with a full refund, or keep waiting — it is tried again)."""
+
+    at: IsoTime
+    kind: Literal["MOVED", "BROKEN", "REBOOKED", "NOT_REBOOKED"]
+    stop: int
+    point_id: str | None = None
+    from_point_id: str | None = None
+    reason: str | None = None
+    code: str | None = None
+    amendment_id: str | None = None
+    price_difference: float | None = Field(default=None, description="R$: debited when > 0, refunded when < 0")
+
+
 class CancellationOut(Out):
     """Why a booking was canceled and by whom (OCPI's Cancellation)."""
 
@@ -561,6 +605,9 @@ class ItineraryOut(Out):
 
     status: BookingStatus
     canceled: CancellationOut | None = Field(description="set once canceled")
+    broken_stops: list[int] = Field(description="stops whose point failed and that are not re-booked (yet): the "
+                                    "trip can be cancelled with a full refund")
+    notices: list[NoticeShownOut] = Field(description="what the driver was told of failed points, oldest first")
     trip_id: TripId
     vehicle_id: VehicleId
     plan: PlanOut
@@ -831,6 +878,14 @@ class DecisionOut(Out):
 
     trip_id: TripId
     status: Literal["CONFIRMED", "RELEASED"]
+
+
+class NoticeOut(Out):
+    """The coordinator has heard of the failed point (a repeat changes nothing)."""
+
+    trip_id: TripId
+    stop: int
+    kind: Literal["MOVED", "BROKEN"]
 
 
 class OutcomeOut(Out):

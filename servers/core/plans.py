@@ -194,3 +194,30 @@ class Plan:
                          f" leave {s.depart_at:%H:%M}; reserve {s.window_start:%H:%M}–{s.window_end:%H:%M}")
         lines.append(f"  arrive {self.arrival:%d/%m %H:%M} with {self.arrival_kwh:.1f} kWh")
         return "\n".join(lines)
+
+
+def splice(old: Plan, k: int, suffix: Plan, road_km: Callable[[str, str], float]) -> Plan:
+    """`old` up to its stop `k` (not included), then `suffix` — a plan from the city of stop k-1 (or `old`'s
+    origin) to the same destination: the trip as re-booked from stop `k` on."""
+    if suffix.destination != old.destination:
+        raise ValueError("the suffix must end where the plan does")
+    kept = old.stops[:k]
+    start = kept[-1].city_id if kept else old.origin
+    if suffix.origin != start:
+        raise ValueError(f"the suffix must leave from {start}")
+    # The road up to the last stop kept: that city's first visit after the previous kept stop's.
+    at = 0
+    for stop in kept:
+        at = old.path.index(stop.city_id, at)
+    path = old.path[:at + 1] + suffix.path[1:]
+    prefix_km = sum(road_km(a, b) for a, b in zip(old.path[:at], old.path[1:at + 1], strict=True))
+    charging = sum(s.charge_minutes for s in kept) + suffix.charging_minutes
+    total = (suffix.arrival - old.departure).total_seconds() / 60.0
+    costs: dict[str, float] = {}
+    for s in (*kept, *suffix.stops):
+        costs[s.company_id] = round(costs.get(s.company_id, 0.0) + s.cost, 2)
+    return Plan(origin=old.origin, destination=old.destination, departure=old.departure, path=path,
+                stops=(*kept, *suffix.stops), arrival=suffix.arrival,
+                distance_km=round(prefix_km + suffix.distance_km, 1), driving_minutes=round(total - charging, 3),
+                charging_minutes=round(charging, 3), total_minutes=round(total, 3), arrival_kwh=suffix.arrival_kwh,
+                cost_by_company=costs)

@@ -12,8 +12,8 @@ from typing import Any
 
 from servers.core.network import Network, Point, Station
 from servers.domain.errors import DomainError
-from servers.domain.events import HoldData
-from servers.domain.state import COMMITTED, HELD, ServerState, Trip, parse_time
+from servers.domain.events import FAULTS, HoldData
+from servers.domain.state import COMMITTED, CONFIRMED, HELD, Hold, Participation, ServerState, Trip, parse_time
 
 # Stable refusal codes: a coordinator's, then a participant's at prepare.
 TRIP_OVERLAPS = "TRIP_OVERLAPS"
@@ -123,6 +123,31 @@ def choose_point(candidates: list[Point], min_power_kw: float) -> Point | None:
     if not fast_enough:
         return None
     return min(fast_enough, key=lambda p: (p.power_kw, p.id))
+
+
+def faulty_holds(state: ServerState, now: datetime) -> list[tuple[Participation, int, str]]:
+    """(participation, hold index, reason) of every reservation not begun, its window not over, on a point that
+    failed (an operator status of `events.FAULTS`) and not yet dealt with (moved, or its coordinator told)."""
+    found = []
+    for point_id, status in state.point_status.items():
+        reason = FAULTS.get(status)
+        if reason is None:
+            continue
+        for hold in list(state.occupancy.get(point_id, {}).values()):
+            part = state.participations.get(hold.trip_id)
+            if part is None or hold.status is not CONFIRMED or hold.charging or hold.fault:
+                continue  # undecided holds are dealt with once confirmed; begun ones stay where they are
+            if hold.window[1] > now:
+                found.append((part, part.holds.index(hold), reason))
+    return found
+
+
+def other_point(state: ServerState, network: Network, hold: Hold) -> Point | None:
+    """Another point of the hold's station, in service, free for its window and at least as fast."""
+    station = network.station(hold.station_id)
+    start, end = hold.window
+    return choose_point([p for p in free_points(state, station, start, end) if p.id != hold.point_id],
+                        hold.power_kw)
 
 
 def alternatives_for(state: ServerState, network: Network, company_id: str, req: StopRequest,

@@ -29,6 +29,13 @@ class NotFound(DomainError):
     status = 404
 
 
+class Forbidden(DomainError):
+    """The caller is who they say, but this is not theirs to do."""
+
+    code = "FORBIDDEN"
+    status = 403
+
+
 class Conflict(DomainError):
     """The request conflicts with the current state (taken, already decided, duplicate)."""
 

@@ -77,6 +77,13 @@ class Charging(StrEnum):
     CHARGING = "CHARGING"
     FINISHED = "FINISHED"
     NO_SHOW = "NO_SHOW"
+    RELEASED = "RELEASED"  # re-booked elsewhere (its point failed): released here, the rest of the trip kept
+
+
+# Point statuses an operator sets that take a point's future reservations away (OCPI's names; OUT_OF_ORDER is
+# how logs of before 2026-12-02 wrote OUTOFORDER), and the cancellation reason each gives.
+FAULTS = {"OUTOFORDER": "BROKEN_CHARGER", "OUT_OF_ORDER": "BROKEN_CHARGER", "INOPERATIVE": "POWER_OUTAGE",
+          "REMOVED": "BROKEN_CHARGER", "BLOCKED": "BLOCKED"}
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -319,6 +326,75 @@ class TripEnded(Event, frozen=True):
 
 
 @_register
+class TripStopMoved(Event, frozen=True):
+    """The station's company moved a stop to another of its points there (the first one failed)."""
+
+    NAME = "TripStopMoved"
+    trip_id: str
+    stop: int
+    point_id: str
+    from_point_id: str
+    reason: str  # OCPI's CanceledReason of the point that failed
+
+
+@_register
+class TripStopBroken(Event, frozen=True):
+    """A stop's point failed and its station has no other point free for it: the trip is to be re-booked."""
+
+    NAME = "TripStopBroken"
+    trip_id: str
+    stop: int
+    point_id: str
+    reason: str
+
+
+@_register
+class TripAmendRequested(Event, frozen=True):
+    """A re-booking of a reserved trip from one stop on (a two-phase transaction of its own, `amendment_id`)."""
+
+    NAME = "TripAmendRequested"
+    trip_id: str
+    amendment_id: str  # "{trip}~{n}": the id its new stops are held under at their companies
+    from_stop: int
+    plan: dict[str, Any]  # the whole trip as it would be
+    participants: list[str]  # companies of the new stops
+    stops_by_company: dict[str, list[dict[str, Any]]]  # the new stops, by the index they get in `plan`
+    releases: dict[str, dict[str, list[int]]]  # company -> hold id -> old stops it releases at the commit
+    cost_cents: int  # the whole trip's cost as it would be
+    cost_by_company_cents: dict[str, int]
+
+
+@_register
+class TripAmended(Event, frozen=True):
+    """The re-booking is committed: the trip is now its plan (old stops released, new ones reserved)."""
+
+    NAME = "TripAmended"
+    trip_id: str
+    amendment_id: str
+    points: list[str] = []  # the point reserved at each new stop, in order from `from_stop`
+
+
+@_register
+class TripAmendAborted(Event, frozen=True):
+    NAME = "TripAmendAborted"
+    trip_id: str
+    amendment_id: str
+    code: str
+    reason: str
+
+
+@_register
+class TripAmendAcked(Event, frozen=True):
+    """A company applied its part of a re-booking's decision (`what`: commit, abort, or release old stops)."""
+
+    NAME = "TripAmendAcked"
+    trip_id: str
+    amendment_id: str
+    company: str
+    what: str
+
+
+@_register
 class RequestAnswered(Event, frozen=True):
     NAME = "RequestAnswered"
     vehicle_id: str
@@ -403,6 +479,49 @@ class NoShowRecorded(Event, frozen=True):
     trip_id: str
     hold_index: int
     point_id: str
+
+
+@_register
+class HoldMoved(Event, frozen=True):
+    """A reserved point failed: the stop moved to another point of the same station, free for its window."""
+
+    NAME = "HoldMoved"
+    trip_id: str
+    hold_index: int
+    point_id: str
+    power_kw: float
+    from_point_id: str
+    reason: str
+
+
+@_register
+class HoldBroken(Event, frozen=True):
+    """A reserved point failed and no other point of its station is free for the stop: its coordinator re-books."""
+
+    NAME = "HoldBroken"
+    trip_id: str
+    hold_index: int
+    point_id: str
+    reason: str
+
+
+@_register
+class HoldNoticeDelivered(Event, frozen=True):
+    """The trip's coordinator has heard of a moved or broken stop."""
+
+    NAME = "HoldNoticeDelivered"
+    trip_id: str
+    hold_index: int
+
+
+@_register
+class StopsReleased(Event, frozen=True):
+    """Some stops of a reserved trip released here: the trip was re-booked elsewhere from them on."""
+
+    NAME = "StopsReleased"
+    trip_id: str
+    stops: list[int]
+    reason: str = ""
 
 
 @_register

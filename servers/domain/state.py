@@ -94,6 +94,45 @@ class Trip:
     ended: str = ""  # FULFILLED or NO_SHOW once every stop is over (servers.domain.lifecycle)
     cancellation_reason: str = ""  # OCPI's CanceledReason, and who canceled, once cancelled
     who_canceled: str = ""
+    # Charger faults (docs/booking.md "Charger faults"); stops as strings (JSON keys):
+    broken: dict[str, str] = field(default_factory=dict)  # stop -> why its point failed, until re-booked
+    hold_ids: dict[str, str] = field(default_factory=dict)  # stop -> the id it is held under, when not trip_id
+    amendments: int = 0  # re-bookings tried
+    notices: list[dict[str, Any]] = field(default_factory=list)  # what the driver was told of them
+
+    def hold_id(self, stop: int) -> str:
+        """The id the stop is held under at its company: the trip's, or the re-booking's that reserved it."""
+        return self.hold_ids.get(str(stop), self.trip_id)
+
+
+@dataclass
+class Amendment:
+    """A re-booking of a reserved trip from one stop on: a two-phase transaction of its own."""
+
+    amendment_id: str
+    trip_id: str
+    from_stop: int
+    plan: dict[str, Any]
+    participants: list[str]
+    releases: dict[str, dict[str, list[int]]]  # company -> hold id -> old stops released at the commit
+    cost_cents: int
+    cost_by_company_cents: dict[str, int]
+    requested_at: str
+    status: TripStatus = TripStatus.REQUESTED
+    code: str = ""
+    reason: str = ""
+    acked: list[str] = field(default_factory=list)  # "company:what" (what: commit, abort, release)
+
+    def expected(self) -> list[str]:
+        """The acknowledgements its decision needs: every new stop's company, and (commit) every release."""
+        what = "commit" if self.status is TripStatus.COMMITTED else "abort"
+        found = [f"{c}:{what}" for c in self.participants]
+        if self.status is TripStatus.COMMITTED:
+            found += [f"{c}:release" for c in self.releases]
+        return found
+
+    def settled(self) -> bool:
+        return self.status is not TripStatus.REQUESTED and all(k in self.acked for k in self.expected())
 
 
 @dataclass
@@ -114,6 +153,10 @@ class Hold:
     power_kw: float = 0.0
     charged_kwh: float = 0.0
     charging: Charging = Charging.NOT_YET
+    fault: str = ""  # why its point failed (OCPI's CanceledReason) when it stays on it: reported broken
+    notice: str = ""  # MOVED or BROKEN: the coordinator has not heard of it yet
+    moved_from: str = ""  # the point it was moved from, and why (its last move)
+    moved_reason: str = ""
 
     @cached_property
     def window(self) -> tuple[datetime, datetime]:
@@ -141,8 +184,12 @@ class Participation:
     holds: list[Hold] = field(default_factory=list)
 
     def closed(self) -> bool:
-        """Reserved, and every stop charged or missed: nothing more can happen to it here."""
-        return self.status == CONFIRMED and all(h.charging in ("FINISHED", "NO_SHOW") for h in self.holds)
+        """Reserved, and every stop charged, missed or re-booked elsewhere: nothing more can happen to it here."""
+        return self.status == CONFIRMED and all(h.charging in OVER for h in self.holds) and \
+            not any(h.notice for h in self.holds)
+
+
+OVER = (Charging.FINISHED, Charging.NO_SHOW, Charging.RELEASED)  # a reserved stop nothing more can happen to
 
 
 @dataclass
@@ -154,6 +201,7 @@ class ServerState:
     by_login: dict[str, str] = field(default_factory=dict)  # cpf or e-mail -> vehicle_id
     by_token: dict[str, str] = field(default_factory=dict)  # token hash -> vehicle_id
     trips: dict[str, Trip] = field(default_factory=dict)
+    amendments: dict[str, Amendment] = field(default_factory=dict)  # re-bookings not yet settled
     participations: dict[str, Participation] = field(default_factory=dict)
     # point_id -> trip_id -> hold; only HELD and CONFIRMED holds occupy a point.
     occupancy: dict[str, dict[str, Hold]] = field(default_factory=dict)
@@ -413,6 +461,85 @@ def _trip_ended(state: ServerState, e: ev.TripEnded, r: RecordedEvent) -> None:
     state.trips[e.trip_id].ended = e.status
 
 
+def _notice(trip: Trip, r: RecordedEvent, kind: str, **what: Any) -> None:
+    trip.notices.append({"at": r.recorded_at.isoformat(), "kind": kind, **what})
+
+
+@on(ev.TripStopMoved)
+def _stop_moved(state: ServerState, e: ev.TripStopMoved, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    if 0 <= e.stop < len(trip.points):
+        trip.points[e.stop] = e.point_id
+    _notice(trip, r, "MOVED", stop=e.stop, point_id=e.point_id, from_point_id=e.from_point_id, reason=e.reason)
+
+
+@on(ev.TripStopBroken)
+def _stop_broken(state: ServerState, e: ev.TripStopBroken, r: RecordedEvent) -> None:
+    trip = state.trips[e.trip_id]
+    trip.broken[str(e.stop)] = e.reason
+    _notice(trip, r, "BROKEN", stop=e.stop, point_id=e.point_id, reason=e.reason)
+
+
+@on(ev.TripAmendRequested)
+def _amend_requested(state: ServerState, e: ev.TripAmendRequested, r: RecordedEvent) -> None:
+    state.trips[e.trip_id].amendments += 1
+    state.amendments[e.amendment_id] = Amendment(
+        amendment_id=e.amendment_id, trip_id=e.trip_id, from_stop=e.from_stop, plan=e.plan,
+        participants=list(e.participants), releases={c: dict(v) for c, v in e.releases.items()},
+        cost_cents=e.cost_cents, cost_by_company_cents=dict(e.cost_by_company_cents),
+        requested_at=r.recorded_at.isoformat())
+
+
+@on(ev.TripAmended)
+def _amended(state: ServerState, e: ev.TripAmended, r: RecordedEvent) -> None:
+    a = state.amendments[e.amendment_id]
+    a.status = TripStatus.COMMITTED
+    trip = state.trips[a.trip_id]
+    before = trip.cost_cents
+    stops = a.plan.get("stops", [])
+    trip.plan = a.plan
+    trip.points = trip.points[:a.from_stop] + list(e.points)
+    trip.points += [""] * (len(stops) - len(trip.points))
+    for stop in range(a.from_stop, len(stops)):
+        trip.hold_ids[str(stop)] = a.amendment_id
+        trip.broken.pop(str(stop), None)
+    for gone in [s for s in trip.broken if int(s) >= len(stops)]:
+        del trip.broken[gone]
+    trip.checked_in = [s for s in trip.checked_in if s < a.from_stop]
+    trip.missed = [s for s in trip.missed if s < a.from_stop]
+    trip.cost_cents, trip.cost_by_company_cents = a.cost_cents, dict(a.cost_by_company_cents)
+    trip.participants = sorted(set(trip.participants) | set(a.participants))
+    _notice(trip, r, "REBOOKED", stop=a.from_stop, amendment_id=a.amendment_id,
+            price_difference=(a.cost_cents - before) / 100)
+    _forget_amendment(state, a)
+
+
+@on(ev.TripAmendAborted)
+def _amend_aborted(state: ServerState, e: ev.TripAmendAborted, r: RecordedEvent) -> None:
+    a = state.amendments[e.amendment_id]
+    a.status, a.code, a.reason = TripStatus.ABORTED, e.code, e.reason
+    trip = state.trips[a.trip_id]
+    told = any(n["kind"] == "NOT_REBOOKED" and n["stop"] == a.from_stop and n["code"] == e.code
+               for n in trip.notices)
+    if not told and e.code != "CANCELLED":  # a retry that fails alike tells the driver nothing new
+        _notice(trip, r, "NOT_REBOOKED", stop=a.from_stop, code=e.code, reason=e.reason)
+    _forget_amendment(state, a)
+
+
+@on(ev.TripAmendAcked)
+def _amend_acked(state: ServerState, e: ev.TripAmendAcked, r: RecordedEvent) -> None:
+    a = state.amendments.get(e.amendment_id)
+    if a is not None and f"{e.company}:{e.what}" not in a.acked:
+        a.acked.append(f"{e.company}:{e.what}")
+        _forget_amendment(state, a)
+
+
+def _forget_amendment(state: ServerState, a: Amendment) -> None:
+    """A re-booking every company has applied is over (its events stay in the log)."""
+    if a.settled():
+        del state.amendments[a.amendment_id]
+
+
 @on(ev.RequestAnswered)
 def _request_answered(state: ServerState, e: ev.RequestAnswered, r: RecordedEvent) -> None:
     if e.reply.get("status") in ("REFUSED", "REJECTED", "FAILED"):  # REFUSED: answers of before 2026-12-02
@@ -491,6 +618,40 @@ def _no_show(state: ServerState, e: ev.NoShowRecorded, r: RecordedEvent) -> None
     _stop_over(state, e.trip_id, e.hold_index, Charging.NO_SHOW)
 
 
+@on(ev.StopsReleased)
+def _stops_released(state: ServerState, e: ev.StopsReleased, r: RecordedEvent) -> None:
+    part = state.participations.get(e.trip_id)
+    for i, hold in enumerate(part.holds if part is not None else ()):
+        if hold.stop in e.stops and hold.charging is Charging.NOT_YET:
+            _stop_over(state, e.trip_id, i, Charging.RELEASED)
+
+
+@on(ev.HoldMoved)
+def _hold_moved(state: ServerState, e: ev.HoldMoved, r: RecordedEvent) -> None:
+    hold = state.participations[e.trip_id].holds[e.hold_index]
+    _vacate(state, hold)
+    hold.point_id, hold.power_kw, hold.notice = e.point_id, e.power_kw, "MOVED"
+    hold.moved_from, hold.moved_reason = e.from_point_id, e.reason
+    _occupy(state, hold)
+
+
+@on(ev.HoldBroken)
+def _hold_broken(state: ServerState, e: ev.HoldBroken, r: RecordedEvent) -> None:
+    hold = state.participations[e.trip_id].holds[e.hold_index]
+    hold.notice, hold.fault = "BROKEN", e.reason
+
+
+@on(ev.HoldNoticeDelivered)
+def _notice_delivered(state: ServerState, e: ev.HoldNoticeDelivered, r: RecordedEvent) -> None:
+    part = state.participations.get(e.trip_id)
+    if part is None:
+        return
+    part.holds[e.hold_index].notice = ""
+    if part.closed():
+        state.open_holds.discard(part.trip_id)
+        _schedule_participation(state, part)
+
+
 @on(ev.PointStatusChanged)
 def _point_status(state: ServerState, e: ev.PointStatusChanged, r: RecordedEvent) -> None:
     if e.status == "AVAILABLE":
@@ -534,14 +695,17 @@ class ServerFold:
                             refusals=data["refusals"], counts=dict(data["counts"]))
         state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
         state.trips = {k: Trip(**{**v, "status": TripStatus(v["status"])}) for k, v in data["trips"].items()}
+        state.amendments = {k: Amendment(**{**v, "status": TripStatus(v["status"])})
+                            for k, v in data.get("amendments", {}).items()}
         for k, v in data["participations"].items():
             holds = [Hold(**{**h, "status": HoldStatus(h["status"]), "charging": Charging(h["charging"])})
                      for h in v["holds"]]
             part = Participation(**{**v, "holds": holds, "status": HoldStatus(v["status"])})
             state.participations[k] = part
             for hold in holds:
-                if hold.charging not in ("FINISHED", "NO_SHOW"):
+                if hold.charging not in OVER:
                     _occupy(state, hold)
+                if hold.charging not in OVER or hold.notice:
                     state.open_holds.add(part.trip_id)
             if part.status == HELD:
                 _undecided(state, part)

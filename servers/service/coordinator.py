@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
+from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from servers.core.network import Network
 from servers.core.planner import (
     Exclusions,
@@ -28,7 +28,7 @@ from servers.core.planner import (
 )
 from servers.domain import booking, lifecycle
 from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, InsufficientCredit, NotFound, Unavailable
+from servers.domain.errors import Conflict, DomainError, Forbidden, InsufficientCredit, NotFound, Unavailable
 from servers.domain.events import BookingStatus, CanceledReason, TripStatus
 from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, parse_time
 from servers.faults import fault
@@ -37,6 +37,7 @@ from servers.service.availability import Availability
 from servers.service.engine import Engine, LogUnwritable
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
 from servers.service.planning import TripPlanner
+from servers.service.rebooking import Rebooking
 from servers.service.requests import Requests, answered
 from servers.service.trips import TripsView, trip_stream
 
@@ -93,6 +94,7 @@ class Coordinator:
         # answered first) instead of every booking of it advancing together and all finishing last; and a
         # turn of the event loop stays short, so replies, votes and the disk's answers are not kept waiting.
         self._admission = asyncio.Semaphore(max_inflight)
+        self.rebooking = Rebooking(self)
 
     async def close(self) -> None:
         """Let phase two in flight finish (briefly); the recovery loop of the next start does the rest."""
@@ -332,8 +334,10 @@ class Coordinator:
                 await peer.commit(trip_id)
             elif decision == ABORTED:
                 await peer.abort(trip_id, reason or "aborted")
-            else:
-                await peer.release(trip_id, "cancelled by the driver")
+            else:  # every id the trip holds anything under there (re-bookings hold theirs under their own)
+                trip = self.engine.state.trips.get(trip_id)
+                for hold_id in sorted({trip_id, *(trip.hold_ids.values() if trip is not None else ())}):
+                    await peer.release(hold_id, "cancelled by the driver")
         except (PeerUnavailable, PeerRefused) as exc:
             log.warning("trip %s: %s not told %s yet: %s", trip_id, company, decision, exc)
             return False
@@ -350,15 +354,31 @@ class Coordinator:
 
     # -- termination and recovery ----------------------------------------------------------------
     def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
-        """A participant asks: commit or abort. An undecided trip is aborted (staged) first — as YIELDED when
-        the participant asks on behalf of an earlier trip that wants one of its points (the priority rule)."""
-        if not asked_by:
-            return self._abort_undecided(trip_id, "TIMEOUT", "a participant asked before the decision")
-        outcome = self._abort_undecided(trip_id, "YIELDED", f"point {point_id} went to a request that asked "
-                                        f"earlier (trip {asked_by})")
-        if outcome == ABORT and point_id and trip_id in self._inflight:
+        """A participant asks: commit or abort. An undecided trip (or re-booking: "{trip}~{n}") is aborted (staged)
+        first — as YIELDED when the participant asks on behalf of an earlier trip that wants one of its points
+        (the priority rule)."""
+        code, reason = (("YIELDED", f"point {point_id} went to a request that asked earlier (trip {asked_by})")
+                        if asked_by else ("TIMEOUT", "a participant asked before the decision"))
+        if "~" in trip_id:
+            return self.abort_undecided_amendment(trip_id, code, reason)
+        outcome = self._abort_undecided(trip_id, code, reason)
+        if asked_by and outcome == ABORT and point_id and trip_id in self._inflight:
             self._yielded[trip_id] = point_id  # its attempt plans the next one around that point
         return outcome
+
+    def abort_undecided_amendment(self, amendment_id: str, code: str, reason: str) -> str:
+        """Abort a re-booking still undecided; its outcome either way (forgotten once settled: presumed abort —
+        every company it committed at has acknowledged, so none asks)."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], str]:
+            a = state.amendments.get(amendment_id)
+            if a is None:
+                return [], ABORT
+            if a.status is TripStatus.REQUESTED:
+                return [ev.append(trip_stream(a.trip_id), ev.TripAmendAborted(
+                    trip_id=a.trip_id, amendment_id=amendment_id, code=code, reason=reason))], ABORT
+            return [], COMMIT if a.status is TripStatus.COMMITTED else ABORT
+
+        return self.engine.execute(decide)
 
     def _abort_undecided(self, trip_id: str, code: str, reason: str) -> str:
         """Abort the trip if it is still undecided (with this code and reason); the outcome either way."""
@@ -384,7 +404,40 @@ class Coordinator:
                 self._abort_undecided(trip_id, "TIMEOUT", f"no decision within {self.stale_after.total_seconds():g} s "
                                       "(the coordinator restarted, or stalled, while booking)")
         await asyncio.gather(*(self.complete(t) for t in todo))
+        await self.rebooking.resume(now)
         return len(todo)
+
+    # -- charger faults ---------------------------------------------------------------------------
+    def notice(self, company: str, req: NoticeIn) -> dict[str, Any]:
+        """A stop's company tells us its point failed: the stop moved within the station (the driver is told), or
+        it is BROKEN (the trip is re-booked from that stop, `servers.service.rebooking`). A repeat changes
+        nothing; a company can only speak of its own stops."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], bool]:
+            trip = state.trips.get(req.trip_id)
+            if trip is None:
+                raise NotFound(f"no trip {req.trip_id!r} here", code="UNKNOWN_TRIP")
+            stops = trip.plan.get("stops", [])
+            if not 0 <= req.stop < len(stops):
+                raise NotFound(f"trip {req.trip_id} has no stop {req.stop}", code="UNKNOWN_STOP")
+            if stops[req.stop]["company_id"] != company or trip.hold_id(req.stop) != req.hold_id:
+                raise Forbidden(f"stop {req.stop} of trip {req.trip_id} is not held by {company} as {req.hold_id}",
+                                code="NOT_YOUR_STOP")
+            if trip.status is not TripStatus.COMMITTED:
+                return [], False
+            if req.kind == "MOVED":
+                if trip.points[req.stop] == req.point_id:
+                    return [], False
+                moved = ev.TripStopMoved(trip_id=req.trip_id, stop=req.stop, point_id=req.point_id,
+                                         from_point_id=req.from_point_id, reason=req.reason)
+                return [ev.append(trip_stream(req.trip_id), moved)], False
+            if str(req.stop) in trip.broken:
+                return [], False
+            broken = ev.TripStopBroken(trip_id=req.trip_id, stop=req.stop, point_id=req.point_id, reason=req.reason)
+            return [ev.append(trip_stream(req.trip_id), broken)], True
+
+        if self.engine.execute(decide):
+            self.rebooking.soon(req.trip_id)
+        return {"trip_id": req.trip_id, "stop": req.stop, "kind": req.kind}
 
     # -- cancel -----------------------------------------------------------------------------------
     async def cancel(self, vehicle_id: str, trip_id: str,
@@ -406,10 +459,14 @@ class Coordinator:
             first = parse_time(stops[0]["window_start"]) if stops else None
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
-            refund = booking.refund_cents(trip.cost_cents, now, first)
+            # A trip whose charger failed and that could not be re-booked is refunded in full.
+            refund = trip.cost_cents if trip.broken else booking.refund_cents(trip.cost_cents, now, first)
+            aborts = [ev.TripAmendAborted(trip_id=trip_id, amendment_id=a.amendment_id, code="CANCELLED",
+                                          reason="the trip was cancelled")
+                      for a in state.amendments.values() if a.trip_id == trip_id and a.status is TripStatus.REQUESTED]
             cancelled = ev.TripCancelled(trip_id=trip_id, refund_cents=refund, reason=note or "cancelled by the driver",
                                          cancellation_reason=reason, who_canceled=ev.Role.EMSP)
-            appends = [ev.append(trip_stream(trip_id), cancelled)]
+            appends = [ev.append(trip_stream(trip_id), *aborts, cancelled)]
             if refund:
                 appends.append(ev.append(account_stream(vehicle_id), ev.TripRefunded(
                     vehicle_id=vehicle_id, trip_id=trip_id, amount_cents=refund)))
@@ -445,7 +502,9 @@ class Coordinator:
         try:
             if peer is None:
                 raise PeerUnavailable(f"no address for company {stops[req.stop]['company_id']!r}")
-            reply = await peer.check_in(req)
+            # Held there under the trip's id, or the re-booking's that reserved the stop.
+            reply = await peer.check_in(req.model_copy(update={"trip_id": trip.hold_id(req.stop)}))
+            reply = {**reply, "trip_id": req.trip_id}
         except PeerUnavailable as exc:
             raise Unavailable(f"the station's company did not answer: {exc}", code="PEER_UNAVAILABLE") from exc
         except PeerRefused as exc:  # the station's company's own refusal, with its status

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, PrepareIn
+from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.core.network import Network, Station
 from servers.domain import booking, lifecycle
 from servers.domain import events as ev
@@ -136,9 +136,21 @@ class Participant:
         """Release the holds of an aborted trip (unknown or already released: nothing to do)."""
         return self._release(trip_id, reason, allow_confirmed=False)
 
-    def release(self, trip_id: str, reason: str = "cancelled") -> dict[str, Any]:
-        """Release the reservations of a cancelled trip."""
-        return self._release(trip_id, reason, allow_confirmed=True)
+    def release(self, trip_id: str, reason: str = "cancelled", stops: list[int] | None = None) -> dict[str, Any]:
+        """Release the reservations of a cancelled trip — or, given `stops`, of those stops only (the trip was
+        re-booked elsewhere from them on: its other stops stay reserved here)."""
+        if stops is None:
+            return self._release(trip_id, reason, allow_confirmed=True)
+
+        def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
+            part = state.participations.get(trip_id)
+            todo = [h.stop for h in part.holds if h.stop in stops and not h.charging] if part is not None else []
+            if not todo:  # never held here, released already, or begun (a stop begun is not taken back)
+                return [], {"trip_id": trip_id, "status": RELEASED}
+            return ([ev.append(hold_stream(trip_id), ev.StopsReleased(trip_id=trip_id, stops=todo, reason=reason))],
+                    {"trip_id": trip_id, "status": RELEASED})
+
+        return self.engine.execute(decide)
 
     def _release(self, trip_id: str, reason: str, *, allow_confirmed: bool) -> dict[str, Any]:
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
@@ -229,10 +241,63 @@ class Participant:
         return self.engine.execute(decide)
 
     def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
-        """Put a point out of order or back in service."""
+        """Put a point out of order or back in service; the reservations of a failed point move at once."""
         self._own_station(self.network.point_owner, "point", point_id, "UNKNOWN_POINT")
         changed = ev.PointStatusChanged(point_id=point_id, status=status, reason=reason)
         self.engine.execute(lambda s: ([ev.append(f"point:{point_id}", changed)], None))
+        self.handle_faults(self.engine.clock())
+
+    # -- charger faults -----------------------------------------------------------------------------
+    def handle_faults(self, now: datetime) -> int:
+        """Every future reservation on a failed point moves to another point of its station, free for its window
+        and as fast (`HoldMoved`); where none is, it is reported broken (`HoldBroken`): its coordinator re-books
+        the trip. Either way the coordinator is told (`pending_notices`). How many were dealt with."""
+        faulty = self.engine.read(lambda s: [(p.trip_id, i, r) for p, i, r in booking.faulty_holds(s, now)])
+        for trip_id, index, reason in faulty:  # one at a time: each move takes a point the next may want
+            self.engine.execute(partial(self._handle_fault, trip_id, index, reason, now))
+        return len(faulty)
+
+    def _handle_fault(self, trip_id: str, index: int, reason: str, now: datetime,
+                      state: ServerState) -> tuple[list[StreamAppend], None]:
+        part = state.participations.get(trip_id)
+        if part is None or not any(p is part for p, i, _ in booking.faulty_holds(state, now) if i == index):
+            return [], None  # dealt with meanwhile
+        hold = part.holds[index]
+        other = booking.other_point(state, self.network, hold)
+        if other is not None:
+            event: ev.Event = ev.HoldMoved(trip_id=trip_id, hold_index=index, point_id=other.id,
+                                           power_kw=other.power_kw, from_point_id=hold.point_id, reason=reason)
+        else:
+            event = ev.HoldBroken(trip_id=trip_id, hold_index=index, point_id=hold.point_id, reason=reason)
+        return [ev.append(hold_stream(trip_id), event)], None
+
+    def pending_notices(self) -> list[tuple[str, NoticeIn]]:
+        """(coordinator, notice) of every moved or broken stop its coordinator has not heard of yet."""
+        def query(state: ServerState) -> list[tuple[str, NoticeIn]]:
+            found = []
+            for part in (state.participations[t] for t in state.open_holds):
+                for hold in part.holds:
+                    if hold.notice:
+                        found.append((part.coordinator, NoticeIn.model_validate({
+                            "trip_id": part.trip_id.partition("~")[0], "hold_id": part.trip_id, "stop": hold.stop,
+                            "kind": hold.notice, "point_id": hold.point_id, "from_point_id": hold.moved_from,
+                            "reason": hold.fault or hold.moved_reason})))
+            return found
+
+        return self.engine.read(query)
+
+    def notice_delivered(self, notice: NoticeIn) -> None:
+        """The coordinator has heard of it."""
+        def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
+            part = state.participations.get(notice.hold_id)
+            index = next((i for i, h in enumerate(part.holds) if h.stop == notice.stop and h.notice),
+                         None) if part is not None else None
+            if index is None:
+                return [], None
+            return [ev.append(hold_stream(notice.hold_id), ev.HoldNoticeDelivered(trip_id=notice.hold_id,
+                                                                                   hold_index=index))], None
+
+        self.engine.execute(decide)
 
     def availability(self, station_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """Each point of a station: its status, whether it is free for the window, and its bookings."""

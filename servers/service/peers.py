@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from servers.contract.models import CheckInIn, PrepareIn
+from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.domain.errors import DomainError
 from servers.domain.events import Vote
 from servers.service.participant import Participant
@@ -40,11 +40,13 @@ class Peer(Protocol):
 
     async def abort(self, trip_id: str, reason: str) -> dict[str, Any]: ...
 
-    async def release(self, trip_id: str, reason: str) -> dict[str, Any]: ...
+    async def release(self, trip_id: str, reason: str, stops: list[int] | None = None) -> dict[str, Any]: ...
 
     async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str: ...
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]: ...
+
+    async def notice(self, req: NoticeIn) -> dict[str, Any]: ...
 
 
 Peers = dict[str, Peer]
@@ -58,10 +60,12 @@ class LocalPeer:
     """
 
     def __init__(self, company: str, participant: Participant,
-                 outcome: Callable[[str, str | None, str | None], str]) -> None:
+                 outcome: Callable[[str, str | None, str | None], str],
+                 notice: Callable[[str, NoticeIn], dict[str, Any]]) -> None:
         self.company = company
         self.participant = participant
         self._outcome = outcome
+        self._notice = notice
 
     async def prepare(self, req: PrepareIn) -> Vote:
         try:
@@ -75,14 +79,17 @@ class LocalPeer:
     async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
         return _local(lambda: self.participant.abort(trip_id, reason))
 
-    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
-        return _local(lambda: self.participant.release(trip_id, reason))
+    async def release(self, trip_id: str, reason: str, stops: list[int] | None = None) -> dict[str, Any]:
+        return _local(lambda: self.participant.release(trip_id, reason, stops))
 
     async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
         return self._outcome(trip_id, asked_by, point_id)
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         return _local(lambda: self.participant.check_in(req))
+
+    async def notice(self, req: NoticeIn) -> dict[str, Any]:
+        return _local(lambda: self._notice(self.company, req))
 
 
 def outcome_asker(peers: Peers) -> Callable[[str, str, str, str], Awaitable[str]]:

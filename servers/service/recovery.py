@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from servers.contract.models import NoticeIn
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine
@@ -60,6 +62,31 @@ class Recovery:
                 self.participant.abort(trip_id, "aborted (asked the coordinator)")
         self.participant.record_no_shows(now)
         self.lifecycle.tick(now)
+        self.participant.handle_faults(now)
+        await self.deliver_notices()
         self.availability.forget_past(now)
         await self.engine.durable()
         self.engine.snapshot_if_due()
+
+    async def deliver_notices(self) -> None:
+        """Tell each trip's coordinator of its stops moved or broken here, until it has heard (durably first)."""
+        pending = self.participant.pending_notices()
+        if not pending:
+            return
+        await self.engine.durable()  # a notice tells of events: they are on disk before it leaves
+
+        async def tell(coordinator: str, notice: NoticeIn) -> None:
+            peer = self.peers.get(coordinator)
+            try:
+                if peer is None:
+                    raise PeerUnavailable(f"no address for company {coordinator!r}")
+                await peer.notice(notice)
+            except PeerRefused as exc:  # a trip its coordinator no longer has: nobody to tell
+                log.warning("trip %s: %s refused the notice (%s)", notice.trip_id, coordinator, exc)
+            except PeerUnavailable as exc:
+                log.warning("trip %s: %s not told of stop %d yet (%s)", notice.trip_id, coordinator, notice.stop,
+                            exc)
+                return
+            self.participant.notice_delivered(notice)
+
+        await asyncio.gather(*(tell(c, n) for c, n in pending))

@@ -46,6 +46,7 @@ class TripsView:
                      "who_canceled": trip.who_canceled or Role.EMSP} if trip.status is TripStatus.CANCELLED
                     else None)
         return {"status": status, "trip_id": trip.trip_id, "canceled": canceled,
+                "broken_stops": sorted(int(s) for s in trip.broken), "notices": list(trip.notices),
                 "vehicle_id": trip.vehicle_id, "plan": trip.plan, "stops": stops,
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},

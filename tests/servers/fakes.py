@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from events.memory import InMemoryEventStore
 from events.model import RecordedEvent
 from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import CheckInIn, PrepareIn, SignupIn
+from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
 from servers.core.network import Network
 from servers.domain.errors import DomainError
 from servers.service.accounts import Accounts
@@ -98,9 +98,9 @@ class InProcessPeers:
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
 
-    def of(self, company: str) -> FakePeer:
-        """The port through which anyone reaches `company`."""
-        return FakePeer(self, company)
+    def of(self, company: str, caller: str = "") -> FakePeer:
+        """The port through which `caller` (anyone, if not said) reaches `company`."""
+        return FakePeer(self, company, caller)
 
     def run(self, coro: Any) -> Any:
         """Run a coroutine (several, with `asyncio.gather`) to its end on the nodes' loop."""
@@ -113,9 +113,10 @@ class InProcessPeers:
 class FakePeer:
     """One company seen through `InProcessPeers` (the `Peer` port)."""
 
-    def __init__(self, peers: InProcessPeers, company: str) -> None:
+    def __init__(self, peers: InProcessPeers, company: str, caller: str = "") -> None:
         self.peers = peers
         self.company = company
+        self.caller = caller  # who calls (what peer authentication tells a real server)
 
     async def _node(self, what: str, trip_id: str) -> Node:
         await asyncio.sleep(0)  # a peer call is a wait: let whatever else runs go on
@@ -146,9 +147,13 @@ class FakePeer:
         node = await self._node("abort", trip_id)
         return self._run(lambda: node.participant.abort(trip_id, reason))  # type: ignore[no-any-return]
 
-    async def release(self, trip_id: str, reason: str) -> dict[str, Any]:
+    async def release(self, trip_id: str, reason: str, stops: list[int] | None = None) -> dict[str, Any]:
         node = await self._node("release", trip_id)
-        return self._run(lambda: node.participant.release(trip_id, reason))  # type: ignore[no-any-return]
+        return self._run(lambda: node.participant.release(trip_id, reason, stops))  # type: ignore[no-any-return]
+
+    async def notice(self, req: NoticeIn) -> dict[str, Any]:
+        node = await self._node("notice", req.trip_id)
+        return self._run(lambda: node.coordinator.real.notice(self.caller, req))  # type: ignore[no-any-return]
 
     async def outcome(self, trip_id: str, asked_by: str | None = None, point_id: str | None = None) -> str:
         node = await self._node("outcome", trip_id)
@@ -160,14 +165,15 @@ class FakePeer:
 
 
 class PeersOf(dict[str, Any]):
-    """A coordinator's `Peers`: every company of the network, through the fakes (made on first use)."""
+    """A company's `Peers`: every company of the network, through the fakes (made on first use)."""
 
-    def __init__(self, peers: InProcessPeers) -> None:
+    def __init__(self, peers: InProcessPeers, caller: str = "") -> None:
         super().__init__()
         self.peers = peers
+        self.caller = caller
 
     def get(self, company: str, default: Any = None) -> Any:
-        return self.peers.of(company) if company in self.peers.nodes else default
+        return self.peers.of(company, self.caller) if company in self.peers.nodes else default
 
 
 def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clock,
@@ -180,10 +186,10 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     trips = TripsView(engine, network)
     availability = Availability(engine, network, company, lambda: clock.now.timestamp())
     planner = TripPlanner(engine, network, availability)
-    coordinator = Coordinator(engine, requests, network, company, PeersOf(peers), trips, planner,
+    coordinator = Coordinator(engine, requests, network, company, PeersOf(peers, company), trips, planner,
                               stale_after=timedelta(seconds=20), complete_in_background=False,
                               availability=availability)
-    participant.ask_outcome = outcome_asker(PeersOf(peers))  # type: ignore[arg-type]  # fakes, same port
+    participant.ask_outcome = outcome_asker(PeersOf(peers, company))  # type: ignore[arg-type]  # fakes, same port
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), Blocking(participant, peers.loop),
                 Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner,
@@ -220,3 +226,15 @@ def signup(node: Node, n: int = 0, credit: float = 2000.0) -> str:
 def logs(nodes: dict[str, Node]) -> dict[str, list[RecordedEvent]]:
     """Every node's whole log."""
     return {c: list(n.store.iter_all()) for c, n in nodes.items()}
+
+
+def deliver_notices(nodes: dict[str, Node]) -> int:
+    """What every node's recovery loop does for charger faults: deal with failed points, tell coordinators."""
+    told = 0
+    for node in nodes.values():
+        node.participant.handle_faults(node.engine.clock())
+        for coordinator, notice in node.participant.pending_notices():
+            nodes[coordinator].coordinator.real.notice(node.company, notice)
+            node.participant.notice_delivered(notice)
+            told += 1
+    return told

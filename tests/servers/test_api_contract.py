@@ -200,6 +200,18 @@ def _peer(net: LocalNetwork, peer: Recorder) -> None:
     peer("GET", "/peer/v1/occupancy", signed=False, expect=401)
     peer("GET", f"/peer/v1/availability/{station.id}?hours=2", expect=200)
     peer("GET", "/peer/v1/availability/nowhere", expect=404)
+    # A notice of a failed point, to the coordinator of a trip with a stop at HOME (the notice's signer).
+    session = peer("POST", "/api/v1/accounts", signup_form(4250), expect=201)
+    trip = peer("POST", "/api/v1/trips", {**ROUTE, "departure": soon(30)},
+                headers={"Authorization": "Bearer " + session["token"]}, expect=201)
+    ours = next(s for s in trip["stops"] if s["company_id"] == HOME)
+    notice = {"trip_id": trip["trip_id"], "hold_id": trip["trip_id"], "stop": ours["stop"], "kind": "MOVED",
+              "point_id": ours["point_id"], "from_point_id": ours["point_id"], "reason": "BROKEN_CHARGER"}
+    assert peer("POST", "/peer/v1/notices", notice, expect=200)["kind"] == "MOVED"
+    peer("POST", "/peer/v1/notices", {**notice, "stop": 99}, expect=404)  # UNKNOWN_STOP
+    theirs = next((s for s in trip["stops"] if s["company_id"] != HOME), None)
+    if theirs is not None:  # a stop HOME does not hold: not HOME's to speak of
+        peer("POST", "/peer/v1/notices", {**notice, "stop": theirs["stop"]}, expect=403)
 
 
 def validator(spec: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:

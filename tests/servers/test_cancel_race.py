@@ -17,8 +17,8 @@ class CancelDuringCommit(InProcessPeers):
         super().__init__()
         self.cancel: Any = None  # set by the test: cancels the trip at its coordinator (a coroutine function)
 
-    def of(self, company: str) -> FakePeer:
-        return _Hooked(self, company)
+    def of(self, company: str, caller: str = "") -> FakePeer:
+        return _Hooked(self, company, caller)
 
 
 class _Hooked(FakePeer):

@@ -17,8 +17,12 @@ from servers.domain.state import FOLD
 from servers.invariants import check
 
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
-# What the state keeps since that log was written, by part of the state: the old fold's digest is of the rest.
-NEW_FIELDS = {"trips": ("asked_at", "missed", "ended", "cancellation_reason", "who_canceled")}
+# What the state keeps since that log was written: the old fold's digest is of the rest. The state's own new
+# parts, then the new fields of each trip and of each participation's holds.
+NEW_PARTS = ("amendments",)
+NEW_FIELDS = {"trips": ("asked_at", "missed", "ended", "cancellation_reason", "who_canceled", "broken", "hold_ids",
+                        "amendments", "notices")}
+NEW_HOLD_FIELDS = ("fault", "notice", "moved_from", "moved_reason")
 
 
 def old_store(company: str) -> InMemoryEventStore:
@@ -35,10 +39,16 @@ def old_store(company: str) -> InMemoryEventStore:
 def test_an_old_log_replays_to_the_state_the_old_fold_built(company):
     state, _ = replay(old_store(company), FOLD)
     as_json = FOLD.to_json(state)
+    for part in NEW_PARTS:
+        as_json.pop(part)
     for part, fields in NEW_FIELDS.items():
         for item in as_json[part].values():
             for name in fields:
                 item.pop(name)
+    for participation in as_json["participations"].values():
+        for hold in participation["holds"]:
+            for name in NEW_HOLD_FIELDS:
+                hold.pop(name)
     blob = json.dumps(as_json, sort_keys=True, separators=(",", ":"), default=str)
     assert hashlib.sha256(blob.encode()).hexdigest() == OLD["digests_by_the_old_fold"][company]
 
