@@ -61,6 +61,11 @@ class _Trip:
     current_cost: int = 0  # a trip's cost after its re-bookings
 
 
+def _family(key: str) -> str:
+    """The trip a hold key ("{trip}#{stop}") or id belongs to; a re-booking's ("{trip}~{n}") is its trip's."""
+    return key.partition("#")[0].partition("~")[0]
+
+
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -86,7 +91,8 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 for h in d["holds"]:
                     window = (datetime.fromisoformat(h["start"]), datetime.fromisoformat(h["end"]))
                     for other_key, (s, en, other_ref) in active.get(h["point_id"], {}).items():
-                        if _overlap(window, (s, en)):
+                        # A re-booking may hold its own trip's point until its old stop is released.
+                        if _overlap(window, (s, en)) and _family(other_key) != _family(d["trip_id"]):
                             violations.append(Violation(
                                 "no-overlap", f"point {h['point_id']} held for trip {d['trip_id']} over "
                                 f"{h['start']}–{h['end']} while {other_key} holds it", (other_ref, ref)))

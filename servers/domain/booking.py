@@ -104,17 +104,27 @@ def point_conflicts(state: ServerState, point_id: str, start: datetime, end: dat
     return found
 
 
-def is_free(state: ServerState, point: Point, start: datetime, end: datetime) -> bool:
-    """In service and with no overlapping hold or reservation."""
+def family(trip_id: str) -> str:
+    """The trip an id belongs to: itself, or the trip a re-booking ("{trip}~{n}") re-books."""
+    return trip_id.partition("~")[0]
+
+
+def is_free(state: ServerState, point: Point, start: datetime, end: datetime, mine: str | None = None) -> bool:
+    """In service and with no overlapping hold or reservation — but those of trip `mine` (a re-booking may
+    take its own trip's points: the old stops are released once it commits)."""
     if state.point_status.get(point.id, "AVAILABLE") != "AVAILABLE":
         return False
     windows = state.windows.get(point.id)
-    return windows is None or not windows.any_overlapping(start.timestamp(), end.timestamp())
+    if windows is None or not windows.any_overlapping(start.timestamp(), end.timestamp()):
+        return True
+    return mine is not None and all(family(k.partition("#")[0]) == mine
+                                    for k in windows.overlapping(start.timestamp(), end.timestamp()))
 
 
-def free_points(state: ServerState, station: Station, start: datetime, end: datetime) -> list[Point]:
-    """The points of `station` free for the whole window."""
-    return [p for p in station.points if is_free(state, p, start, end)]
+def free_points(state: ServerState, station: Station, start: datetime, end: datetime,
+                mine: str | None = None) -> list[Point]:
+    """The points of `station` free for the whole window (holds of trip `mine` count as free)."""
+    return [p for p in station.points if is_free(state, p, start, end, mine)]
 
 
 def choose_point(candidates: list[Point], min_power_kw: float) -> Point | None:
@@ -208,12 +218,14 @@ def yielding_point(state: ServerState, station: Station, req: StopRequest, asker
 
 
 def decide_prepare(state: ServerState, network: Network, company_id: str, stops: list[StopRequest],
-                   asker: tuple[datetime, str] | None = None) -> list[HoldData] | Refusal | Wound:
+                   asker: tuple[datetime, str] | None = None,
+                   mine: str | None = None) -> list[HoldData] | Refusal | Wound:
     """Pick a point for every stop, or refuse at the first stop that cannot be held.
 
     Holds already placed win, with one exception: given the `asker` (its priority and trip id), a stop
     whose points are all taken but one only by undecided holds of later trips is a `Wound` — the
-    caller asks those trips to yield and decides again (without an asker: nothing is wounded twice).
+    caller asks those trips to yield and decides again (without an asker: nothing is wounded twice). A
+    re-booking of trip `mine` may take the points that trip holds (its old stops go at the commit).
     """
     picked: list[HoldData] = []
     taken_here: list[tuple[str, datetime, datetime]] = []  # points this same request already took
@@ -227,7 +239,7 @@ def decide_prepare(state: ServerState, network: Network, company_id: str, stops:
                            req.stop, req.station_id)
         if not req.start < req.end:
             return Refusal(BAD_WINDOW, "the window ends before it starts", req.stop, req.station_id)
-        candidates = [p for p in free_points(state, station, req.start, req.end)
+        candidates = [p for p in free_points(state, station, req.start, req.end, mine)
                       if not any(pid == p.id and overlaps(req.start, req.end, s, e)
                                  for pid, s, e in taken_here)]
         point = choose_point(candidates, req.min_power_kw)

@@ -115,12 +115,17 @@ class OccupancyMirror:
 
 
 def free_for(windows: PointWindows | None, yieldable: Mapping[str, float], start: float, end: float,
-             asker: float | None) -> bool:
+             asker: float | None, mine: str | None = None) -> bool:
     """Nothing booked in [start, end) — or, for a trip that asked at `asker`, only undecided holds of trips
-    that asked after it (which the priority rule makes yield)."""
+    that asked after it (which the priority rule makes yield), or holds of trip `mine` itself (a re-booking
+    may take its own trip's points)."""
     if windows is None or not windows.any_overlapping(start, end):
         return True
-    return asker is not None and all(yieldable.get(k, 0.0) > asker for k in windows.overlapping(start, end))
+    if asker is None and mine is None:
+        return False
+    return all((asker is not None and yieldable.get(k, 0.0) > asker) or
+               (mine is not None and k.partition("#")[0].partition("~")[0] == mine)
+               for k in windows.overlapping(start, end))
 
 
 def windows_of(holds: Iterable[Any], yieldable: Mapping[str, float]) -> list[Window]:

@@ -120,9 +120,11 @@ class Availability:
                     del self._keys[trip]
 
     # -- what the planner asks ----------------------------------------------------------------------
-    def busy(self, station: Station, power_kw: float, s: float, e: float, asker: float | None = None) -> bool:
+    def busy(self, station: Station, power_kw: float, s: float, e: float, asker: float | None = None,
+             mine: str | None = None) -> bool:
         """No point of `station` fast enough for `power_kw` is free for [s, e) (epoch seconds), as far as we know,
-        for a trip that asked at `asker` (epoch seconds; None: what is held counts as taken, whoever holds it).
+        for a trip that asked at `asker` (epoch seconds; None: what is held counts as taken, whoever holds it);
+        what trip `mine` holds counts as free (a re-booking of that trip: its old stops go when it commits).
 
         The planner asks this for every station it considers (~160 times a plan): kept to dictionary
         lookups and, only for points with bookings, a bisection.
@@ -152,7 +154,7 @@ class Availability:
                 break  # fastest first: the rest are slower still
             if point_id in status:
                 continue
-            if not free_for(windows.get(point_id), yieldable, s, e, asker):
+            if not free_for(windows.get(point_id), yieldable, s, e, asker, mine):
                 continue
             known = learnt.get(point_id)
             if known is not None and known.any_overlapping(s, e):

@@ -22,10 +22,7 @@ from typing import Any
 from events.model import StreamAppend
 from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from servers.core.network import Network
-from servers.core.planner import (
-    Exclusions,
-    Plan,
-)
+from servers.core.planner import Plan
 from servers.domain import booking, lifecycle
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, Forbidden, InsufficientCredit, NotFound, Unavailable
@@ -36,7 +33,7 @@ from servers.service.accounts import account_stream
 from servers.service.availability import Availability
 from servers.service.engine import Engine, LogUnwritable
 from servers.service.peers import PeerRefused, Peers, PeerUnavailable
-from servers.service.planning import TripPlanner
+from servers.service.planning import TripPlanner, exclude_refused
 from servers.service.rebooking import Rebooking
 from servers.service.requests import Requests, answered
 from servers.service.trips import TripsView, trip_stream
@@ -153,7 +150,7 @@ class Coordinator:
                 return recorded
             last = outcome
             offered.extend(outcome.get("alternatives", []))
-            exclude = _exclude_refused(exclude, plan, outcome["refusals"], self.network)
+            exclude = exclude_refused(exclude, plan, outcome["refusals"], self.network)
         await asyncio.sleep(0)  # the alternatives take a few planner searches: let waiting replies go first
         plans = self.planner.alternative_plans(trip, vehicle, exclude)
         return _refused(last.get("code", "NO_PLAN"), last.get("reason", "no plan fits what is free"),
@@ -522,25 +519,6 @@ class Coordinator:
 
 def _unfinished(trip: Any) -> bool:
     return bool(trip.status == REQUESTED or any(c not in trip.acked for c in trip.participants))
-
-
-def _exclude_refused(exclude: Exclusions, plan: Plan, refusals: list[ev.No], network: Network) -> Exclusions:
-    """Plan around what was refused: the taken points (slower free ones may still do), else the stop's
-    station in its window; every station of a company that did not answer."""
-    windows = list(exclude.windows)
-    stations = set(exclude.stations)
-    points = set(exclude.points)
-    for vote in refusals:
-        taken = {c["point_id"] for c in vote.conflicts}
-        if vote.code == "PEER_UNAVAILABLE" and vote.company:
-            stations.update(s.id for s in network.stations_of(vote.company))
-        elif taken:
-            points.update(taken)
-        elif vote.stop is not None and 0 <= vote.stop < len(plan.stops):
-            stop = plan.stops[vote.stop]
-            windows.append((stop.station_id, stop.window_start, stop.window_end))
-    return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows),
-                      busy=exclude.busy)
 
 
 def _refused(code: str, reason: str, points: list[dict[str, Any]], plans: list[dict[str, Any]],

@@ -82,7 +82,8 @@ class Participant:
                               reason="this trip's points here were already released"))
         stops = [booking.StopRequest(s.stop, s.station_id, s.start, s.end, s.min_power_kw, s.energy_kwh)
                  for s in req.stops]
-        decision = booking.decide_prepare(state, self.network, self.company_id, stops, asker)
+        mine = booking.family(req.trip_id) if "~" in req.trip_id else None  # a re-booking: its trip's holds go
+        decision = booking.decide_prepare(state, self.network, self.company_id, stops, asker, mine)
         if isinstance(decision, booking.Wound):
             return [], decision
         priority = req.priority.isoformat()

@@ -25,6 +25,7 @@ from servers.core.planner import (
 )
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import booking
+from servers.domain import events as ev
 from servers.domain.errors import DomainError, NotFound
 from servers.service.availability import Availability
 from servers.service.engine import Engine
@@ -81,12 +82,16 @@ class TripPlanner:
         return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
 
     # -- booking ----------------------------------------------------------------------------------
-    def exclusions(self, stations: Iterable[str] = (), asked: datetime | None = None) -> Exclusions:
+    def exclusions(self, stations: Iterable[str] = (), asked: datetime | None = None,
+                   mine: str | None = None) -> Exclusions:
         """What a booking plans around: the stations asked, and what our picture shows taken — except, for a
-        trip that asked at `asked`, what later undecided trips hold (they would yield to it)."""
+        trip that asked at `asked`, what later undecided trips hold (they would yield to it), and what trip
+        `mine` holds itself (re-booking it)."""
         if self.availability is None:
             return Exclusions(stations=frozenset(stations))
-        busy = self.availability.busy if asked is None else partial(self.availability.busy, asker=asked.timestamp())
+        busy = self.availability.busy
+        if asked is not None or mine is not None:
+            busy = partial(busy, asker=asked.timestamp() if asked is not None else None, mine=mine)
         return Exclusions(stations=frozenset(stations), busy=busy)
 
     def taken_in_the_way(self, trip: TripIn, vehicle: Vehicle) -> dict[str, Any] | None:
@@ -133,3 +138,20 @@ def _summary(plan: Plan) -> dict[str, Any]:
             "cost": round(sum(data["cost_by_company"].values()), 2)}
 
 
+def exclude_refused(exclude: Exclusions, plan: Plan, refusals: list[ev.No], network: Network) -> Exclusions:
+    """Plan around what was refused: the taken points (slower free ones may still do), else the stop's
+    station in its window; every station of a company that did not answer."""
+    windows = list(exclude.windows)
+    stations = set(exclude.stations)
+    points = set(exclude.points)
+    for vote in refusals:
+        taken = {c["point_id"] for c in vote.conflicts}
+        if vote.code == "PEER_UNAVAILABLE" and vote.company:
+            stations.update(s.id for s in network.stations_of(vote.company))
+        elif taken:
+            points.update(taken)
+        elif vote.stop is not None and 0 <= vote.stop < len(plan.stops):
+            stop = plan.stops[vote.stop]
+            windows.append((stop.station_id, stop.window_start, stop.window_end))
+    return Exclusions(points=frozenset(points), stations=frozenset(stations), windows=tuple(windows),
+                      busy=exclude.busy)

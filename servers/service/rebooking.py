@@ -33,6 +33,7 @@ from servers.domain import events as ev
 from servers.domain.errors import DomainError
 from servers.domain.state import Amendment, ServerState, Trip, parse_time
 from servers.service.accounts import account_stream
+from servers.service.planning import exclude_refused
 from servers.service.trips import trip_stream
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(seconds=30)  # a stop not re-booked is tried again this often, until its window opens
+MAX_ATTEMPTS = 3  # re-plans around what the companies refused, per try
 
 
 def cents(reais: float) -> int:
@@ -89,7 +91,8 @@ class Rebooking:
                 <= now]
 
     async def rebook(self, trip_id: str) -> str:
-        """One attempt: REBOOKED, NOT_REBOOKED (with the code in the trip's notices), or NOTHING (not due)."""
+        """Re-plan and re-book, up to `MAX_ATTEMPTS` times around what the companies refused: REBOOKED,
+        NOT_REBOOKED (why is in the trip's notices), or NOTHING (not due)."""
         c = self.c
         now = c.engine.clock()
         trip = c.engine.state.trips.get(trip_id)
@@ -99,11 +102,34 @@ class Rebooking:
         k = min(int(s) for s in trip.broken)
         if old.stops[k].window_end <= now:
             return "NOTHING"  # its window is over: nothing left to re-book
-        try:
-            merged = self._replan(trip, old, k, now)
-        except DomainError as exc:
-            self._tried[trip_id] = now
-            return self._not_rebooked(trip, k, exc.code, exc.message)
+        failed = frozenset(trip.points[int(s)] for s in trip.broken if int(s) < len(trip.points))
+        asked = parse_time(trip.asked_at) if trip.asked_at and c.priority_rule else None
+        exclude = Exclusions(points=failed, busy=c.planner.exclusions((), asked=asked, mine=trip_id).busy)
+        refused: ev.No | None = None
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                merged = self._replan(trip, old, k, now, exclude)
+            except DomainError as exc:
+                self._tried[trip_id] = now
+                code, reason = (refused.code, refused.reason) if refused is not None else (exc.code, exc.message)
+                return self._not_rebooked(trip, k, code, reason)
+            status, refusals = await self._attempt(trip, old, k, merged)
+            if status is ev.TripStatus.COMMITTED:
+                self._tried.pop(trip_id, None)
+                return "REBOOKED"
+            trip = c.engine.state.trips.get(trip_id)
+            if trip is None or trip.status is not ev.TripStatus.COMMITTED or not refusals:
+                break  # cancelled meanwhile, or aborted for a reason planning around will not change
+            refused = refusals[0]
+            exclude = exclude_refused(exclude, merged, refusals, c.network)
+        self._tried[trip_id] = now
+        return "NOT_REBOOKED"
+
+    async def _attempt(self, trip: Trip, old: Plan, k: int,
+                       merged: Plan) -> tuple[ev.TripStatus, list[ev.No]]:
+        """One amendment: record it, prepare its new stops, decide, deliver; its status and the refusals."""
+        c = self.c
+        trip_id = trip.trip_id
         amendment_id = f"{trip_id}~{trip.amendments + 1}"
         grouped: dict[str, list[dict[str, Any]]] = {}
         for index, stop in enumerate(merged.stops[k:], start=k):
@@ -120,7 +146,7 @@ class Rebooking:
             participants=sorted(grouped), stops_by_company=grouped, releases=releases,
             cost_cents=sum(cost_by_company.values()), cost_by_company_cents=cost_by_company)
         c.engine.execute(lambda s: ([ev.append(trip_stream(trip_id), requested)], None))
-        priority = parse_time(trip.asked_at) if trip.asked_at else now
+        priority = parse_time(trip.asked_at) if trip.asked_at else c.engine.clock()
         c._inflight.add(amendment_id)
         try:
             votes = await c._prepare_all(amendment_id, priority, grouped)
@@ -129,13 +155,9 @@ class Rebooking:
         finally:
             c._inflight.discard(amendment_id)
         await self.complete(amendment_id)
-        if status is ev.TripStatus.COMMITTED:
-            self._tried.pop(trip_id, None)
-            return "REBOOKED"
-        self._tried[trip_id] = now
-        return "NOT_REBOOKED"
+        return status, [v for v in votes.values() if isinstance(v, ev.No)]
 
-    def _replan(self, trip: Trip, old: Plan, k: int, now: datetime) -> Plan:
+    def _replan(self, trip: Trip, old: Plan, k: int, now: datetime, exclude: Exclusions) -> Plan:
         """The trip from stop `k` on, planned again around the failed points and what is taken."""
         c = self.c
         if k == 0:
@@ -147,10 +169,7 @@ class Rebooking:
         vehicle = c.planner.vehicle_of(trip.vehicle_id, ask)
         if charge is not None:
             vehicle = replace(vehicle, charge_kwh=min(charge, vehicle.capacity_kwh))
-        failed = frozenset(trip.points[int(s)] for s in trip.broken if int(s) < len(trip.points))
-        asked = parse_time(trip.asked_at) if trip.asked_at and c.priority_rule else None
-        picture = c.planner.exclusions((), asked=asked)
-        suffix = c.planner.plan(ask, vehicle, Exclusions(points=failed, busy=picture.busy))[0]
+        suffix = c.planner.plan(ask, vehicle, exclude)[0]
         return splice(old, k, suffix, c.network.road_km)
 
     def _not_rebooked(self, trip: Trip, k: int, code: str, reason: str) -> str:
