@@ -8,6 +8,7 @@ a request count and a deadline; settling by a timeout.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import signal
 import threading
@@ -31,7 +32,7 @@ from tests.live import signup_form
 ROUTES = [("voltpoint", "salvador", "fortaleza"), ("voltpoint", "salvador", "recife"),
           ("ecocharge", "recife", "fortaleza")]
 COORDINATOR, PARTICIPANT = "voltpoint", "eflux"
-FAULTS = ("kill-coordinator", "kill-participant", "kill-broker", "pause-server")
+FAULTS = ("kill-coordinator", "kill-participant", "kill-broker", "pause-server", "fail-points")
 
 
 def departure(rng: random.Random, days: float = 30.0) -> str:
@@ -256,6 +257,19 @@ def committed_trips(net: LocalNetwork) -> set[str]:
     return {e.data["trip_id"] for events in logs.values() for e in events if e.type == "TripCommitted"}
 
 
+def fail_points(net: LocalNetwork, company: str, rng: random.Random, share: float = 0.1) -> list[str]:
+    """An operator puts a share of the company's points OUTOFORDER (over REST); the points failed."""
+    token = json.loads((net.run_dir / "service-logins.json").read_text())[company]["operator"]
+    points = [p.id for s in net.network.stations_of(company) for p in s.points]
+    failed = rng.sample(points, max(1, round(share * len(points))))
+    for point in failed:
+        r = httpx.put(f"{net.companies[company].api_url}/api/v1/points/{point}/status",
+                      json={"status": "OUT_OF_ORDER", "reason": "chaos"}, headers={"X-Operator-Token": token},
+                      timeout=10)
+        r.raise_for_status()
+    return failed
+
+
 def run_trial(net: LocalNetwork, drivers: list[Driver], number: int, rng: random.Random, fault: str | None = None,
               threads: int = 4, settle_timeout: float = 45.0, log: Callable[[str], None] = lambda _: None) -> Trial:
     """Load the network, inject one fault, recover, stop the load, and check every invariant."""
@@ -277,6 +291,15 @@ def run_trial(net: LocalNetwork, drivers: list[Driver], number: int, rng: random
             broker.kill()
             time.sleep(rng.uniform(0.2, 1.5))
             net.start_broker(target)
+        elif fault == "fail-points":
+            # Chargers fail under load (their reservations move or are re-booked), then the company's server
+            # is SIGKILLed before it may have told every coordinator: the restart must finish the job.
+            failed = fail_points(net, target, rng)
+            log(f"trial {number}: points failed at {target}: {', '.join(failed)}")
+            time.sleep(rng.uniform(0.0, 0.5))
+            net.kill_server(target)
+            time.sleep(rng.uniform(0.2, 1.0))
+            net.start_server(target, timeout=60)
         elif fault == "pause-server":
             net.kill_server(target, signal.SIGSTOP)  # a partition: the process is alive but answers nobody
             try:
