@@ -181,6 +181,7 @@ class App:
             "6": ("Drive a trip (simulated)", self.drive),
         }
         while self.session is not None:
+            self._show_notices()
             options = {k: label for k, (label, _) in actions.items()} | {"7": "Back to start", "0": "Quit"}
             choice = self._menu(f"{self.owner_name or self.session.vehicle_id} @ {self.endpoint.company}", options)
             if choice == "0":
@@ -189,6 +190,13 @@ class App:
                 return True
             self._guard(actions[choice][1])
         return True  # the session ended (token expired): back to the start screen
+
+    def _show_notices(self) -> None:
+        """What the server told of this car's trips since the last menu (a charger failed: moved, re-booked)."""
+        assert self.session is not None
+        notices = self.session.client.notices
+        while notices:
+            self.term.print(views.notice_line(notices.popleft()))
 
     def _menu(self, title: str, options: dict[str, str]) -> str:
         self.term.print(Panel("\n".join(f"[bold]{escape(k)}[/] {escape(label)}" for k, label in options.items()),

@@ -196,6 +196,26 @@ STATUS_STYLE = {"PENDING": "yellow", "RESERVED": "green", "FULFILLED": "cyan", "
                 "NO_SHOW": "red", "REJECTED": "red", "FAILED": "red"}
 
 
+def notice_line(notice: dict[str, Any]) -> Text:
+    """One notice of a failed charger, in words: what happened to which stop, and what it means for the driver."""
+    stop, kind = int(notice.get("stop", 0)) + 1, notice.get("kind")
+    trip = notice.get("trip_id", "?")
+    if kind == "MOVED":
+        words = (f"Trip {trip}, stop {stop}: its charger failed ({notice.get('reason')}); you are booked on "
+                 f"{notice.get('point_id')} at the same station.")
+    elif kind == "BROKEN":
+        words = f"Trip {trip}, stop {stop}: its charger failed ({notice.get('reason')}); re-booking your trip…"
+    elif kind == "REBOOKED":
+        diff = float(notice.get("price_difference") or 0)
+        price = ("same price" if abs(diff) < 0.005 else
+                 f"{money(diff)} more" if diff > 0 else f"{money(-diff)} refunded")
+        words = f"Trip {trip} re-booked from stop {stop} ({price}): see its new stops in your reservations."
+    else:
+        words = (f"Trip {trip}, stop {stop}: no re-booking fits ({notice.get('reason')}). Cancel it for a full "
+                 "refund, or keep it: it is tried again.")
+    return Text("⚠ " + words, style="yellow" if kind != "REBOOKED" else "green")
+
+
 def alternatives_table(options: list[Option], network: NetworkInfo) -> Table:
     """The plans a refusal offers, each against the plan asked for: arrival, time and cost, and its stops."""
     table = Table(title="Other ways to make this trip", expand=False)

@@ -20,6 +20,26 @@ CANCEL_REASONS = {"POWER_OUTAGE": "power outage at the station", "BROKEN_CHARGER
                   "TRAFFIC": "traffic", "BROKEN_VEHICLE": "the car broke down", "NO_CANCELED": "no reason given"}
 DRIVER_REASONS = ("TRAFFIC", "BROKEN_VEHICLE", "NO_CANCELED")
 
+
+def notice_text(trip: dict[str, Any], notice: dict[str, Any], city: Any) -> str:
+    """A notice of a failed charger on one of my trips, in words (docs/booking.md "Charger faults")."""
+    plan = trip["plan"]
+    label = f"{city(plan['origin'])} → {city(plan['destination'])}"
+    stop = trip["stops"][notice["stop"]] if notice["stop"] < len(trip["stops"]) else {}
+    where = f"stop {notice['stop'] + 1}" + (f" ({city(stop['city_id'])})" if stop else "")
+    why = CANCEL_REASONS.get(str(notice.get("reason")), str(notice.get("reason") or ""))
+    if notice["kind"] == "MOVED":
+        return f"**{label}**, {where}: {why}; you now charge at point `{notice['point_id']}` of the same station."
+    if notice["kind"] == "BROKEN":
+        return f"**{label}**, {where}: {why}; no other point of that station is free — re-booking your trip."
+    if notice["kind"] == "REBOOKED":
+        diff = float(notice.get("price_difference") or 0)
+        price = ("at the same price" if abs(diff) < 0.005 else f"{theme.money(diff)} more" if diff > 0
+                 else f"{theme.money(-diff)} refunded")
+        return f"**{label}** was re-booked from {where} on, {price}: the stops above are the new ones."
+    return (f"**{label}**, {where}: no re-booking fits ({notice.get('reason')}). Cancel it below for a **full "
+            "refund**, or keep it: it is tried again.")
+
 PROFILES = ["economic", "normal", "aggressive"]
 SIGNUP_FIELDS = ["name", "email", "cpf", "password", "plate", "model", "capacity_kwh", "consumption_kwh_per_km",
                  "charge_kwh", "max_ac_kw", "max_dc_kw", "profile"]
@@ -371,6 +391,10 @@ else:
              + (f" — {t['reason']}" if t.get("canceled") and t.get("reason") else ""),
              "refund": theme.money(t.get("refund")) if t["status"] == "CANCELED" else ""} for t in trips]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for t in trips:  # failed chargers: what happened to the trip, and what the driver may do
+        for notice in t.get("notices") or []:
+            shown = notice_text(t, notice, lambda c: cities.get(c, c))
+            (st.success if notice["kind"] == "REBOOKED" else st.warning)(shown, icon=":material/ev_station:")
     confirmed = {t["trip_id"]: t for t in trips if t["status"] == "RESERVED"}
     if confirmed:
         a, b = st.columns([3, 1])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from tests.dashboards.helpers import book, book_slot, open_app, sign_up, texts
@@ -202,3 +205,22 @@ def test_a_login_is_kept_for_reloads_by_a_handle_not_by_its_secrets(net):
     assert saved.result["token"] not in handle
     at.button(key="logout").click().run()
     assert handle not in client._saved_logins()  # a log-out forgets it: a reload then asks to log in
+
+
+def test_a_failed_charger_on_my_trip_is_shown_with_what_happened(net):
+    at = book(sign_up(open_app(), credit=2000.0))
+    itinerary = at.session_state["booking"]["itinerary"]
+    stop = itinerary["stops"][0]
+    company = stop["company_id"]
+    token = json.loads((net.run_dir / "service-logins.json").read_text())[company]["operator"]
+    r = httpx.put(f"{net.companies[company].api_url}/api/v1/points/{stop['point_id']}/status",
+                  json={"status": "OUT_OF_ORDER"}, headers={"X-Operator-Token": token})
+    assert r.status_code == 200
+    for _ in range(50):  # the home company hears of it within its recovery loop's next rounds
+        at.run()
+        shown = " ".join(w.value for w in [*at.warning, *at.success])
+        if "stop 1" in shown:
+            break
+    assert not at.exception
+    assert "Salvador (BA) → Recife (PE)" in shown and "stop 1" in shown
+    assert "charger out of order" in shown  # OCPI's BROKEN_CHARGER, in words
