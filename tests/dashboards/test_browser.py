@@ -113,6 +113,17 @@ def assert_no_error(page) -> None:
     assert "Traceback" not in page.locator("body").inner_text()
 
 
+def see(page, text: str, timeout: float = 30_000) -> None:
+    """Wait until `text` is shown; on a timeout, fail with what the page shows instead (CI keeps no screenshot)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout)
+    except PlaywrightTimeout:
+        body = page.locator("body").inner_text()
+        raise AssertionError(f"{text!r} not shown within {timeout / 1000:g} s; the page shows:\n{body}") from None
+
+
 def settle(page) -> None:
     """Wait until Streamlit has finished running the script (its status widget goes away)."""
     page.wait_for_timeout(300)
@@ -281,17 +292,17 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
         page.get_by_label(label).fill(f"{CAR[field]:g}")  # the test car, typed as a person would
     page.get_by_label("Initial credit (R$)").fill("2000")
     page.get_by_role("button", name="Sign up").click()
-    page.get_by_text("Where to").wait_for()
+    see(page, "Where to")
     settle(page)
     assert "shown only this once" in page.locator("body").inner_text()
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
     assert name in sidebar, sidebar  # the driver and the car, not a vehicle id
     page.get_by_role("button", name="Preview").click()
-    page.get_by_text("nothing is reserved").wait_for()
+    see(page, "nothing is reserved")
     settle(page)
     assert_charts_in_utc(page)
     page.get_by_role("button", name="Book", exact=True).click()
-    page.get_by_text("Trip confirmed").wait_for()
+    see(page, "Trip confirmed")
     settle(page)
     assert_no_error(page)
     assert "RESERVED" in page.locator("body").inner_text() or page.get_by_text("My trips").count()
@@ -303,29 +314,29 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
 
     # A reload keeps the driver logged in (a handle in a cookie; the token stays on the server side).
     page.reload()
-    page.get_by_text("Where to").wait_for()
+    see(page, "Where to")
     settle(page)
     assert name in page.locator('[data-testid="stSidebar"]').inner_text()
     assert page.get_by_role("button", name="Sign up").count() == 0
 
     # Cancel asks first, with the refund; then the same trip again, refused, and a plan around it booked.
     page.get_by_role("button", name="Cancel trip…").click()
-    page.get_by_text("You get back").wait_for()
+    see(page, "You get back")
     page.get_by_role("button", name="Yes, cancel the trip").click()
-    page.get_by_text("refunded").wait_for()
+    see(page, "refunded")
     settle(page)
     taken = taken_on_the_way(net, departure_shown(page))
     try:
         page.wait_for_timeout(1000)  # the home company hears of the other companies' bookings (their feeds)
         page.get_by_role("button", name="Book", exact=True).click()
-        page.get_by_text("Other ways to make this trip").wait_for()
+        see(page, "Other ways to make this trip")
         settle(page)
         assert_no_error(page)
         assert "Booking refused" in page.locator("body").inner_text()
         shoot(page, "refused.png")
         # "Book this" books the offered plan for real: the same trip, leaving when every charger is free again.
         page.get_by_role("button", name="Book this").first.click()
-        page.get_by_text("Trip confirmed").wait_for()
+        see(page, "Trip confirmed")
         settle(page)
         assert_no_error(page)
     finally:
@@ -333,7 +344,7 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
 
     go(page, "Drive")
     page.get_by_role("button", name="Next stop").click()
-    page.get_by_text("Check-ins sent to the servers").wait_for()
+    see(page, "Check-ins sent to the servers")
     settle(page)
     assert_no_error(page)
     (drive_map,) = map_states(page, [lat for lat, _ in route])
@@ -341,7 +352,7 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
     shoot(page, "drive.png")
 
     go(page, "Network map")
-    page.get_by_text("Per company").wait_for()
+    see(page, "Per company")
     assert_no_error(page)
     # The network's corners (Barreiras far west, the far south, Fortaleza, Natal), filling the frame.
     corners = [(-3.73, -38.53), (-12.14, -44.99), (-14.86, -39.0), (-5.79, -35.21)]
@@ -350,6 +361,6 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
     shoot(page, "network.png")
 
     go(page, "Event log")
-    page.get_by_text("Hash chain intact").wait_for()
+    see(page, "Hash chain intact")
     assert_no_error(page)
     shoot(page, "eventlog.png")
