@@ -95,7 +95,7 @@ async def station_availability(station_id: str, server: ServerDep, start: dateti
 
 
 @router.get("/points/status", summary="Every point's live status (OCPI's names), as on MQTT",
-            response_model=list[PointLiveOut])
+            response_model=list[PointLiveOut], responses=errors())
 async def points_status(server: ServerDep) -> Response:
     return json_reply([p.to_json() for p in server.points.all()])
 
