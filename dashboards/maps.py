@@ -135,7 +135,8 @@ def _points_html(points: list[dict[str, Any]], live: dict[str, dict[str, Any]]) 
         rows.append(f'<tr><td>{html.escape(p["id"])}</td><td>{p["power_kw"]:g} kW</td>'
                     f'<td style="color:{theme.status_color(status)};font-weight:700">{html.escape(status)}</td>'
                     f'<td style="color:#64748b">{html.escape(since)}</td></tr>')
-    return f'<table style="font-size:12px;margin-top:4px">{"".join(rows)}</table>'
+    cells = "td{white-space:nowrap;padding:0 6px 0 0}"
+    return f'<table style="font-size:12px;margin-top:4px"><style>{cells}</style>{"".join(rows)}</table>'
 
 
 def stations_group(network: dict[str, Any], *, down: Iterable[str] = (),
@@ -174,7 +175,7 @@ def stations_group(network: dict[str, Any], *, down: Iterable[str] = (),
         folium.CircleMarker((city["lat"], city["lon"]), radius=(station_radius or {}).get(s["id"], 7), color=ring,
                             weight=3 if live is not None else 2, dash_array="4 3" if dashed else None, fill=True,
                             fill_color=color, fill_opacity=0.75, tooltip=tooltip,
-                            popup=folium.Popup(popup, max_width=340)).add_to(group)
+                            popup=folium.Popup(popup, max_width=460)).add_to(group)
     return group
 
 

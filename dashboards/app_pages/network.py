@@ -66,7 +66,15 @@ def live_map() -> None:
                     for found in stations.values() for s in found}
     busy = {s["station_id"]: 7 + 2 * sum(len(p["bookings"]) > 0 for p in s["points"])
             for found in stations.values() for s in found}
-    layer = maps.stations_group(network, down=down, live=points, availability=availability, station_radius=busy)
+    # The same layer object while nothing it shows has changed: st_folium then sends the same script and the
+    # browser keeps the layer (and a popup someone opened); a new one would be drawn again on every refresh.
+    shows = repr((sorted(down), sorted((k, v["status"], v["since"]) for k, v in points.items()),
+                  sorted(availability.items()), sorted(busy.items())))
+    kept = st.session_state.get("net_layer")
+    if kept is None or kept[0] != shows:
+        kept = st.session_state["net_layer"] = (shows, maps.stations_group(
+            network, down=down, live=points, availability=availability, station_radius=busy))
+    layer = kept[1]
     st_folium(maps.network_map(network, down=down, stations=False), key="network-map", height=500,
               use_container_width=True, feature_group_to_add=layer, returned_objects=[])
     st.markdown("Points, live (the ring: a station's best): " + theme.status_legend_html(), unsafe_allow_html=True)
