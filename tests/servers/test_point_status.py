@@ -217,3 +217,57 @@ def test_many_future_bookings_reevaluate_nothing(node, network, monkeypatch):
         _hold(n, station.id, f"t{i}", start=start, end=start + timedelta(minutes=30))
     assert calls == [] and live.take_changed() == []
     assert len(live._due) <= 20
+
+
+# -- published: the live topics' beat -------------------------------------------------------------------------
+class Recorder:
+    """A paho client that keeps what is published."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        import orjson
+
+        self.sent.append((topic, orjson.loads(payload), retain))
+
+
+def _live_topics(n: Node, network):
+    from types import SimpleNamespace
+
+    from servers.adapters.live import LiveTopics
+
+    server = SimpleNamespace(engine=n.engine, network=network, company="voltpoint", participant=n.participant.real,
+                             points=PointStatuses(n.engine, network, "voltpoint"))
+    client = Recorder()
+    return LiveTopics(server, client), client  # type: ignore[arg-type]
+
+
+def _point_messages(client: Recorder) -> list[tuple[str, str, bool]]:
+    from servers.contract import topics
+
+    return [(topics.parse_point_id(t), body["status"], retain) for t, body, retain in client.sent
+            if t.startswith(topics.company_root("voltpoint") + "/points/")]
+
+
+def test_the_beat_publishes_a_point_only_when_its_status_changes(node, network):
+    n, clock = node
+    live, client = _live_topics(n, network)
+    live.publish_all_availability()  # on connect: every point, retained
+    assert len(_point_messages(client)) == len(live.server.points.station_of)
+    assert all(retain for _, _, retain in _point_messages(client))
+    client.sent.clear()
+    station = network.stations_of("voltpoint")[0]
+    for i in range(30):  # a storm of bookings of future windows
+        start = OPENS + timedelta(minutes=20 * i)
+        _hold(n, station.id, f"t{i}", start=start, end=start + timedelta(minutes=15))
+    live.flush()
+    assert _point_messages(client) == []
+    clock.now = OPENS - EARLY  # the first windows open: those points, once each
+    live.flush()
+    opened = _point_messages(client)
+    assert opened and all(status == ps.RESERVED for _, status, _ in opened)
+    assert len({p for p, _, _ in opened}) == len(opened)
+    client.sent.clear()
+    live.flush()
+    assert _point_messages(client) == []  # nothing changed since
