@@ -178,6 +178,12 @@ def stations(cid: str, hours: float = 6.0) -> list[dict[str, Any]]:
     return found
 
 
+def point_statuses(cid: str) -> list[dict[str, Any]]:
+    """Every point of one company with its live status by OCPI's names, and since when (as on its broker)."""
+    found: list[dict[str, Any]] = _read(cid, "/api/v1/points/status", ttl=2)
+    return found
+
+
 def stats(cid: str) -> dict[str, Any]:
     """One company's figures: points, occupancy, holds, trips confirmed and refused."""
     found: dict[str, Any] = _read(cid, "/api/v1/stats", ttl=3)

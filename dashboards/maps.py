@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 import os
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import folium
@@ -97,12 +99,94 @@ def bounds_of(coords: Iterable[tuple[float, float]]) -> list[tuple[float, float]
     return [(min(lats), min(lons)), (max(lats), max(lons))]
 
 
-def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availability: dict[str, str] | None = None,
-                station_radius: dict[str, float] | None = None, height_hint: int = 520) -> folium.Map:
-    """Every road, city and station; stations in their company's colour (grey when its server is down).
+@dataclass(frozen=True)
+class StationLook:
+    """How a station is drawn from its points' live statuses.
 
+    `status`: what a driver reads first — AVAILABLE when a point is free now, else CHARGING or RESERVED when
+    every working point is busy, else the commonest out-of-service status (or UNKNOWN); `ring`: its colour;
+    `dashed`: some points out of service while others work; `label`: how many points are in each status.
+    """
+
+    status: str
+    ring: str
+    dashed: bool
+    label: str
+
+
+def station_look(statuses: Iterable[str]) -> StationLook:
+    """The look of a station whose points have these live statuses (OCPI's names)."""
+    counts = Counter(statuses)
+    label = " · ".join(f"{counts[s]} {s}" for s in (*theme.POINT_STATUSES, *sorted(set(counts) -
+                                                                                    set(theme.POINT_STATUSES)))
+                       if counts[s])
+    working = next((s for s in ("AVAILABLE", "CHARGING", "RESERVED") if counts[s]), None)
+    out = [s for s, _ in counts.most_common() if s in theme.OUT_OF_SERVICE]
+    status = working or (out[0] if out else "UNKNOWN")
+    return StationLook(status, theme.status_color(status), bool(working and out), label or "no point")
+
+
+def _points_html(points: list[dict[str, Any]], live: dict[str, dict[str, Any]]) -> str:
+    rows = []
+    for p in points:
+        got = live.get(p["id"], {})
+        status = str(got.get("status", "UNKNOWN"))
+        since = f" since {theme.when(got['since'])}" if got.get("since") else ""
+        rows.append(f'<tr><td>{html.escape(p["id"])}</td><td>{p["power_kw"]:g} kW</td>'
+                    f'<td style="color:{theme.status_color(status)};font-weight:700">{html.escape(status)}</td>'
+                    f'<td style="color:#64748b">{html.escape(since)}</td></tr>')
+    cells = "td{white-space:nowrap;padding:0 6px 0 0}"
+    return f'<table style="font-size:12px;margin-top:4px"><style>{cells}</style>{"".join(rows)}</table>'
+
+
+def stations_group(network: dict[str, Any], *, down: Iterable[str] = (),
+                   live: dict[str, dict[str, Any]] | None = None, availability: dict[str, str] | None = None,
+                   station_radius: dict[str, float] | None = None) -> folium.FeatureGroup:
+    """Every station in its company's colour (grey when its server is down), as one layer.
+
+    `live`: point id → its live status message (`/api/v1/points/status`, the retained MQTT topic): the ring
+    and the tooltip then say the station's live status and the popup lists each point's.
     `availability`: station id → a line for its popup (e.g. "3 of 8 points free").
     `station_radius`: station id → marker radius, to make busy stations stand out.
+    """
+    down = set(down)
+    cities = cities_by_id(network)
+    colors, names = theme.company_colors(network), theme.company_names(network)
+    group = folium.FeatureGroup(name="Stations")
+    for s in network.get("stations", []):
+        city = cities.get(s["city_id"])
+        if city is None:
+            continue
+        is_down = s["company_id"] in down
+        color = theme.DOWN_COLOR if is_down else colors.get(s["company_id"], theme.FALLBACK_COLOR)
+        company = names.get(s["company_id"], s["company_id"])
+        points = s.get("points", [])
+        extra = "server down" if is_down else (availability or {}).get(s["id"], "")
+        head = (f"<b>{html.escape(s['name'])}</b><br>{html.escape(company)} · {html.escape(city['name'])}"
+                + (f"<br><i>{html.escape(extra)}</i>" if extra else ""))
+        ring, dashed, tooltip = color, False, f"{s['name']} ({company})"
+        if live is not None and not is_down:
+            look = station_look(str(live.get(p["id"], {}).get("status", "UNKNOWN")) for p in points)
+            ring, dashed, tooltip = look.ring, look.dashed, f"{tooltip} — {look.label}"
+            popup = f"{head}{_points_html(points, live)}"
+        else:
+            powers = ", ".join(f"{p['power_kw']:g} kW" for p in points)
+            popup = f"{head}<br>{len(points)} points: {html.escape(powers)}"
+        folium.CircleMarker((city["lat"], city["lon"]), radius=(station_radius or {}).get(s["id"], 7), color=ring,
+                            weight=3 if live is not None else 2, dash_array="4 3" if dashed else None, fill=True,
+                            fill_color=color, fill_opacity=0.75, tooltip=tooltip,
+                            popup=folium.Popup(popup, max_width=460)).add_to(group)
+    return group
+
+
+def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availability: dict[str, str] | None = None,
+                station_radius: dict[str, float] | None = None, height_hint: int = 520,
+                stations: bool = True) -> folium.Map:
+    """Every road, city and station; stations in their company's colour (grey when its server is down).
+
+    `availability`, `station_radius`: see `stations_group`. `stations=False` leaves the stations out, for a
+    page that draws them as a layer of their own (`st_folium(feature_group_to_add=stations_group(...))`), so
+    their live statuses change without the map being drawn again.
     """
     down = set(down)
     # Quarter zooms: a fit fills the frame instead of stopping at the whole zoom below it.
@@ -110,7 +194,6 @@ def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availabili
                    zoom_snap=0.25, zoom_delta=0.5)
     MetricScale().add_to(m)
     cities = cities_by_id(network)
-    colors, names = theme.company_colors(network), theme.company_names(network)
     # Roads and cities as two GeoJSON layers: one data blob each instead of ~180 separately scripted
     # layers, which made the map the slowest part of a page's first paint (issue #16 item 12).
     folium.GeoJson(roads_geojson(network), name="Roads",
@@ -119,23 +202,8 @@ def network_map(network: dict[str, Any], *, down: Iterable[str] = (), availabili
     folium.GeoJson(cities_geojson(network), name="Cities",
                    marker=folium.CircleMarker(radius=2, color="#334155", fill=True, fill_opacity=1),
                    tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False)).add_to(m)
-    group = folium.FeatureGroup(name="Stations")
-    for s in network.get("stations", []):
-        city = cities.get(s["city_id"])
-        if city is None:
-            continue
-        is_down = s["company_id"] in down
-        color = theme.DOWN_COLOR if is_down else colors.get(s["company_id"], theme.FALLBACK_COLOR)
-        powers = ", ".join(f"{p['power_kw']:g} kW" for p in s.get("points", []))
-        extra = "server down" if is_down else (availability or {}).get(s["id"], "")
-        popup = (f"<b>{html.escape(s['name'])}</b><br>{html.escape(names.get(s['company_id'], s['company_id']))}"
-                 f" · {html.escape(city['name'])}<br>{len(s.get('points', []))} points: {html.escape(powers)}"
-                 + (f"<br><i>{html.escape(extra)}</i>" if extra else ""))
-        folium.CircleMarker((city["lat"], city["lon"]), radius=(station_radius or {}).get(s["id"], 7), color=color,
-                            weight=2, fill=True, fill_color=color, fill_opacity=0.75,
-                            tooltip=f"{s['name']} ({names.get(s['company_id'], s['company_id'])})",
-                            popup=folium.Popup(popup, max_width=260)).add_to(group)
-    group.add_to(m)
+    if stations:
+        stations_group(network, down=down, availability=availability, station_radius=station_radius).add_to(m)
     whole = bounds_of((c["lat"], c["lon"]) for c in cities.values())
     if whole is not None:  # the whole network in view, whatever the window's size
         FitWhenSized(whole, padding=10).add_to(m)

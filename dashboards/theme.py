@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
+
+from servers.contract.models import PointStatus
 
 #: Used for a company the network file does not colour, and for a server that is down.
 FALLBACK_COLOR = "#64748b"
@@ -51,6 +53,27 @@ def chip(label: str, color: str) -> str:
     """An inline coloured label (HTML) for legends and badges."""
     return (f'<span style="display:inline-block;padding:1px 8px;margin:1px 4px 1px 0;border-radius:10px;'
             f'background:{color};color:#fff;font-size:0.85em;font-weight:600">{html.escape(label)}</span>')
+
+
+#: OCPI's EVSE statuses, in the order the legend lists them (the contract's `PointStatus`).
+POINT_STATUSES: tuple[str, ...] = get_args(PointStatus)
+#: Set by an operator: the point does not take cars (the others are in service, or UNKNOWN).
+OUT_OF_SERVICE = frozenset({"BLOCKED", "INOPERATIVE", "OUTOFORDER", "PLANNED", "REMOVED"})
+#: How maps and tables draw a point's live status: green free, amber booked now, blue charging, reds out of
+#: service (PLANNED: not yet built, violet), grey unknown.
+POINT_STATUS_COLORS = {"AVAILABLE": "#16a34a", "RESERVED": "#d97706", "CHARGING": "#2563eb", "BLOCKED": "#b91c1c",
+                       "INOPERATIVE": "#dc2626", "OUTOFORDER": "#dc2626", "PLANNED": "#7c3aed", "REMOVED": "#7f1d1d",
+                       "UNKNOWN": DOWN_COLOR}
+
+
+def status_color(status: str) -> str:
+    """The colour of a point's live status (grey for a name this page does not know)."""
+    return POINT_STATUS_COLORS.get(status, DOWN_COLOR)
+
+
+def status_legend_html() -> str:
+    """One chip per OCPI status, in its colour."""
+    return " ".join(chip(s, status_color(s)) for s in POINT_STATUSES)
 
 
 def legend_html(network: dict[str, Any], down: set[str] | frozenset[str] = frozenset()) -> str:

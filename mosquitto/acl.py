@@ -87,6 +87,7 @@ class AclFile:
             f"topic read {topics.all_signup_requests(c)}",
             f"topic write {all_signup_replies}",
             f"topic readwrite {topics.all_availability(c)}",
+            f"topic readwrite {topics.all_point_status(c)}",
             f"topic readwrite {topics.booking_feed(c)}",
             f"topic readwrite {topics.server_status(c)}",
             *(["# It manages the vehicles' logins through the dynamic-security plugin.",
@@ -95,6 +96,7 @@ class AclFile:
             "# Dashboards: read-only view of the public topics.",
             f"user {self.dashboard_user}",
             f"topic read {topics.all_availability(c)}",
+            f"topic read {topics.all_point_status(c)}",
             f"topic read {topics.booking_feed(c)}",
             f"topic read {topics.server_status(c)}",
             "",
@@ -112,6 +114,7 @@ class AclFile:
             f"pattern read {signup_reply}",
             "# Public, read-only for everyone logged in.",
             f"pattern read {topics.all_availability(c)}",
+            f"pattern read {topics.all_point_status(c)}",
             f"pattern read {topics.server_status(c)}",
             "",
         ]

@@ -23,6 +23,7 @@ from servers.service.occupancy_feed import OccupancyFeed
 from servers.service.participant import Participant
 from servers.service.peers import LocalPeer, Peers, outcome_asker
 from servers.service.planning import TripPlanner
+from servers.service.point_status import PointStatuses
 from servers.service.recovery import Recovery
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
@@ -50,6 +51,7 @@ class Server:
     feed: OccupancyFeed
     availability: Availability
     recovery: Recovery
+    points: PointStatuses  # every point's live OCPI status
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -124,4 +126,5 @@ def build_server(settings: Settings) -> Server:
     verifier = Verifier(settings.company, settings.peer_secrets)
     recovery = Recovery(engine, coordinator, participant, peers, availability, Lifecycle(engine, network))
     return Server(settings, network, store, engine, accounts, participant, coordinator, trips, planner, peers,
-                  client, verifier, OccupancyFeed(engine), availability, recovery)
+                  client, verifier, OccupancyFeed(engine), availability, recovery,
+                  PointStatuses(engine, network, settings.company))

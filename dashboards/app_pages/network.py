@@ -41,18 +41,50 @@ def status_badges(down: set[str]) -> None:
     st.markdown("Servers: " + " ".join(badges), unsafe_allow_html=True)
 
 
+def live_points(down: set[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Point id → its live status message, from every company that answers; and the ones that did not."""
+    found: dict[str, dict[str, Any]] = {}
+    silent = set(down)
+    for cid in configured:
+        if cid in silent:
+            continue
+        try:
+            found.update((p["point_id"], p) for p in client.point_statuses(cid))
+        except (client.ServerDown, client.ApiError):
+            silent.add(cid)
+    return found, silent
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_map() -> None:
+    """The map, its stations redrawn as their points' live statuses change (only their layer is sent again)."""
+    stations, down = live_stations(6.0)
+    points, down = live_points(down)
+    now = datetime.now(UTC)
+    availability = {s["station_id"]: f"{sum(theme.free_now(p, now) for p in s['points'])} of "
+                                     f"{theme.count(len(s['points']), 'point')} free now"
+                    for found in stations.values() for s in found}
+    busy = {s["station_id"]: 7 + 2 * sum(len(p["bookings"]) > 0 for p in s["points"])
+            for found in stations.values() for s in found}
+    # The same layer object while nothing it shows has changed: st_folium then sends the same script and the
+    # browser keeps the layer (and a popup someone opened); a new one would be drawn again on every refresh.
+    shows = repr((sorted(down), sorted((k, v["status"], v["since"]) for k, v in points.items()),
+                  sorted(availability.items()), sorted(busy.items())))
+    kept = st.session_state.get("net_layer")
+    if kept is None or kept[0] != shows:
+        kept = st.session_state["net_layer"] = (shows, maps.stations_group(
+            network, down=down, live=points, availability=availability, station_radius=busy))
+    layer = kept[1]
+    st_folium(maps.network_map(network, down=down, stations=False), key="network-map", height=500,
+              use_container_width=True, feature_group_to_add=layer, returned_objects=[])
+    st.markdown("Points, live (the ring: a station's best): " + theme.status_legend_html(), unsafe_allow_html=True)
+
+
 with st.spinner("Asking every company for its stations…"):
-    first, first_down = live_stations(6.0)
-opened_at = datetime.now(UTC)
-availability = {s["station_id"]: f"{sum(theme.free_now(p, opened_at) for p in s['points'])} of "
-                                 f"{theme.count(len(s['points']), 'point')} free now"
-                for found in first.values() for s in found}
-busy = {s["station_id"]: 7 + 2 * sum(len(p["bookings"]) > 0 for p in s["points"])
-        for found in first.values() for s in found}
-st_folium(maps.network_map(network, down=first_down, availability=availability, station_radius=busy),
-          key="network-map", height=500, use_container_width=True, returned_objects=[])
+    live_map()
 st.caption(f"{len(network['cities'])} cities, {len(network['roads'])} roads, {len(network['stations'])} stations. "
-           "A station's size grows with its booked points; click it for its availability.")
+           "A station's size grows with its booked points; its ring is its points' live status (OCPI's names): "
+           "click it for each point's.")
 
 
 def figures(cid: str) -> dict[str, Any] | None:
@@ -103,7 +135,7 @@ def live() -> None:
                          "city": cities.get(s["city_id"], s["city_id"]),
                          "free now": sum(theme.free_now(p, now) for p in s["points"]),
                          "points": len(s["points"]),
-                         "out of order": sum(p["status"] == "OUT_OF_ORDER" for p in s["points"]),
+                         "out of service": sum(p["status"] != "AVAILABLE" for p in s["points"]),
                          f"bookings next {hours} h": sum(len(p["bookings"]) for p in s["points"])})
     if not rows:
         st.info("No server answers: no availability to show.")
@@ -129,8 +161,10 @@ def station_detail(station: dict[str, Any]) -> None:
         starts = sorted(t for b in point["bookings"] if (t := theme.parse_time(b["start"])) is not None and t > now)
         return f"{theme.when(starts[0])} UTC" if starts else "—"
 
+    live, _ = live_points(set())  # cached for a moment: the map's fragment has just asked
     st.dataframe(pd.DataFrame([{"point": p["point_id"], "kW": p["power_kw"], "connector": p["connector"],
-                                "status": p["status"], "free now": "yes" if theme.free_now(p, now) else "no",
+                                "live": live.get(p["point_id"], {}).get("status", "UNKNOWN"),
+                                "free now": "yes" if theme.free_now(p, now) else "no",
                                 "next booking": next_booking(p), "bookings": len(p["bookings"])}
                                for p in station["points"]]),
                  hide_index=True, width="stretch")

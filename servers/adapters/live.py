@@ -1,10 +1,15 @@
-"""Live topics: what a station looks like now (retained) and a feed of booking events, published on a beat.
+"""Live topics: what a station and each point look like now (retained) and a feed of booking events, on a beat.
 
 Under a storm of bookings a station changes many times a second; a subscriber
 can only notice so much. So durable events mark their stations dirty and
 queue for the feed, and every `PERIOD_S` one retained availability message
 goes out per dirty station and one feed message carries every event since the
 last beat — the cost follows the beat, not the bookings.
+
+Each point's live OCPI status (`server.points`) is retained on its own topic,
+published on the beat only when it changed — by an event or because a
+reservation's window opened or closed (the beat is the timer that tells it the
+time) — never for a booking of a future window.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from servers.bootstrap import Server
 from servers.contract import topics
 from servers.domain import events as ev
 from servers.service.participant import hold_stream
+from servers.service.point_status import PointLive
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +87,10 @@ class LiveTopics:
 
     def flush(self) -> None:
         """Publish what changed since the last beat."""
+        points = self.server.points
+        points.tick(self.server.engine.clock())
+        for live in points.take_changed():
+            self.publish_point(live)
         if self._feed:
             feed, self._feed = self._feed, []
             self.client.publish(topics.booking_feed(self.company), orjson.dumps({"events": feed}), qos=0)
@@ -96,9 +106,16 @@ class LiveTopics:
                             retain=True)
 
     def publish_all_availability(self) -> None:
-        """Publish every station's availability (on connect)."""
+        """Publish every station's availability and every point's status (on connect)."""
         for station in self.server.network.stations_of(self.company):
             self.publish_availability(station.id)
+        for live in self.server.points.all():
+            self.publish_point(live)
+
+    def publish_point(self, live: PointLive) -> None:
+        """Publish (retained) one point's live status."""
+        self.client.publish(topics.point_status(self.company, live.point_id), orjson.dumps(live.to_json()), qos=1,
+                            retain=True)
 
     def _stations_of(self, event: RecordedEvent) -> set[str]:
         if event.type == ev.HoldsPlaced.NAME:

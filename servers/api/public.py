@@ -37,6 +37,7 @@ from servers.contract.models import (
     NetworkOut,
     PlanIn,
     PlansOut,
+    PointLiveOut,
     PointStatusIn,
     PointStatusOut,
     ReservationOut,
@@ -52,7 +53,7 @@ from servers.contract.models import (
 )
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import lifecycle
-from servers.domain.errors import DomainError
+from servers.domain.errors import DomainError, NotFound
 from servers.domain.events import CanceledReason
 from servers.service import views
 
@@ -93,12 +94,28 @@ async def station_availability(station_id: str, server: ServerDep, start: dateti
     return json_reply(server.participant.availability(station_id, begin, begin + timedelta(hours=hours)))
 
 
-@router.put("/points/{point_id}/status", summary="Operator: put a point out of order or back in service",
+@router.get("/points/status", summary="Every point's live status (OCPI's names), as on MQTT",
+            response_model=list[PointLiveOut], responses=errors())
+async def points_status(server: ServerDep) -> Response:
+    return json_reply([p.to_json() for p in server.points.all()])
+
+
+@router.get("/points/{point_id}/status", summary="One point's live status (OCPI's names)",
+            response_model=PointLiveOut, responses=errors({404: ["UNKNOWN_POINT"]}))
+async def one_point_status(point_id: str, server: ServerDep) -> Response:
+    if point_id not in server.points.station_of:
+        raise NotFound(f"no point {point_id!r} at {server.company}", code="UNKNOWN_POINT")
+    server.points.tick(server.engine.clock())
+    return json_reply(server.points.get(point_id).to_json())
+
+
+@router.put("/points/{point_id}/status", summary="Operator: set a point's status (out of order, back in service…)",
             responses=errors(OPERATOR, {404: ["UNKNOWN_POINT"]}, INVALID, WRITES))
 async def point_status(point_id: str, body: PointStatusIn, _: OperatorDep, server: ServerDep) -> PointStatusOut:
-    server.participant.set_point_status(point_id, body.status, body.reason)
-    await server.engine.durable()
-    return PointStatusOut(point_id=point_id, status=body.status)
+    recorded = server.participant.set_point_status(point_id, body.status, body.reason)
+    await server.engine.durable()  # the live status follows the durable event
+    return PointStatusOut.model_validate({"point_id": point_id, "status": recorded,
+                                          "live": server.points.get(point_id).status})
 
 
 @router.post("/vehicles/{vehicle_id}/revoke", summary="Operator: revoke a vehicle's tokens and broker login",

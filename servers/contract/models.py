@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from servers.domain.events import BookingStatus, CanceledReason, Role
+from servers.domain.point_status import normalise
 
 Profile = Literal["economic", "normal", "aggressive"]
 
@@ -259,10 +260,22 @@ class BatchIn(In):
 
 
 class PointStatusIn(In):
-    """An operator puts a point out of order or back in service (OCPI status names)."""
+    """An operator sets a point's status, by OCPI's names (docs/booking.md "Live point status").
 
-    status: Literal["AVAILABLE", "OUT_OF_ORDER"]
+    OUTOFORDER, INOPERATIVE, BLOCKED, REMOVED take the point out of service and move its reservations
+    away; PLANNED and UNKNOWN take it out of service and keep them; AVAILABLE, CHARGING and RESERVED all put
+    it back in service (what it does then follows from its bookings). OUT_OF_ORDER, the spelling of before
+    2026-12-02, is read as OUTOFORDER.
+    """
+
+    status: Literal["AVAILABLE", "RESERVED", "CHARGING", "BLOCKED", "INOPERATIVE", "OUTOFORDER", "PLANNED",
+                    "REMOVED", "UNKNOWN", "OUT_OF_ORDER"]
     reason: str = Field(default="", max_length=200)
+
+    @field_validator("status", mode="after")
+    @classmethod
+    def _ocpi_spelling(cls, value: str) -> str:
+        return normalise(value)
 
 
 # -- replies -----------------------------------------------------------------------------------------------------
@@ -278,7 +291,9 @@ TripId = Annotated[str, Field(examples=["t3f9c0a1b2c3d4e5f"])]
 VehicleId = Annotated[str, Field(examples=["v1a2b3c4d5e6f"])]
 #: OCPI connector types (the network file's `Connector`; tests/servers/test_api_contract.py keeps them equal).
 Connector = Literal["TYPE_2", "CCS_2", "CHADEMO", "GBT"]
-PointStatus = Literal["AVAILABLE", "OUT_OF_ORDER"]
+#: OCPI's EVSE statuses (servers.domain.point_status): set by an operator, or live from the bookings.
+PointStatus = Literal["AVAILABLE", "RESERVED", "CHARGING", "BLOCKED", "INOPERATIVE", "OUTOFORDER", "PLANNED",
+                      "REMOVED", "UNKNOWN"]
 Charging = Annotated[Literal["", "CHARGING", "FINISHED", "NO_SHOW"],
                      Field(description="the vehicle at this stop: not yet (\"\"), charging, finished, or never came")]
 
@@ -422,10 +437,23 @@ class StationAvailabilityOut(Out):
 
 
 class PointStatusOut(Out):
-    """A point's status, as the operator set it."""
+    """A point's status as the operator set it (AVAILABLE: in service), and its live status now."""
 
     point_id: PointId
     status: PointStatus
+    live: PointStatus = Field(description="what the point is now: the operator's status, else CHARGING, "
+                                          "RESERVED or AVAILABLE from its bookings")
+
+
+class PointLiveOut(Out):
+    """A point's live status (OCPI's names) and since when; the same as its retained MQTT message."""
+
+    point_id: PointId
+    station_id: StationId
+    company_id: CompanyId
+    status: PointStatus
+    since: IsoTime = Field(description="RESERVED: when the reservation's window opened (less the early-start "
+                                       "grace); else when the server saw the status begin")
 
 
 class RevokedOut(Out):

@@ -9,6 +9,7 @@ them. The broker's ACL (see `mosquitto.acl`) is written from these same shapes.
     recarga/v1/{company}/signup/{client_id}/request      new vehicle → server (shared signup account)
     recarga/v1/{company}/signup/{client_id}/reply        server → new vehicle
     recarga/v1/{company}/stations/{station_id}/availability  retained, server → everyone
+    recarga/v1/{company}/points/{point_id}/status        retained live OCPI status, server → everyone
     recarga/v1/{company}/feed                            booking events for dashboards
     recarga/v1/{company}/status                          retained "online" / "offline" (last will)
 """
@@ -81,6 +82,16 @@ def all_availability(company: str) -> str:
     return f"{company_root(company)}/stations/+/availability"
 
 
+def point_status(company: str, point_id: str) -> str:
+    """Return the retained topic of one point's live status (OCPI's names)."""
+    return f"{company_root(company)}/points/{segment(point_id, 'point id')}/status"
+
+
+def all_point_status(company: str) -> str:
+    """Return the filter for every point's live status of one company."""
+    return f"{company_root(company)}/points/+/status"
+
+
 def booking_feed(company: str) -> str:
     """Return the topic of the live feed of booking events (for dashboards)."""
     return f"{company_root(company)}/feed"
@@ -115,6 +126,11 @@ def parse_vehicle_id(topic: str) -> str:
 def parse_signup_client_id(topic: str) -> str:
     """Return the MQTT client id of a sign-up request topic (the level the ACL bound to `%c`)."""
     return _level(topic, "signup", "request")
+
+
+def parse_point_id(topic: str) -> str:
+    """Return the point id of a point status topic."""
+    return _level(topic, "points", "status")
 
 
 def parse_company(topic: str) -> str:

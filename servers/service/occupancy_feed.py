@@ -18,6 +18,7 @@ from datetime import datetime
 from events.model import RecordedEvent
 from servers.domain import events as ev
 from servers.domain.occupancy import Changes, Window, windows_of
+from servers.domain.point_status import normalise
 from servers.service.engine import Engine
 
 KEEP = 50_000  # changes kept for followers that are behind (older: they get a reset)
@@ -78,7 +79,7 @@ class OccupancyFeed:
                 if all(w is None for w in live):
                     del self._live[d["trip_id"]]
         elif event.type == ev.PointStatusChanged.NAME:
-            self._append(seq, [("s", (d["point_id"], d["status"]))])
+            self._append(seq, [("s", (d["point_id"], normalise(d["status"])))])
         else:
             return False
         return True
@@ -118,7 +119,7 @@ class OccupancyFeed:
         return Changes(seq=self.seq, reset=True,
                        added=[w for holds in state.occupancy.values()
                               for w in windows_of(holds.values(), state.yieldable)],
-                       status=dict(state.point_status))
+                       status={p: normalise(s) for p, s in state.point_status.items()})
 
     async def wait(self, after: int, timeout: float) -> Changes:
         """`since(after)`, waiting up to `timeout` seconds for a change when there is none yet."""

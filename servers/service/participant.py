@@ -18,9 +18,9 @@ from typing import Any
 from events.model import StreamAppend
 from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.core.network import Network, Station
-from servers.domain import booking, lifecycle
+from servers.domain import booking, lifecycle, point_status
 from servers.domain import events as ev
-from servers.domain.errors import Conflict, NotFound
+from servers.domain.errors import Conflict, DomainError, NotFound
 from servers.domain.events import Charging
 from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
 from servers.faults import fault
@@ -241,12 +241,19 @@ class Participant:
 
         return self.engine.execute(decide)
 
-    def set_point_status(self, point_id: str, status: str, reason: str = "") -> None:
-        """Put a point out of order or back in service; the reservations of a failed point move at once."""
+    def set_point_status(self, point_id: str, status: str, reason: str = "") -> str:
+        """Set a point's status by OCPI's names (out of service, or back in it: AVAILABLE, CHARGING, RESERVED);
+        the reservations of a failed point move at once. The status recorded (OCPI's spelling; AVAILABLE for
+        every "in service" name)."""
         self._own_station(self.network.point_owner, "point", point_id, "UNKNOWN_POINT")
-        changed = ev.PointStatusChanged(point_id=point_id, status=status, reason=reason)
+        recorded = point_status.operator_status(status)
+        if recorded not in point_status.STATUSES:
+            raise DomainError(f"unknown point status {status!r}; OCPI's names: {', '.join(point_status.STATUSES)}",
+                              code="UNKNOWN_STATUS", status=422)
+        changed = ev.PointStatusChanged(point_id=point_id, status=recorded, reason=reason)
         self.engine.execute(lambda s: ([ev.append(f"point:{point_id}", changed)], None))
         self.handle_faults(self.engine.clock())
+        return recorded
 
     # -- charger faults -----------------------------------------------------------------------------
     def handle_faults(self, now: datetime) -> int:
@@ -313,7 +320,7 @@ class Participant:
                 bookings = [{"trip_id": h.trip_id, "start": h.start, "end": h.end, "status": h.status,
                              "charging": h.charging}
                             for h in (holds[k] for k in (windows.overlapping(lo, hi) if windows else ()))]
-                status = state.point_status.get(p.id, "AVAILABLE")
+                status = point_status.normalise(state.point_status.get(p.id, "AVAILABLE"))
                 points.append({"point_id": p.id, "power_kw": p.power_kw, "connector": p.connector,
                                "status": status, "free": status == "AVAILABLE" and not bookings,
                                "bookings": sorted(bookings, key=lambda b: b["start"])})

@@ -12,6 +12,7 @@ from events.model import RecordedEvent
 from events.store import EventStore
 from servers.core.network import Network
 from servers.domain import events as ev
+from servers.domain.point_status import normalise
 from servers.domain.state import CONFIRMED, FOLD, HELD, ServerState
 
 REDACTED = "…redacted…"
@@ -90,7 +91,7 @@ def state_at(store: EventStore, network: Network, company: str, at: int | None,
                  "balance": a.balance_cents / 100, "trips": len(a.trips)} for a in state.accounts.values()]
     return {"seq": seq, "at_time": now.isoformat(), "stats": stats(state, network, company, now),
             "holds": holds, "trips": trips, "accounts": accounts,
-            "point_status": dict(state.point_status), "counts": dict(state.counts)}
+            "point_status": {p: normalise(s) for p, s in state.point_status.items()}, "counts": dict(state.counts)}
 
 
 def digest(state: ServerState) -> str:

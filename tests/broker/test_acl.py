@@ -92,6 +92,24 @@ def test_vehicles_read_retained_availability_and_status(broker: Broker, probe: A
     assert received == expected
 
 
+def test_point_status_is_read_by_vehicles_and_dashboards_and_written_only_by_the_server(broker: Broker,
+                                                                                       probe: Any) -> None:
+    c = broker.company
+    topic = topics.point_status(c, "p-1")
+    server = probe("server")
+    server.publish(topic, b'{"status": "OUTOFORDER"}', retain=True)
+    a, dashboard = probe("veh-a"), probe("dashboard")
+    a.subscribe(topics.all_point_status(c))
+    dashboard.subscribe(topics.all_point_status(c))
+    assert a.until(topic, b'{"status": "OUTOFORDER"}') == []  # the retained message, to a new subscriber
+    assert dashboard.until(topic, b'{"status": "OUTOFORDER"}') == []
+    a.publish(topic, b'{"status": "AVAILABLE"}')  # forged: dropped
+    dashboard.publish(topic, b'{"status": "AVAILABLE"}')
+    server.publish(topic, b'{"status": "CHARGING"}', retain=True)
+    assert dashboard.until(topic, b'{"status": "CHARGING"}') == []  # in order: nothing forged before it
+    assert a.until(topic, b'{"status": "CHARGING"}') == []
+
+
 def test_the_signup_account_reaches_only_the_topics_of_its_own_client_id(broker: Broker, probe: Any) -> None:
     c = broker.company
     server = probe("server")

@@ -20,6 +20,8 @@ def test_topics_live_under_the_versioned_root() -> None:
     assert topics.station_availability("eflux", "st-3") == "recarga/v1/eflux/stations/st-3/availability"
     assert topics.all_availability("eflux") == "recarga/v1/eflux/stations/+/availability"
     assert topics.booking_feed("ecocharge") == "recarga/v1/ecocharge/feed"
+    assert topics.point_status("eflux", "p-3") == "recarga/v1/eflux/points/p-3/status"
+    assert topics.all_point_status("eflux") == "recarga/v1/eflux/points/+/status"
     assert topics.server_status("ecocharge") == "recarga/v1/ecocharge/status"
     assert topics.signup_request("eflux", "c1") == "recarga/v1/eflux/signup/c1/request"
     assert topics.signup_reply("eflux", "c1") == "recarga/v1/eflux/signup/c1/reply"
@@ -28,6 +30,7 @@ def test_topics_live_under_the_versioned_root() -> None:
 def test_parse_vehicle_id_inverts_vehicle_request() -> None:
     assert topics.parse_vehicle_id(topics.vehicle_request("voltpoint", "v-42")) == "v-42"
     assert topics.parse_signup_client_id(topics.signup_request("voltpoint", "c-7")) == "c-7"
+    assert topics.parse_point_id(topics.point_status("voltpoint", "p-7")) == "p-7"
     assert topics.parse_company(topics.booking_feed("eflux")) == "eflux"
 
 

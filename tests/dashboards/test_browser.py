@@ -364,3 +364,66 @@ def test_book_a_trip_then_open_every_page(page, app_url, net):
     see(page, "Hash chain intact")
     assert_no_error(page)
     shoot(page, "eventlog.png")
+
+
+OPEN_STATION = """(name) => {
+    if (!window.map || !window.map.eachLayer) { return null; }
+    let found = null;
+    window.map.eachLayer((layer) => {
+        const tip = layer.getTooltip && layer.getTooltip();
+        if (tip && String(tip.getContent()).includes(name)) { found = layer; }
+    });
+    if (!found) { return null; }
+    found.openPopup();
+    const shown = found.getPopup() && found.getPopup().getElement();
+    const popup = shown && shown.querySelector(".leaflet-popup-content");
+    return {tooltip: String(found.getTooltip().getContent()), popup: popup ? popup.innerText : ""};
+}"""
+
+
+def station_on_map(page, name: str) -> dict | None:
+    """The tooltip and the opened popup of a station on the page's map (None while it is not drawn)."""
+    for frame in page.frames:
+        try:
+            found = frame.evaluate(OPEN_STATION, name)
+        except Exception:  # a frame without a map, or one being drawn again
+            continue
+        if found:
+            return found
+    return None
+
+
+def test_a_point_put_out_of_order_is_shown_so_on_the_network_map_without_a_reload(page, app_url, net):
+    import json
+
+    company = "voltpoint"
+    api = net.companies[company].api_url
+    station = httpx.get(api + "/api/v1/stations", timeout=10).json()[0]
+    name = net.network.station(station["station_id"]).name
+    point = station["points"][0]["point_id"]
+    url = f"{api}/api/v1/points/{point}/status"
+    operator = {"X-Operator-Token": json.loads((net.run_dir / "service-logins.json").read_text())[company]["operator"]}
+    page.goto(app_url)
+    page.get_by_role("heading", name="Book a trip").wait_for()
+    go(page, "Network map")
+    page.get_by_text("Points, live").wait_for()
+    assert_no_error(page)
+    before = eventually(lambda: station_on_map(page, name), 20, what=f"{name} on the map")
+    assert f"{point}" in before["popup"] and "OUTOFORDER" not in before["tooltip"], before
+    # A refresh that changes nothing leaves the stations' layer alone: the popup someone opened stays open.
+    page.wait_for_timeout(6000)
+    assert any(f.evaluate("() => !!document.querySelector('.leaflet-popup-content')") for f in page.frames
+               if f != page.main_frame), "the popup was closed by a refresh"
+    try:
+        assert httpx.put(url, json={"status": "OUTOFORDER", "reason": "cable cut"}, headers=operator,
+                         timeout=10).status_code == 200
+        # The map's fragment redraws its stations by itself (every 5 s): no reload, no click.
+        shown = eventually(lambda: (s := station_on_map(page, name)) and "OUTOFORDER" in s["tooltip"] and s,
+                           30, what="OUTOFORDER on the map")
+        line = next(row for row in shown["popup"].splitlines() if point in row)
+        assert "OUTOFORDER" in line, shown["popup"]
+        assert "1 OUTOFORDER" in shown["tooltip"]
+        assert_no_error(page)
+        shoot(page, "network-status.png")
+    finally:
+        httpx.put(url, json={"status": "AVAILABLE"}, headers=operator, timeout=10)

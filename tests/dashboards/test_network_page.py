@@ -21,6 +21,11 @@ def test_network_page_shows_every_company_up_with_figures(net):
     assert {"trips holding points", "trips with reserved points"} <= set(figures.index)
     assert not {"held", "reserved"} & set(figures.index)
     assert at.selectbox(key="net_station").value
+    # The map's legend names OCPI's point statuses; the chosen station's points say theirs, live.
+    assert "Points, live" in page and all(s in page for s in ("AVAILABLE", "OUTOFORDER", "CHARGING"))
+    points = at.dataframe[-1].value
+    assert "live" in points.columns and set(points["live"]) <= {"AVAILABLE", "RESERVED", "CHARGING", "BLOCKED",
+                                                               "INOPERATIVE", "OUTOFORDER", "PLANNED", "REMOVED"}
     assert " 1 bookings" not in " ".join(at.selectbox(key="net_station").options)
 
 

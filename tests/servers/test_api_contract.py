@@ -142,6 +142,9 @@ def _public(net: LocalNetwork, api: Recorder) -> None:
     operator = {"X-Operator-Token": json.loads((net.run_dir / "service-logins.json").read_text())[HOME]["operator"]}
     point = f"/api/v1/points/{net.network.stations_of(HOME)[-1].points[0].id}/status"
     api("PUT", point, {"status": "OUT_OF_ORDER", "reason": "cable cut"}, headers=operator, expect=200)
+    api("GET", point, expect=200)
+    api("GET", "/api/v1/points/status", expect=200)
+    api("GET", "/api/v1/points/no-such-point/status", expect=404)
     api("PUT", point, {"status": "AVAILABLE"}, headers=operator, expect=200)
     api("PUT", point, {"status": "AVAILABLE"}, headers={"X-Operator-Token": "guess"}, expect=401)
     api("PUT", "/api/v1/points/no-such-point/status", {"status": "AVAILABLE"}, headers=operator, expect=404)

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from events.store import SqliteEventStore
 from servers.contract import topics
+from servers.contract.clients import ClientsFile
 from servers.contract.mqtt import new_client
 from servers.launcher import LocalNetwork
 from tests.live import LiveNetworks, signup_form
+from tests.waiting import eventually
 from vehicle_sim.client import VehicleClient, signup
 from vehicle_sim.errors import ConnectFailed, ReplyError
 
@@ -191,6 +193,96 @@ def test_availability_and_status_are_retained_on_the_broker(net):
         sample = json.loads(next(v for k, v in got.items() if k.endswith("/availability")))
         assert sample["points"] and "free" in sample["points"][0]
     finally:
+        car.close()
+
+
+class PointWatcher:
+    """The dashboards' read-only login on one company's broker, keeping every point status message it gets."""
+
+    def __init__(self, net: LocalNetwork, company: str) -> None:
+        login = ClientsFile.read(net.clients_file).companies[company].dashboard
+        assert login is not None
+        self.got: dict[str, list[dict]] = {}
+        self.lock = threading.Lock()
+        self.client = new_client(f"watch-{uuid.uuid4().hex[:8]}", login.username, login.password)
+        self.client.message_callback_add(topics.all_point_status(company), self._on)
+        self.client.connect(*broker_of(net, company))
+        self.client.subscribe(topics.all_point_status(company), qos=1)
+        self.client.loop_start()
+
+    def _on(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.got.setdefault(topics.parse_point_id(message.topic), []).append(json.loads(message.payload))
+
+    def last(self, point: str) -> dict | None:
+        with self.lock:
+            seen = self.got.get(point)
+            return seen[-1] if seen else None
+
+    def status(self, point: str) -> str | None:
+        last = self.last(point)
+        return last["status"] if last else None
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_a_points_live_status_is_retained_and_follows_the_operator(net):
+    company = "eflux"
+    api = net.companies[company].api_url
+    token = json.loads((net.run_dir / "service-logins.json").read_text())[company]["operator"]
+    station = httpx.get(api + "/api/v1/stations").json()[-1]
+    point = station["points"][-1]["point_id"]
+    url = f"{api}/api/v1/points/{point}/status"
+    watcher = PointWatcher(net, company)
+    late = None
+    try:
+        # Every point's status is retained: a subscriber gets them all at once.
+        eventually(lambda: watcher.status(point) == "AVAILABLE", 10, what="the retained status")
+        assert len(watcher.got) == sum(len(s["points"]) for s in httpx.get(api + "/api/v1/stations").json())
+        r = httpx.put(url, json={"status": "OUT_OF_ORDER", "reason": "cable cut"}, headers={"X-Operator-Token": token})
+        assert r.status_code == 200 and r.json() == {"point_id": point, "status": "OUTOFORDER", "live": "OUTOFORDER"}
+        eventually(lambda: watcher.status(point) == "OUTOFORDER", 10, what="OUTOFORDER published")
+        message = watcher.last(point)
+        assert message is not None
+        assert (message["station_id"], message["company_id"]) == (station["station_id"], company)
+        assert datetime.fromisoformat(message["since"]) > datetime.now(UTC) - timedelta(minutes=1)
+        late = PointWatcher(net, company)  # a subscriber that comes later gets what is true now
+        eventually(lambda: late.status(point) == "OUTOFORDER", 10, what="the retained OUTOFORDER")
+        listed = {p["point_id"]: p for p in httpx.get(api + "/api/v1/points/status").json()}
+        assert listed[point]["status"] == "OUTOFORDER" and listed[point]["station_id"] == station["station_id"]
+        assert httpx.get(url).json()["status"] == "OUTOFORDER"
+        assert httpx.get(f"{api}/api/v1/points/nowhere/status").json()["code"] == "UNKNOWN_POINT"
+        r = httpx.put(url, json={"status": "AVAILABLE"}, headers={"X-Operator-Token": token})
+        assert r.json()["live"] == "AVAILABLE"
+        eventually(lambda: watcher.status(point) == "AVAILABLE", 10, what="AVAILABLE published")
+        # One message per change: nothing was published for the other points meanwhile.
+        assert [m["status"] for m in watcher.got[point]] == ["AVAILABLE", "OUTOFORDER", "AVAILABLE"]
+    finally:
+        httpx.put(url, json={"status": "AVAILABLE"}, headers={"X-Operator-Token": token})
+        watcher.close()
+        if late is not None:
+            late.close()
+
+
+def test_a_point_is_charging_while_a_stop_charges(net):
+    car = new_vehicle(net, "voltpoint", 19)
+    watchers: dict[str, PointWatcher] = {}
+    try:
+        departure = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+        trip = car.request("book", 30, origin="salvador", destination="fortaleza", departure=departure)
+        stop = trip["stops"][0]
+        watcher = watchers[stop["company_id"]] = PointWatcher(net, stop["company_id"])
+        eventually(lambda: watcher.status(stop["point_id"]) == "AVAILABLE", 10, what="the retained status")
+        started = car.request("check_in", trip_id=trip["trip_id"], stop=0, action="start")
+        assert started["charging"] == "CHARGING"
+        eventually(lambda: watcher.status(stop["point_id"]) == "CHARGING", 10, what="CHARGING published")
+        car.request("check_in", trip_id=trip["trip_id"], stop=0, action="finish")
+        eventually(lambda: watcher.status(stop["point_id"]) == "AVAILABLE", 10, what="AVAILABLE again")
+    finally:
+        for w in watchers.values():
+            w.close()
         car.close()
 
 

@@ -37,7 +37,7 @@ def test_a_mirror_that_follows_the_feed_shows_what_the_participant_holds(network
     expected = {p: sorted((h.span[0], h.span[1], h.key) for h in holds.values())
                 for p, holds in eflux.engine.state.occupancy.items()}
     assert {p: sorted(w.items) for p, w in mirror.windows.items() if w.items} == expected
-    assert mirror.status == {station.points[-1].id: "OUT_OF_ORDER"}
+    assert mirror.status == {station.points[-1].id: "OUTOFORDER"}
     # A follower that starts now gets the same picture in one reset.
     fresh = OccupancyMirror()
     fresh.apply(eflux.feed.since(-1))
