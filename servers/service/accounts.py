@@ -209,7 +209,8 @@ class Accounts:
         def query(state: ServerState) -> dict[str, Any]:
             acc = _get(state, vehicle_id)
             return {"vehicle_id": acc.vehicle_id, "owner": dict(acc.owner), "vehicle": dict(acc.vehicle),
-                    "balance": acc.balance_cents / 100, "statement": list(acc.statement),
+                    "balance": acc.balance_cents / 100, "owed": acc.owed_cents / 100,
+                    "statement": list(acc.statement),
                     "trips": list(acc.trips), "opened_at": acc.opened_at}
 
         return self.engine.read(query)

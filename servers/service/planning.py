@@ -79,7 +79,8 @@ class TripPlanner:
 
     def explain(self, plan: Plan, vehicle: Vehicle) -> dict[str, Any]:
         """A plan as a preview shows it: its JSON and, when it leaves the shortest road, why."""
-        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
+        terms = {s.company_id: self.network.company(s.company_id).booking_terms.to_json() for s in plan.stops}
+        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle), "terms": terms}
 
     # -- booking ----------------------------------------------------------------------------------
     def exclusions(self, stations: Iterable[str] = (), asked: datetime | None = None,

@@ -140,7 +140,7 @@ class Rebooking:
         releases: dict[str, dict[str, list[int]]] = {}
         for index, stop in enumerate(old.stops[k:], start=k):
             releases.setdefault(stop.company_id, {}).setdefault(trip.hold_id(index), []).append(index)
-        cost_by_company = {co: cents(v) for co, v in merged.cost_by_company.items()}
+        cost_by_company = merged.cost_cents_by_company
         requested = ev.TripAmendRequested(
             trip_id=trip_id, amendment_id=amendment_id, from_stop=k, plan=merged.to_json(),
             participants=sorted(grouped), stops_by_company=grouped, releases=releases,

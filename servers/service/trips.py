@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from servers.core.network import Network
-from servers.domain import lifecycle
+from servers.domain import lifecycle, money
 from servers.domain.errors import NotFound
 from servers.domain.events import BookingStatus, CanceledReason, Role, TripStatus, Vote, Yes
-from servers.domain.state import Trip
+from servers.domain.state import Trip, parse_time
 from servers.service.engine import Engine
 
 
@@ -38,10 +38,17 @@ class TripsView:
                 {h.stop: h.point_id for v in votes.values() if isinstance(v, Yes) for h in v.holds})
         status = lifecycle.trip_status(trip) if votes is None else BookingStatus.RESERVED
         stops = []
+        terms: dict[str, Any] = {}
         for index, stop in enumerate(trip.plan.get("stops", [])):
+            company = self.network.company(stop["company_id"])
+            terms.setdefault(company.id, company.booking_terms.to_json())
+            fee = trip.noshow_fees.get(str(index))
             stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
-                          "company_name": self.network.company(stop["company_id"]).name,
-                          "status": lifecycle.stop_status(trip, index) if votes is None else status})
+                          "company_name": company.name,
+                          "status": lifecycle.stop_status(trip, index) if votes is None else status,
+                          "refund_until": money.refund_until(parse_time(stop["window_start"]),
+                                                             company.booking_terms).isoformat(),
+                          "noshow_fee": fee / 100 if fee is not None else None})
         canceled = ({"cancellation_reason": trip.cancellation_reason or CanceledReason.NO_CANCELED,
                      "who_canceled": trip.who_canceled or Role.EMSP} if trip.status is TripStatus.CANCELLED
                     else None)
@@ -51,7 +58,7 @@ class TripsView:
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
                 "requested_at": trip.requested_at, "asked_at": trip.asked_at or None, "refund": trip.refund_cents / 100,
-                "reason": trip.reason}
+                "reason": trip.reason, "terms": terms, "charges": list(trip.charges)}
 
     def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
         """One trip of a vehicle, as its driver sees it."""

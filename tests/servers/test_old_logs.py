@@ -19,10 +19,11 @@ from servers.invariants import check
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
 # What the state keeps since that log was written: the old fold's digest is of the rest. The state's own new
 # parts, then the new fields of each trip and of each participation's holds.
-NEW_PARTS = ("amendments",)
+NEW_PARTS = ("amendments", "figures")
 NEW_FIELDS = {"trips": ("asked_at", "missed", "ended", "cancellation_reason", "who_canceled", "broken", "hold_ids",
-                        "amendments", "notices")}
-NEW_HOLD_FIELDS = ("fault", "notice", "moved_from", "moved_reason")
+                        "amendments", "notices", "charges", "noshow_fees"),
+              "accounts": ("owed_cents",)}
+NEW_HOLD_FIELDS = ("fault", "notice", "moved_from", "moved_reason", "started_at", "cdr")
 
 
 def old_store(company: str) -> InMemoryEventStore:
