@@ -8,9 +8,10 @@ Pure: reads plans' stops (their JSON), the companies' `BookingTerms` and
   its price); after that, nothing of it. Never above what the trip was paid.
 - **No-show fee**: the company's `noshow_fee`, once per stop recorded NO_SHOW.
 - **Charge detail record**: the session's price by part from what really
-  happened — the energy delivered, the minutes the car drew power, and the
-  minutes it stayed on the point after charging past its window's end plus the
-  company's `late_stop_minutes` grace (idle).
+  happened — the energy delivered, the minutes charging (the time that energy
+  takes at the point's power, at most the session's length), and the minutes
+  the car stayed on the point once charging was over and past its window's end
+  plus the company's `late_stop_minutes` grace (idle).
 """
 
 from __future__ import annotations
