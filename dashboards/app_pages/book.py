@@ -195,7 +195,8 @@ if "new_password" in st.session_state:
 
 now = datetime.now(UTC)
 if "trip_date" not in st.session_state:
-    # Two hours ahead by default: a trip can be cancelled for a full refund until 1 h before its first stop.
+    # Two hours ahead by default: a trip can still be cancelled for a full refund (the companies' cancel-until
+    # terms are at most 2 h before a stop, and the first stop comes after the departure).
     start = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
     st.session_state["trip_date"], st.session_state["trip_time"] = start.date(), start.time()
