@@ -99,7 +99,7 @@ class BookingTerms:
 
     def to_json(self) -> dict[str, Any]:
         """As the network file and the API write them."""
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
