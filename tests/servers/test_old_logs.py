@@ -68,3 +68,12 @@ def test_every_event_of_an_old_log_is_read_as_its_typed_class():
             types.add(recorded.type)
     assert len(types) >= 24  # every type the old code wrote
     assert check({c: list(old_store(c).iter_all()) for c in OLD["logs"]}, converged=True) == []
+
+
+def test_an_old_logs_finished_charges_count_in_the_company_figures_as_energy():
+    for company in OLD["logs"]:
+        finished = [e["data"] for e in OLD["logs"][company] if e["type"] == "ChargingFinished"]
+        state, _ = replay(old_store(company), FOLD)
+        revenue = state.figures["revenue_cents"]
+        assert state.figures["sessions"] == len(finished)
+        assert revenue["energy"] == revenue["total"] == sum(d.get("cost_cents", 0) for d in finished)
