@@ -44,11 +44,6 @@ COMMIT = "commit"
 ABORT = "abort"
 
 
-def cents(reais: float) -> int:
-    """R$ to whole cents."""
-    return round(reais * 100)
-
-
 def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     """The plan's stops grouped by the company that owns each station, as prepare requests."""
     grouped: dict[str, list[dict[str, Any]]] = {}

@@ -45,11 +45,6 @@ RETRY_AFTER = timedelta(seconds=30)  # a stop not re-booked is tried again this 
 MAX_ATTEMPTS = 3  # re-plans around what the companies refused, per try
 
 
-def cents(reais: float) -> int:
-    """R$ to whole cents."""
-    return round(reais * 100)
-
-
 class Rebooking:
     """The coordinator's re-bookings (see the module's docstring)."""
 
