@@ -156,6 +156,9 @@ def statement_details(line: dict[str, Any]) -> str:
         return (f"stop {int(cdr['stop']) + 1} at {cdr['station_id']}: {float(cdr['energy_kwh']):.1f} kWh, "
                 f"{when(cdr.get('started_at'))}–{when(cdr.get('finished_at'))[-5:]}, "
                 f"{price_parts(cdr.get('price'))} = {money(int(cdr['price']['total']) / 100)} (paid at booking)")
+    if line.get("kind") == "owed_paid":
+        left = int(line.get("owed_cents") or 0)
+        return "no-show fees owed, paid from the credit added" + (f"; {money(left / 100)} still owed" if left else "")
     if line.get("kind") == "noshow_fee":
         owed = int(line.get("owed_cents") or 0)
         return (f"stop {int(line.get('stop', 0)) + 1} not begun (NO_SHOW), {line.get('company_id', '')}'s fee"

@@ -599,14 +599,15 @@ class StatementEntryOut(Out):
     moves, the trip was paid when booked)."""
 
     at: IsoTime
-    kind: Literal["credit", "debit", "refund", "noshow_fee", "charge"]
+    kind: Literal["credit", "debit", "refund", "noshow_fee", "owed_paid", "charge"]
     amount_cents: int = Field(description="negative for a debit or a fee; 0 for a charge record")
     balance_cents: int
     trip_id: TripId | None = Field(default=None, description="the trip debited, refunded, charged a fee or charged "
                                    "at (absent for a credit)")
     stop: int | None = Field(default=None, description="a no-show fee's stop")
     company_id: CompanyId | None = Field(default=None, description="the company whose no-show fee it is")
-    owed_cents: int | None = Field(default=None, description="the part of a no-show fee the credit did not cover")
+    owed_cents: int | None = Field(default=None, description="the part of a no-show fee the credit did not cover; "
+                                   "after an `owed_paid` line, what is still owed")
     charge: ChargeRecordOut | None = Field(default=None, description="a charge entry's record")
 
 

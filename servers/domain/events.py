@@ -349,6 +349,15 @@ class NoShowFeeCharged(Event, frozen=True):
 
 
 @_register
+class OwedFeesPaid(Event, frozen=True):
+    """Credit added while no-show fees were owed: what it could cover of them, paid at once."""
+
+    NAME = "OwedFeesPaid"
+    vehicle_id: str
+    amount_cents: int
+
+
+@_register
 class TripEnded(Event, frozen=True):
     """Every stop of a reserved trip is over (or it had none, and its arrival has passed)."""
 

@@ -402,6 +402,14 @@ def _noshow_fee_charged(state: ServerState, e: ev.NoShowFeeCharged, r: RecordedE
         trip.noshow_fees[str(e.stop)] = e.amount_cents + e.owed_cents
 
 
+@on(ev.OwedFeesPaid)
+def _owed_fees_paid(state: ServerState, e: ev.OwedFeesPaid, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents -= e.amount_cents
+    acc.owed_cents -= e.amount_cents
+    acc.statement.append(_entry(r, "owed_paid", -e.amount_cents, acc.balance_cents, owed_cents=acc.owed_cents))
+
+
 @on(ev.VehicleUpdated)
 def _vehicle_updated(state: ServerState, e: ev.VehicleUpdated, r: RecordedEvent) -> None:
     state.accounts[e.vehicle_id].vehicle.update(e.changes)

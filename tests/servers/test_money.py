@@ -170,6 +170,14 @@ def test_a_fee_the_credit_cannot_cover_is_owed_never_a_negative_balance(network,
     fees = sum(round(network.company(s["company_id"]).booking_terms.noshow_fee * 100) for s in reply["stops"])
     assert account["balance"] == 0 and account["owed"] == pytest.approx(fees / 100) and fees > 0
     assert all(e["amount_cents"] == 0 and e["owed_cents"] > 0 for e in _fees(home, vid))
+    # Credit added later pays what is owed first.
+    assert home.accounts.add_credit(vid, 1.0, "c1")["balance"] == 0  # less than the fees: all of it goes to them
+    assert home.accounts.view(vid)["owed"] == pytest.approx((fees - 100) / 100)
+    assert home.accounts.add_credit(vid, 100.0, "c2")["balance"] == pytest.approx(100 - (fees - 100) / 100)
+    account = home.accounts.view(vid)
+    paid = [e for e in account["statement"] if e["kind"] == "owed_paid"]
+    assert [e["amount_cents"] for e in paid] == [-100, -(fees - 100)] and paid[-1]["owed_cents"] == 0
+    assert account["owed"] == 0
     assert check(logs(nodes), converged=True) == []
 
 
