@@ -9,7 +9,8 @@
     a re-booking (an amendment, "{trip}~{n}") is all or none like a trip, its price difference debited or
     refunded once; no reservation is left on a failed point once re-booking has settled (moved, or its
     trip's coordinator told it is broken);
-    money by the companies' terms: a no-show fee at most once per stop, and only for a stop recorded NO_SHOW; a
+    money by the companies' terms: a no-show fee at most once per stop, and only for a stop recorded NO_SHOW (and
+    what is owed of it paid at most once); a
     charge detail record only for a stop that was reserved (its hold confirmed at its company), at most one per
     stop — at the station's company and in the driver's copy at the home company.
 
@@ -83,6 +84,7 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
     held: dict[tuple[str, str], tuple[str, EventRef]] = {}
     started: dict[tuple[str, str], set[int]] = {}  # (company, trip) -> stops where charging began there
     records: dict[tuple[str, str, int], EventRef] = {}  # (company, trip, hold index) -> its charge record
+    owed: dict[str, int] = {}  # vehicle -> no-show fees it owes (its home company's log)
     for company, events in logs.items():
         active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
         hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)], by hold index
@@ -187,9 +189,15 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 trips[d["trip_id"]].missed[d["stop"]] = ref
             elif e.type == ev.NoShowFeeCharged.NAME:
                 trips[d["trip_id"]].fees.setdefault(d["stop"], []).append(ref)
+                owed[d["vehicle_id"]] = owed.get(d["vehicle_id"], 0) + d.get("owed_cents", 0)
                 if d["amount_cents"] < 0 or d.get("owed_cents", 0) < 0:
                     violations.append(Violation("noshow-fee-once", f"trip {d['trip_id']} stop {d['stop']}: a "
                                                 "negative no-show fee", (ref,)))
+            elif e.type == ev.OwedFeesPaid.NAME:
+                owed[d["vehicle_id"]] = owed.get(d["vehicle_id"], 0) - d["amount_cents"]
+                if owed[d["vehicle_id"]] < 0 or d["amount_cents"] <= 0:
+                    violations.append(Violation("noshow-fee-once", f"vehicle {d['vehicle_id']} paid "
+                                                f"{d['amount_cents']} of no-show fees it did not owe", (ref,)))
             elif e.type == ev.TripStopCharged.NAME:
                 trips[d["trip_id"]].charged.setdefault(d["stop"], []).append(ref)
             elif e.type == ev.TripEnded.NAME:

@@ -179,6 +179,9 @@ def test_a_fee_the_credit_cannot_cover_is_owed_never_a_negative_balance(network,
     assert [e["amount_cents"] for e in paid] == [-100, -(fees - 100)] and paid[-1]["owed_cents"] == 0
     assert account["owed"] == 0
     assert check(logs(nodes), converged=True) == []
+    again = ev.to_new(ev.OwedFeesPaid(vehicle_id=vid, amount_cents=100))  # paid twice: the checker says so
+    assert {v.invariant for v in check(_doctored(nodes, "voltpoint", StreamAppend(account_stream(vid), (again,))))} \
+        == {"noshow-fee-once"}
 
 
 # -- charge detail records --------------------------------------------------------------------------------
