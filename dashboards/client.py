@@ -190,6 +190,12 @@ def stats(cid: str) -> dict[str, Any]:
     return found
 
 
+def company_figures(cid: str) -> dict[str, Any]:
+    """One company's charging figures: charge detail records, kWh, revenue by part, no-shows and fees."""
+    found: dict[str, Any] = _read(cid, "/api/v1/company/figures", ttl=3)
+    return found
+
+
 def events(cid: str, after: int = 0, limit: int = 100, types: tuple[str, ...] = ()) -> dict[str, Any]:
     """`{head, events}`: up to `limit` events after sequence `after`, of the given types (all when empty)."""
     params: dict[str, Any] = {"after": after, "limit": limit}

@@ -81,6 +81,65 @@ def stops_frame(stops: list[dict[str, Any]], network: dict[str, Any]) -> pd.Data
     return pd.DataFrame(rows)
 
 
+PART_LABELS = {"energy": "energy", "charging_time": "time charging", "idle": "idle", "session": "session fee",
+               "reservation": "reservation fee"}
+
+
+def prices_frame(stops: list[dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
+    """Each stop's price by part (R$), as the trip is debited: the parts of every stop summed."""
+    names = theme.company_names(network)
+    rows = []
+    for i, s in enumerate(stops):
+        price = s.get("price") or {"energy": round(float(s.get("cost", 0)) * 100), "total": 0}
+        row: dict[str, Any] = {"#": i + 1, "company": names.get(s["company_id"], s["company_id"])}
+        row.update({label: theme.money(int(price.get(part, 0)) / 100) for part, label in PART_LABELS.items()})
+        row["total"] = theme.money(int(price.get("total") or price.get("energy", 0)) / 100)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def terms_frame(terms: dict[str, dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
+    """Each company's booking terms, in words a driver reads before booking."""
+    names = theme.company_names(network)
+    return pd.DataFrame([{"company": names.get(c, c),
+                          "full refund until": f"{t['cancel_until_minutes']} min before the stop's window",
+                          "no-show after": f"{t['noshow_timeout_minutes']} min into the window",
+                          "no-show fee": theme.money(float(t["noshow_fee"])),
+                          "changes until": f"{t['change_until_minutes']} min before",
+                          "start early / stay late": f"{t['early_start_minutes']} / {t['late_stop_minutes']} min"}
+                         for c, t in terms.items()])
+
+
+def charges_frame(trips: list[dict[str, Any]], network: dict[str, Any]) -> pd.DataFrame:
+    """The charge detail records of the trips' stops: energy, when, and the price by part."""
+    names = theme.company_names(network)
+    rows = []
+    for t in trips:
+        for c in t.get("charges") or []:
+            price = c.get("price") or {}
+            rows.append({"trip": t["trip_id"], "stop": int(c["stop"]) + 1,
+                         "company": names.get(c["company_id"], c["company_id"]), "point": c["point_id"],
+                         "kWh": round(float(c["energy_kwh"]), 2), "from": theme.when(c.get("started_at")),
+                         "to": theme.when(c.get("finished_at"))[-5:],
+                         "charging / idle": f"{float(c['charge_minutes']):.0f} / {float(c['idle_minutes']):.0f} min",
+                         **{label: theme.money(int(price.get(part, 0)) / 100) for part, label in PART_LABELS.items()},
+                         "total": theme.money(int(price.get("total", 0)) / 100)})
+    return pd.DataFrame(rows)
+
+
+def charging_row(got: dict[str, Any]) -> dict[str, Any]:
+    """A company's charging figures as one column of the table: sessions, kWh, revenue by part, no-shows."""
+    revenue = got["revenue_cents"]
+    return {"charge records": got["sessions"], "kWh delivered": round(got["energy_kwh"], 1),
+            "revenue: energy": theme.money(revenue["energy"] / 100),
+            "revenue: time charging": theme.money(revenue["charging_time"] / 100),
+            "revenue: idle": theme.money(revenue["idle"] / 100),
+            "revenue: session fees": theme.money(revenue["session"] / 100),
+            "revenue: reservation fees": theme.money(revenue["reservation"] / 100),
+            "revenue: total": theme.money(revenue["total"] / 100), "no-shows": got["noshows"],
+            "no-show fees": theme.money(got["noshow_fees_cents"] / 100)}
+
+
 def show_stops(stops: list[dict[str, Any]], network: dict[str, Any]) -> None:
     """The stops table, or a sentence when the car needs no charging."""
     if stops:

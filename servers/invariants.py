@@ -8,7 +8,11 @@
     ends only once every stop is over, FULFILLED when one at least was charged at, NO_SHOW when none was;
     a re-booking (an amendment, "{trip}~{n}") is all or none like a trip, its price difference debited or
     refunded once; no reservation is left on a failed point once re-booking has settled (moved, or its
-    trip's coordinator told it is broken).
+    trip's coordinator told it is broken);
+    money by the companies' terms: a no-show fee at most once per stop, and only for a stop recorded NO_SHOW (and
+    what is owed of it paid at most once); a
+    charge detail record only for a stop that was reserved (its hold confirmed at its company), at most one per
+    stop — at the station's company and in the driver's copy at the home company.
 
 `check(logs)` replays every company's events and returns each violation with
 the events that break it. With `converged=True` it also demands that every
@@ -59,6 +63,8 @@ class _Trip:
     from_stop: int = 0
     delta: int = 0  # an amendment's price difference (known once committed)
     current_cost: int = 0  # a trip's cost after its re-bookings
+    fees: dict[int, list[EventRef]] = field(default_factory=dict)  # stop -> its no-show fees
+    charged: dict[int, list[EventRef]] = field(default_factory=dict)  # stop -> its charge records (driver's copy)
 
 
 def _family(key: str) -> str:
@@ -77,6 +83,8 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
     # participant state: (company, trip) -> last status and the events that set it
     held: dict[tuple[str, str], tuple[str, EventRef]] = {}
     started: dict[tuple[str, str], set[int]] = {}  # (company, trip) -> stops where charging began there
+    records: dict[tuple[str, str, int], EventRef] = {}  # (company, trip, hold index) -> its charge record
+    owed: dict[str, int] = {}  # vehicle -> no-show fees it owes (its home company's log)
     for company, events in logs.items():
         active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
         hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)], by hold index
@@ -139,6 +147,18 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                     started.setdefault((company, d["trip_id"]), set()).add(stops[d["hold_index"]])
                     settled.add(hold_points[d["trip_id"]][d["hold_index"]][1])
             elif e.type in (ev.ChargingFinished.NAME, ev.NoShowRecorded.NAME):
+                if e.type == ev.ChargingFinished.NAME:
+                    status = held.get((company, d["trip_id"]), ("", ref))[0]
+                    cdr = (company, d["trip_id"], d["hold_index"])
+                    if status != "CONFIRMED":
+                        violations.append(Violation("cdr-reserved", f"a charge record at {company} for trip "
+                                                    f"{d['trip_id']} whose hold there is {status or 'unknown'}",
+                                                    (ref,)))
+                    if cdr in records:
+                        violations.append(Violation("cdr-reserved", f"hold {d['hold_index']} of trip "
+                                                    f"{d['trip_id']} at {company} has two charge records",
+                                                    (records[cdr], ref)))
+                    records[cdr] = ref
                 for point, key in hold_points.get(d["trip_id"], []):
                     if point == d["point_id"]:
                         active.get(point, {}).pop(key, None)
@@ -167,6 +187,19 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 trips[d["trip_id"]].checked_in.add(d["stop"])
             elif e.type == ev.TripStopMissed.NAME:
                 trips[d["trip_id"]].missed[d["stop"]] = ref
+            elif e.type == ev.NoShowFeeCharged.NAME:
+                trips[d["trip_id"]].fees.setdefault(d["stop"], []).append(ref)
+                owed[d["vehicle_id"]] = owed.get(d["vehicle_id"], 0) + d.get("owed_cents", 0)
+                if d["amount_cents"] < 0 or d.get("owed_cents", 0) < 0:
+                    violations.append(Violation("noshow-fee-once", f"trip {d['trip_id']} stop {d['stop']}: a "
+                                                "negative no-show fee", (ref,)))
+            elif e.type == ev.OwedFeesPaid.NAME:
+                owed[d["vehicle_id"]] = owed.get(d["vehicle_id"], 0) - d["amount_cents"]
+                if owed[d["vehicle_id"]] < 0 or d["amount_cents"] <= 0:
+                    violations.append(Violation("noshow-fee-once", f"vehicle {d['vehicle_id']} paid "
+                                                f"{d['amount_cents']} of no-show fees it did not owe", (ref,)))
+            elif e.type == ev.TripStopCharged.NAME:
+                trips[d["trip_id"]].charged.setdefault(d["stop"], []).append(ref)
             elif e.type == ev.TripEnded.NAME:
                 trips[d["trip_id"]].ended = (d["status"], ref)
             elif e.type in (ev.TripCommitted.NAME, ev.TripAborted.NAME):
@@ -195,7 +228,30 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
             continue
         violations.extend(_check_trip(trip_id, trip, held, converged))
         violations.extend(_check_life(trip_id, trip, started, converged))
+        violations.extend(_check_fees_and_records(trip_id, trip, held))
     return violations
+
+
+def _check_fees_and_records(trip_id: str, trip: _Trip,
+                            held: Mapping[tuple[str, str], tuple[str, EventRef]]) -> list[Violation]:
+    """A no-show fee once per stop recorded NO_SHOW; a charge record once per stop of a reserved trip."""
+    found: list[Violation] = []
+    for stop, refs in trip.fees.items():
+        if len(refs) > 1:
+            found.append(Violation("noshow-fee-once", f"stop {stop} of trip {trip_id} was charged the no-show fee "
+                                   f"{len(refs)}×", tuple(refs)))
+        if stop not in trip.missed:
+            found.append(Violation("noshow-fee-once", f"stop {stop} of trip {trip_id} was charged a no-show fee "
+                                   "but is not recorded NO_SHOW", tuple(refs)))
+    for stop, refs in trip.charged.items():
+        if len(refs) > 1:
+            found.append(Violation("cdr-reserved", f"stop {stop} of trip {trip_id} has {len(refs)} charge records",
+                                   tuple(refs)))
+        company = trip.stop_company.get(stop)
+        if trip.decision != "commit" or company is None:
+            found.append(Violation("cdr-reserved", f"a charge record for stop {stop} of trip {trip_id}, which was "
+                                   "never reserved", tuple(refs)))
+    return found
 
 
 def _check_amendment(amendment_id: str, a: _Trip, held: Mapping[tuple[str, str], tuple[str, EventRef]],

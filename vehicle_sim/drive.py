@@ -27,6 +27,7 @@ from typing import Any
 from .config import NetworkInfo, fetch_network
 from .errors import ReplyError
 from .session import VehicleSession
+from .views import money
 
 #: kWh/km multiplier per driving profile: the car's physics, as in the planner's model
 #: (servers/core/vehicles.py, which a client may not import).
@@ -80,6 +81,7 @@ class CheckIn:
     started: bool = False
     finished: bool = False
     error: str = ""
+    price: dict[str, int] | None = None  # the station's company's charge record: the session's price by part
 
 
 @dataclass
@@ -362,8 +364,10 @@ class _Drive:
                 self.emit(index, "charging", f"{stop.get('power_kw', '?')} kW")
         record.energy_kwh = round(energy, 3)
         try:
-            session.request("check_in", trip_id=trip_id, stop=number, action="finish", energy_kwh=record.energy_kwh)
+            done = session.request("check_in", trip_id=trip_id, stop=number, action="finish",
+                                   energy_kwh=record.energy_kwh)
             record.finished = True
+            record.price = ((done or {}).get("cdr") or {}).get("price")
         except ReplyError as exc:
             record.error = f"{exc.code}: {exc.message}"
             self.report.problems.append(f"check-out at stop {number} refused: {record.error}")
@@ -371,7 +375,8 @@ class _Drive:
         depart = datetime.fromisoformat(stop["depart_at"])
         if depart > self.clock:
             self.advance(depart)
-        self.emit(index, "charged", f"+{energy:.1f} kWh")
+        worth = f", recorded at {money(record.price['total'] / 100)}" if record.price else ""
+        self.emit(index, "charged", f"+{energy:.1f} kWh{worth}")
 
     def _finish(self, updater: VehicleSession | None) -> DriveReport:
         self.report.final_kwh = self.level

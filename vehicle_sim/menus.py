@@ -338,6 +338,8 @@ class App:
             trip["departure"] = departure.isoformat()
             plan = session.request("plan", BOOK_TIMEOUT, **trip)["plans"][0]
             self.term.print(views.plan_table(plan, net, "Proposed plan"))
+            if plan.get("terms"):  # what cancelling late, or not turning up, costs: read before booking
+                self.term.print(views.terms_table(plan["terms"], net))
             if not self.term.confirm(f"Book this trip for {views.money(sum(plan['cost_by_company'].values()))}?"):
                 return
             if departure >= self.clock() - DEPARTURE_GRACE:

@@ -1,8 +1,9 @@
-"""What cancelling a trip gives back, by the documented policy (docs/booking.md), for a driver to see first.
+"""What cancelling a trip gives back, by the documented policy (docs/booking.md, "Money"), for a driver to see first.
 
-All of the cost up to 1 h before the first stop's window; half of it (whole centavos, rounded down) less than
-1 h before; nothing once the first window has begun — the server then refuses with TRIP_STARTED. The server
-decides; this is the quote a client shows before asking.
+Stop by stop: a stop cancelled by its company's cancel-until moment (`refund_until`, the stop's window less the
+company's `cancel_until_minutes`) is refunded in full, one cancelled later not at all; a trip with a failed
+charger that could not be re-booked is refunded in full; nothing once the first window has begun — the server
+then refuses with TRIP_STARTED. The server decides; this is the quote a client shows before asking.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FULL_REFUND_BEFORE = timedelta(hours=1)
+DEFAULT_CANCEL_UNTIL = timedelta(hours=1)  # a stop of an older server, which does not say its refund_until
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ def _time(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def _stop_cents(stop: dict[str, Any]) -> int:
+    price = stop.get("price")
+    return int(price["total"]) if price else round(float(stop.get("cost", 0.0)) * 100)
+
+
 def quote(trip: dict[str, Any], now: datetime) -> Quote:
     """The refund for cancelling `trip` (as `trips` answers it) at `now`."""
     cents = round(float(trip.get("cost", 0.0)) * 100)
@@ -36,12 +42,19 @@ def quote(trip: dict[str, Any], now: datetime) -> Quote:
     first = _time(stops[0].get("window_start")) if stops else None
     if first is None:
         return Quote(cents / 100, "all of it: the trip has no charging stop")
-    left = first - now
-    if left >= FULL_REFUND_BEFORE:
-        return Quote(cents / 100, "all of it: more than 1 h before the first stop")
-    if left > timedelta(0):
-        return Quote((cents // 2) / 100, "half of it: less than 1 h before the first stop")
-    return Quote(None, "the first stop's window has begun: the trip can no longer be cancelled")
+    if first <= now:
+        return Quote(None, "the first stop's window has begun: the trip can no longer be cancelled")
+    if trip.get("broken_stops"):
+        return Quote(cents / 100, "all of it: a charger on it failed and no re-booking fits")
+    until = [_time(s.get("refund_until")) or (_time(s["window_start"]) or first) - DEFAULT_CANCEL_UNTIL
+             for s in stops]
+    kept = [i for i, u in enumerate(until) if now > u]
+    if not kept:
+        return Quote(cents / 100, "all of it: every stop is still before its company's cancel-until")
+    back = min(sum(_stop_cents(s) for i, s in enumerate(stops) if i not in kept), cents)
+    names = ", ".join(str(i + 1) for i in kept)
+    return Quote(back / 100, f"stop{'s' if len(kept) > 1 else ''} {names} past {'their' if len(kept) > 1 else 'its'}"
+                 " company's cancel-until: not refunded")
 
 
 def trip_label(trip: dict[str, Any], city_name: Any) -> str:

@@ -123,20 +123,68 @@ def account_panel(account: dict[str, Any]) -> Group:
         ("Credit", money(float(account.get("balance", 0.0)))),
     ):
         info.add_row(label, Text(str(value)))
+    if float(account.get("owed", 0.0)) > 0:
+        info.add_row("Owed", Text(money(float(account["owed"])) + " (no-show fees the credit did not cover)",
+                                  style="red"))
     statement = Table(title="Statement (latest 10)", expand=False)
-    for col in ("when (UTC)", "what", "amount", "balance", "trip"):
+    for col in ("when (UTC)", "what", "amount", "balance", "trip", "details"):
         statement.add_column(col, justify="right" if col in ("amount", "balance") else "left")
     for line in list(account.get("statement", []))[-10:]:
         statement.add_row(when(line.get("at")), str(line.get("kind", "")),
                           money(int(line.get("amount_cents", 0)) / 100),
-                          money(int(line.get("balance_cents", 0)) / 100), str(line.get("trip_id") or ""))
+                          money(int(line.get("balance_cents", 0)) / 100), str(line.get("trip_id") or ""),
+                          statement_details(line))
     return Group(Panel(info, title="Account", expand=False), statement)
+
+
+PART_NAMES = {"energy": "energy", "charging_time": "time", "idle": "idle", "session": "session",
+              "reservation": "reservation"}
+
+
+def price_parts(price: dict[str, Any] | None) -> str:
+    """A price by part in words, leaving out the parts that are zero: 'energy R$ 23,63 + reservation R$ 2,00'."""
+    if not price:
+        return ""
+    parts = [f"{name} {money(int(price.get(key, 0)) / 100)}" for key, name in PART_NAMES.items() if price.get(key)]
+    return " + ".join(parts) or money(0)
+
+
+def statement_details(line: dict[str, Any]) -> str:
+    """What a statement line is beyond its amount: a charge record's session, a no-show fee's stop."""
+    if line.get("kind") == "charge" and line.get("charge"):
+        cdr = line["charge"]
+        return (f"stop {int(cdr['stop']) + 1} at {cdr['station_id']}: {float(cdr['energy_kwh']):.1f} kWh, "
+                f"{when(cdr.get('started_at'))}–{when(cdr.get('finished_at'))[-5:]}, "
+                f"{price_parts(cdr.get('price'))} = {money(int(cdr['price']['total']) / 100)} (paid at booking)")
+    if line.get("kind") == "owed_paid":
+        left = int(line.get("owed_cents") or 0)
+        return "no-show fees owed, paid from the credit added" + (f"; {money(left / 100)} still owed" if left else "")
+    if line.get("kind") == "noshow_fee":
+        owed = int(line.get("owed_cents") or 0)
+        return (f"stop {int(line.get('stop', 0)) + 1} not begun (NO_SHOW), {line.get('company_id', '')}'s fee"
+                + (f"; {money(owed / 100)} owed" if owed else ""))
+    return ""
+
+
+def terms_table(terms: dict[str, dict[str, Any]], network: NetworkInfo) -> Table:
+    """Each company's booking terms, as a driver reads them before booking."""
+    table = Table(title="Booking terms", expand=False)
+    for col in ("company", "full refund until", "changes until", "no-show after", "no-show fee",
+                "may start early", "may stay late"):
+        table.add_column(col)
+    for company, t in terms.items():
+        table.add_row(network.company_name(company), f"{t['cancel_until_minutes']} min before the window",
+                      f"{t['change_until_minutes']} min before", f"{t['noshow_timeout_minutes']} min into the window",
+                      money(float(t["noshow_fee"])), f"{t['early_start_minutes']} min",
+                      f"{t['late_stop_minutes']} min")
+    return table
 
 
 def plan_table(plan: dict[str, Any], network: NetworkInfo, title: str = "Plan") -> Table:
     """A plan: one row per charging stop, totals in the caption."""
     table = Table(title=title, expand=False)
-    for col in ("#", "city", "station", "company", "arrive", "arrive kWh", "+kWh", "charge", "window (UTC)", "cost"):
+    for col in ("#", "city", "station", "company", "arrive", "arrive kWh", "+kWh", "charge", "window (UTC)", "cost",
+                "price by part"):
         table.add_column(col)
     for i, stop in enumerate(plan.get("stops", [])):
         table.add_row(str(i + 1), network.city_name(stop["city_id"]), str(stop["station_id"]),
@@ -144,7 +192,7 @@ def plan_table(plan: dict[str, Any], network: NetworkInfo, title: str = "Plan") 
                       f"{float(stop['arrive_kwh']):.1f}", f"{float(stop['energy_kwh']):.1f}",
                       hours_minutes(float(stop.get("charge_minutes", 0))),
                       f"{when(stop.get('window_start'))}–{when(stop.get('window_end'))[-5:]}",
-                      money(float(stop.get("cost", 0))))
+                      money(float(stop.get("cost", 0))), price_parts(stop.get("price")))
     cost = sum(float(v) for v in plan.get("cost_by_company", {}).values())
     table.caption = (f"{network.city_name(plan['origin'])} → {network.city_name(plan['destination'])}: "
                      f"{float(plan['distance_km']):.0f} km, {hours_minutes(float(plan['total_minutes']))} "

@@ -195,7 +195,8 @@ if "new_password" in st.session_state:
 
 now = datetime.now(UTC)
 if "trip_date" not in st.session_state:
-    # Two hours ahead by default: a trip can be cancelled for a full refund until 1 h before its first stop.
+    # Two hours ahead by default: a trip can still be cancelled for a full refund (the companies' cancel-until
+    # terms are at most 2 h before a stop, and the first stop comes after the departure).
     start = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
     st.session_state["trip_date"], st.session_state["trip_time"] = start.date(), start.time()
@@ -373,6 +374,14 @@ if shown is not None:
         parts.cost_chart(shown.get("cost_by_company", {}), network)
     parts.legend(network)
     parts.show_stops(stops, network)
+    if stops:
+        st.markdown("**Price by part** — what the trip is debited, stop by stop")
+        st.dataframe(parts.prices_frame(stops, network), hide_index=True, width="stretch")
+    terms = shown.get("terms") or (booking or {}).get("itinerary", {}).get("terms")
+    if terms:
+        st.markdown("**Booking terms** — a stop cancelled later than its company's terms is not refunded; one not "
+                    "begun in time is a no-show, and its fee is charged")
+        st.dataframe(parts.terms_frame(terms, network), hide_index=True, width="stretch")
 
 
 # -- my trips --------------------------------------------------------------------------------------------
@@ -400,8 +409,8 @@ else:
         a, b = st.columns([3, 1])
         chosen = a.selectbox("Cancel a trip", list(confirmed), key="cancel_trip",
                              format_func=lambda tid: refunds.trip_label(confirmed[tid], lambda c: cities.get(c, c)),
-                             help="Full refund up to 1 h before the first stop's window, half after that; "
-                                  "a trip that has begun cannot be cancelled.")
+                             help="Each stop is refunded in full up to its company's cancel-until before its "
+                                  "window, not at all after that; a trip that has begun cannot be cancelled.")
         b.write("")  # lines the button up with the select box
         if b.button("Cancel trip…", key="cancel_btn", icon=":material/cancel:"):
             st.session_state["cancel_asked"] = chosen
@@ -433,6 +442,9 @@ else:
                 if no.button("Keep the trip", key="cancel_no"):
                     st.session_state.pop("cancel_asked", None)
                     st.rerun()
+    if any(t.get("charges") for t in trips):
+        with st.expander("Charge records (CDRs)"):
+            st.dataframe(parts.charges_frame(trips, network), hide_index=True, width="stretch")
     with st.expander("My reservations, stop by stop"):
         held = (request("reservations", "load my reservations") or {}).get("reservations", [])
         if held:

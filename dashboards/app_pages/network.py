@@ -94,6 +94,13 @@ def figures(cid: str) -> dict[str, Any] | None:
         return None
 
 
+def money_figures(cid: str) -> dict[str, Any] | None:
+    try:
+        return client.company_figures(cid)
+    except (client.ServerDown, client.ApiError):  # an older server without the route: no money figures
+        return None
+
+
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     """What changes: server status, figures, availability and bookings (refreshed on its own)."""
@@ -125,6 +132,11 @@ def live() -> None:
                                  "prepares refused": got["prepares_refused"], "log seq": got["seq"]}
     if table:
         st.dataframe(pd.DataFrame(table), width="stretch")
+    charging = {names[cid]: parts.charging_row(got) for cid in names if cid not in down
+                for got in [money_figures(cid)] if got is not None}
+    if charging:
+        st.markdown("**Charging and money** — the companies' charge detail records summed, all time")
+        st.dataframe(pd.DataFrame(charging), width="stretch")
 
     st.subheader("Availability")
     rows = []

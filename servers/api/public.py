@@ -26,6 +26,7 @@ from servers.contract.models import (
     CancelReasonIn,
     CheckInIn,
     CheckInOut,
+    CompanyFiguresOut,
     CreditIn,
     CreditOut,
     DigestOut,
@@ -259,6 +260,13 @@ async def events(server: ServerDep, after: int = Query(default=0, ge=0),
             response_model=StatsOut, responses=errors())
 async def stats(server: ServerDep) -> dict[str, Any]:
     return server.engine.read(lambda s: views.stats(s, server.network, server.company, server.engine.clock()))
+
+
+@router.get("/company/figures", summary="This company's charging figures: charge detail records, kWh, revenue by "
+            "part, no-shows and their fees; its tariff and booking terms", response_model=CompanyFiguresOut,
+            responses=errors())
+async def company_figures(server: ServerDep) -> dict[str, Any]:
+    return server.engine.read(lambda s: views.figures(s, server.network, server.company))
 
 
 @router.get("/log/state", summary="The state rebuilt by replaying this log up to a sequence number or time",

@@ -366,14 +366,39 @@ class RoadOut(Out):
     km: float
 
 
+class TariffOut(Out):
+    """What charging costs at a company's stations (or one station), in R$ (OCPI's tariff dimensions)."""
+
+    per_kwh: float = Field(description="R$ per kWh delivered")
+    per_minute_charging: float = Field(description="R$ per minute while the car draws power")
+    per_minute_idle: float = Field(description="R$ per minute on the point after charging, past the window's end "
+                                   "and the late-stop grace")
+    session_fee: float = Field(description="R$ per charging session")
+    reservation_fee: float = Field(description="R$ per reserved stop")
+
+
+class BookingTermsOut(Out):
+    """A company's booking terms (OCPI 2.3.0's BookingTerms): minutes around a stop's window, and R$."""
+
+    cancel_until_minutes: int = Field(description="a stop cancelled at least this long before its window is "
+                                      "refunded in full; later, nothing of it")
+    change_until_minutes: int = Field(description="a booking may be changed until this long before its window")
+    noshow_timeout_minutes: int = Field(description="a stop not begun this long after its window opened is NO_SHOW")
+    noshow_fee: float = Field(description="R$ charged once for a stop that ends NO_SHOW")
+    early_start_minutes: int = Field(description="charging may begin this long before the window")
+    late_stop_minutes: int = Field(description="and go on this long after it before idle time is charged")
+
+
 class CompanyOut(Out):
-    """A charging company of the network."""
+    """A charging company of the network: its tariff and booking terms."""
 
     id: CompanyId
     name: str
     state: str = Field(examples=["BA"])
-    price_per_kwh: float = Field(description="R$ per kWh")
+    price_per_kwh: float = Field(description="R$ per kWh (the tariff's `per_kwh`)")
     color: str = Field(examples=["#f59e0b"])
+    tariff: TariffOut
+    booking_terms: BookingTermsOut
 
 
 class PointOut(Out):
@@ -392,6 +417,8 @@ class StationOut(Out):
     city_id: CityId
     name: str
     points: list[PointOut]
+    tariff: TariffOut | None = Field(default=None, description="set where the station's differs from its "
+                                     "company's")
 
 
 class NetworkOut(Out):
@@ -464,6 +491,17 @@ class RevokedOut(Out):
     broker_generation: int
 
 
+class PriceOut(Out):
+    """A stop's or a session's price by part, in cents (each part rounded once), and their total."""
+
+    energy: int = Field(description="per kWh")
+    charging_time: int = Field(description="per minute charging")
+    idle: int = Field(description="per minute idle (0 in a plan)")
+    session: int = Field(description="the session fee")
+    reservation: int = Field(description="the reservation fee")
+    total: int
+
+
 class PlanStopOut(Out):
     """A charging stop of a plan: where, when the car arrives and leaves, and the window reserved there."""
 
@@ -478,7 +516,9 @@ class PlanStopOut(Out):
     depart_at: IsoTime
     window_start: IsoTime
     window_end: IsoTime
-    cost: float = Field(description="R$ for the energy added here")
+    cost: float = Field(description="R$ for this stop: its price's total")
+    price: PriceOut | None = Field(default=None, description="by part, in cents (null in plans of before "
+                                   "2026-12-02: `cost` was the energy's)")
 
 
 class PlanOut(Out):
@@ -499,9 +539,11 @@ class PlanOut(Out):
 
 
 class PlanPreviewOut(PlanOut):
-    """A plan preview, and why it leaves the shortest road when it does."""
+    """A plan preview, why it leaves the shortest road when it does, and the booking terms of every company on it
+    (each stop's `price` says what it costs by part: the trip is debited their sum)."""
 
     detour_reason: str | None
+    terms: dict[CompanyId, BookingTermsOut] = Field(description="the booking terms of each company on the plan")
 
 
 class PlansOut(Out):
@@ -564,14 +606,37 @@ class VehicleOut(Out):
     profile: Profile
 
 
+class ChargeRecordOut(Out):
+    """A charge detail record (OCPI's CDR): a session at a stop as its company recorded it, priced by part from
+    what really happened (the energy, the minutes charging, the minutes idle)."""
+
+    stop: int
+    company_id: CompanyId
+    station_id: StationId
+    point_id: PointId
+    energy_kwh: float
+    started_at: IsoTime
+    finished_at: IsoTime
+    charge_minutes: float
+    idle_minutes: float
+    price: PriceOut
+
+
 class StatementEntryOut(Out):
-    """One movement of credit, in cents, and the balance after it."""
+    """One movement of credit, in cents, and the balance after it; or a charge detail record (`charge`: nothing
+    moves, the trip was paid when booked)."""
 
     at: IsoTime
-    kind: Literal["credit", "debit", "refund"]
-    amount_cents: int = Field(description="negative for a debit")
+    kind: Literal["credit", "debit", "refund", "noshow_fee", "owed_paid", "charge"]
+    amount_cents: int = Field(description="negative for a debit or a fee; 0 for a charge record")
     balance_cents: int
-    trip_id: TripId | None = Field(default=None, description="the trip debited or refunded (absent for a credit)")
+    trip_id: TripId | None = Field(default=None, description="the trip debited, refunded, charged a fee or charged "
+                                   "at (absent for a credit)")
+    stop: int | None = Field(default=None, description="a no-show fee's stop")
+    company_id: CompanyId | None = Field(default=None, description="the company whose no-show fee it is")
+    owed_cents: int | None = Field(default=None, description="the part of a no-show fee the credit did not cover; "
+                                   "after an `owed_paid` line, what is still owed")
+    charge: ChargeRecordOut | None = Field(default=None, description="a charge entry's record")
 
 
 class AccountOut(Out):
@@ -581,6 +646,7 @@ class AccountOut(Out):
     owner: OwnerOut
     vehicle: VehicleOut
     balance: float = Field(description="R$")
+    owed: float = Field(default=0.0, description="R$ of no-show fees the credit did not cover")
     statement: list[StatementEntryOut]
     trips: list[TripId] = Field(description="the confirmed trips still kept, oldest first")
     opened_at: IsoTime
@@ -601,6 +667,9 @@ class ItineraryStopOut(PlanStopOut):
     point_id: PointId | None = Field(description="null until the company holds a point")
     company_name: str = Field(examples=["VoltPoint"])
     status: BookingStatus
+    refund_until: IsoTime | None = Field(default=None, description="cancelled by then, this stop is refunded in "
+                                         "full (its company's cancel-until term); later, nothing of it")
+    noshow_fee: float | None = Field(default=None, description="R$ charged because this stop ended NO_SHOW")
 
 
 class NoticeShownOut(Out):
@@ -647,6 +716,10 @@ class ItineraryOut(Out):
                                      "docs/booking.md); null for trips booked before 2026-12-02")
     refund: float = Field(description="R$ refunded on cancel")
     reason: str = Field(description="why it was aborted or cancelled; empty otherwise")
+    terms: dict[CompanyId, BookingTermsOut] = Field(default_factory=dict,
+                                                    description="the booking terms of each company on the trip")
+    charges: list[ChargeRecordOut] = Field(default_factory=list,
+                                           description="the charge detail records of the stops charged at")
 
 
 class ReservationOut(ItineraryStopOut):
@@ -664,6 +737,17 @@ class CancelledOut(CancellationOut):
     reason: str = Field(description="in words: the driver's own, if they gave any")
 
 
+class CdrOut(Out):
+    """A finished session's record, as the station's company answers a finish."""
+
+    energy_kwh: float
+    started_at: IsoTime
+    finished_at: IsoTime
+    charge_minutes: float
+    idle_minutes: float
+    price: PriceOut
+
+
 class CheckInOut(Out):
     """Charging started or finished at a reserved point; a finish says the energy and what it cost."""
 
@@ -674,6 +758,8 @@ class CheckInOut(Out):
     charging: Literal["CHARGING", "FINISHED"]
     energy_kwh: float | None = Field(default=None, description="present once finished")
     cost_cents: int | None = Field(default=None, description="present when the finish was recorded by this call")
+    cdr: CdrOut | None = Field(default=None, description="present once finished: the session's charge detail "
+                               "record")
 
 
 class AlternativePointOut(Out):
@@ -786,6 +872,23 @@ class StatsOut(Out):
     trips_kept: int = Field(description="trips still in memory (undecided, unsettled, or within their retention)")
     requests_refused: int
     prepares_refused: int
+
+
+class RevenueOut(PriceOut):
+    """Revenue of finished sessions by part, in cents."""
+
+
+class CompanyFiguresOut(Out):
+    """A company's charging figures, all time: its charge detail records summed, and its no-shows."""
+
+    company: CompanyId
+    sessions: int = Field(description="charge detail records (sessions finished at its points)")
+    energy_kwh: float
+    revenue_cents: RevenueOut
+    noshows: int = Field(description="reserved stops that ended NO_SHOW at its points")
+    noshow_fees_cents: int = Field(description="no-show fees due to it")
+    tariff: TariffOut
+    booking_terms: BookingTermsOut
 
 
 class StateHoldOut(Out):

@@ -8,6 +8,7 @@ message. Nothing is read at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import math
@@ -15,9 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from servers.core.tariffs import Tariff
 
 Connector = Literal["TYPE_2", "CCS_2", "CHADEMO", "GBT"]
 AC_CONNECTORS: frozenset[str] = frozenset({"TYPE_2"})
@@ -77,6 +80,7 @@ class Station:
     city_id: Slug
     name: str
     points: tuple[Point, ...]
+    tariff: Tariff | None = None  # where it differs from its company's
 
 
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
@@ -93,6 +97,10 @@ class BookingTerms:
     early_start_minutes: Minutes = 10  # charging may begin this long before the window
     late_stop_minutes: Minutes = 10  # and go on this long after it
 
+    def to_json(self) -> dict[str, Any]:
+        """As the network file and the API write them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
 
 @dataclass(frozen=True)
 class Company:
@@ -106,6 +114,12 @@ class Company:
     broker_port: Annotated[int, Field(gt=0, lt=65536)]
     api_port: Annotated[int, Field(gt=0, lt=65536)]
     booking_terms: BookingTerms = field(default_factory=BookingTerms)
+    tariff: Tariff | None = None  # files without one: price_per_kwh is the whole tariff
+
+    @property
+    def own_tariff(self) -> Tariff:
+        """The company's tariff (its stations' unless one says otherwise)."""
+        return self.tariff if self.tariff is not None else Tariff(per_kwh=self.price_per_kwh)
 
 
 def great_circle_km(a: City, b: City) -> float:
@@ -138,6 +152,7 @@ class Network:
     _point_owner: dict[str, Station] = field(init=False, repr=False, compare=False)
     _adjacent: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
     _by_company: dict[str, tuple[Station, ...]] = field(init=False, repr=False, compare=False)
+    _tariff: dict[str, Tariff] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _unique("city", (c.id for c in self.cities))
@@ -179,6 +194,9 @@ class Network:
         object.__setattr__(self, "_point_owner", owner)
         object.__setattr__(self, "_adjacent", adjacent)
         object.__setattr__(self, "_by_company", {c: tuple(v) for c, v in by_company.items()})
+        # Looked up per stop on the booking path: resolved once here, never per request.
+        object.__setattr__(self, "_tariff", {s.id: s.tariff or company[s.company_id].own_tariff
+                                             for s in self.stations})
 
     # -- lookups ----------------------------------------------------------------------------------
     def city(self, city_id: str) -> City:
@@ -196,6 +214,10 @@ class Network:
     def company(self, company_id: str) -> Company:
         """The company with this id; KeyError if none."""
         return self._company[company_id]
+
+    def tariff(self, station_id: str) -> Tariff:
+        """The tariff charged at a station: its own, else its company's; KeyError for an unknown station."""
+        return self._tariff[station_id]
 
     def stations_of(self, company_id: str) -> tuple[Station, ...]:
         """The stations of one company, in file order (empty for an unknown company)."""

@@ -261,7 +261,7 @@ def _build(search: _Search, final: _Label) -> Plan:
     net, dep = search.network, search.departure
     stops: list[Stop] = []
     path: list[str] = [search.origin]
-    costs: dict[str, float] = {}
+    costs: dict[str, int] = {}  # cents
     distance = charging = 0.0
     for prev, nxt in itertools.pairwise(chain):
         leg = net.road_path(prev.node, nxt.node)
@@ -273,18 +273,19 @@ def _build(search: _Search, final: _Label) -> Plan:
             arrive = dep + timedelta(minutes=prev.t)
             depart = arrive + timedelta(minutes=minutes)
             start, end = stop_window(arrive, depart)
-            company = net.company(nxt.station.company_id)
-            cost = round(nxt.energy * company.price_per_kwh, 2)
-            costs[company.id] = round(costs.get(company.id, 0.0) + cost, 2)
-            stops.append(Stop(station_id=nxt.station.id, company_id=company.id, city_id=prev.node,
+            company = nxt.station.company_id
+            # Planned: the energy and the minutes charging; idle is 0 (the car leaves when it is done).
+            price = net.tariff(nxt.station.id).price(nxt.energy, minutes)
+            costs[company] = costs.get(company, 0) + price.total
+            stops.append(Stop(station_id=nxt.station.id, company_id=company, city_id=prev.node,
                               power_kw=nxt.power, arrive_at=arrive, arrive_kwh=prev.level,
                               energy_kwh=nxt.energy, charge_minutes=minutes, depart_at=depart,
-                              window_start=start, window_end=end, cost=cost))
+                              window_start=start, window_end=end, cost=price.total / 100, price=price))
     driving = distance / search.speed
     return Plan(origin=search.origin, destination=search.destination, departure=dep, path=tuple(path),
                 stops=tuple(stops), arrival=dep + timedelta(minutes=final.t), distance_km=distance,
                 driving_minutes=driving, charging_minutes=charging, total_minutes=final.t,
-                arrival_kwh=final.level, cost_by_company=costs)
+                arrival_kwh=final.level, cost_by_company={c: v / 100 for c, v in costs.items()})
 
 
 def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from servers.core.tariffs import Price
 
 if TYPE_CHECKING:
     from servers.core.network import Station
@@ -88,6 +90,20 @@ def stop_window_ts(arrive_ts: float, depart_ts: float) -> tuple[float, float]:
     return math.floor((arrive_ts - _SLACK_S) / 60.0) * 60.0, math.ceil((depart_ts + _SLACK_S) / 60.0) * 60.0
 
 
+def stop_price(stop: Mapping[str, Any]) -> Price:
+    """A planned stop's price by part, from its JSON (plans of before 2026-12-02 have only `cost`: energy)."""
+    price = stop.get("price")
+    return Price.from_json(price) if price else Price(energy=round(float(stop.get("cost", 0.0)) * 100))
+
+
+def cost_cents_by_company(stops: Iterable[Stop]) -> dict[str, int]:
+    """What a trip owes each company on it, in cents: the sum of its stops' prices (what the trip is debited)."""
+    costs: dict[str, int] = {}
+    for s in stops:
+        costs[s.company_id] = costs.get(s.company_id, 0) + s.price.total
+    return costs
+
+
 @dataclass(frozen=True)
 class Stop:
     """One charging stop: where, when, how much energy, at what power, and the window to reserve."""
@@ -103,7 +119,8 @@ class Stop:
     depart_at: datetime
     window_start: datetime
     window_end: datetime
-    cost: float
+    cost: float  # R$: the price's total
+    price: Price = field(default_factory=Price)  # by part, in cents (servers.core.tariffs)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times in ISO 8601)."""
@@ -112,7 +129,7 @@ class Stop:
                 "arrive_kwh": self.arrive_kwh, "energy_kwh": self.energy_kwh,
                 "charge_minutes": self.charge_minutes, "depart_at": self.depart_at.isoformat(),
                 "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
-                "cost": self.cost}
+                "cost": self.cost, "price": self.price.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Stop:
@@ -123,7 +140,8 @@ class Stop:
                    charge_minutes=float(data["charge_minutes"]),
                    depart_at=datetime.fromisoformat(data["depart_at"]),
                    window_start=datetime.fromisoformat(data["window_start"]),
-                   window_end=datetime.fromisoformat(data["window_end"]), cost=float(data["cost"]))
+                   window_end=datetime.fromisoformat(data["window_end"]), cost=float(data["cost"]),
+                   price=stop_price(data))
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,11 @@ class Plan:
     def cost(self) -> float:
         """The whole trip's charging cost in R$."""
         return round(sum(self.cost_by_company.values()), 2)
+
+    @property
+    def cost_cents_by_company(self) -> dict[str, int]:
+        """What the trip owes each company, in cents: its stops' prices summed (what it is debited)."""
+        return cost_cents_by_company(self.stops)
 
     @property
     def station_ids(self) -> tuple[str, ...]:
@@ -213,9 +236,7 @@ def splice(old: Plan, k: int, suffix: Plan, road_km: Callable[[str, str], float]
     prefix_km = sum(road_km(a, b) for a, b in zip(old.path[:at], old.path[1:at + 1], strict=True))
     charging = sum(s.charge_minutes for s in kept) + suffix.charging_minutes
     total = (suffix.arrival - old.departure).total_seconds() / 60.0
-    costs: dict[str, float] = {}
-    for s in (*kept, *suffix.stops):
-        costs[s.company_id] = round(costs.get(s.company_id, 0.0) + s.cost, 2)
+    costs = {c: v / 100 for c, v in cost_cents_by_company((*kept, *suffix.stops)).items()}
     return Plan(origin=old.origin, destination=old.destination, departure=old.departure, path=path,
                 stops=(*kept, *suffix.stops), arrival=suffix.arrival,
                 distance_km=round(prefix_km + suffix.distance_km, 1), driving_minutes=round(total - charging, 3),

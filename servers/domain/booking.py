@@ -281,15 +281,3 @@ def overlap_refusal(trip: Trip) -> tuple[str, dict[str, Any]]:
               f"{parse_time(plan['departure']):%Y-%m-%d %H:%M} to {parse_time(plan['arrival']):%Y-%m-%d %H:%M} UTC)")
     return reason, {"trip_id": trip.trip_id, "origin": plan["origin"], "destination": plan["destination"],
                     "departure": plan["departure"], "arrival": plan["arrival"]}
-
-
-def refund_cents(cost_cents: int, now: datetime, first_window: datetime | None) -> int:
-    """The refund policy: all of it up to 1 h before the first window, half after, none once it began."""
-    if first_window is None:
-        return cost_cents
-    seconds_left = (first_window - now).total_seconds()
-    if seconds_left >= 3600:
-        return cost_cents
-    if seconds_left > 0:
-        return cost_cents // 2
-    return 0

@@ -317,6 +317,47 @@ class TripStopMissed(Event, frozen=True):
 
 
 @_register
+class TripStopCharged(Event, frozen=True):
+    """The charge detail record of a stop, as its company answered the driver's finish: the driver's copy."""
+
+    NAME = "TripStopCharged"
+    trip_id: str
+    stop: int
+    company_id: str
+    station_id: str
+    point_id: str
+    energy_kwh: float
+    started_at: str
+    finished_at: str
+    charge_minutes: float
+    idle_minutes: float
+    price: dict[str, int]  # cents by part, and the total
+
+
+@_register
+class NoShowFeeCharged(Event, frozen=True):
+    """A stop recorded NO_SHOW: its company's no-show fee, taken from the credit — what the credit cannot cover
+    is owed (the balance never goes below zero)."""
+
+    NAME = "NoShowFeeCharged"
+    vehicle_id: str
+    trip_id: str
+    stop: int
+    company_id: str
+    amount_cents: int  # taken from the credit
+    owed_cents: int = 0  # the rest of the fee
+
+
+@_register
+class OwedFeesPaid(Event, frozen=True):
+    """Credit added while no-show fees were owed: what it could cover of them, paid at once."""
+
+    NAME = "OwedFeesPaid"
+    vehicle_id: str
+    amount_cents: int
+
+
+@_register
 class TripEnded(Event, frozen=True):
     """Every stop of a reserved trip is over (or it had none, and its arrival has passed)."""
 
@@ -460,17 +501,26 @@ class ChargingStarted(Event, frozen=True):
     hold_index: int
     point_id: str
     station_id: str = ""
+    started_at: str = ""  # logs of before 2026-12-02 lack it: the event's own time
 
 
 @_register
 class ChargingFinished(Event, frozen=True):
+    """Charging at a reserved stop is over: the company's charge detail record (OCPI's CDR) of the session."""
+
     NAME = "ChargingFinished"
     trip_id: str
     hold_index: int
     point_id: str
     station_id: str = ""
     energy_kwh: float = 0.0
-    cost_cents: int = 0
+    cost_cents: int = 0  # the price's total
+    # The CDR (logs of before 2026-12-02 have only the energy and its cost):
+    started_at: str = ""
+    finished_at: str = ""
+    charge_minutes: float = 0.0
+    idle_minutes: float = 0.0
+    price: dict[str, int] = {}  # cents by part (servers.core.tariffs.Price.to_json)
 
 
 @_register
@@ -479,6 +529,7 @@ class NoShowRecorded(Event, frozen=True):
     trip_id: str
     hold_index: int
     point_id: str
+    fee_cents: int = 0  # the company's no-show fee, charged to the driver by their home company
 
 
 @_register

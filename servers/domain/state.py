@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from events.model import RecordedEvent
+from servers.core.tariffs import PARTS
 from servers.domain import events as ev
 from servers.domain.events import Charging, HoldStatus, TripStatus
 from servers.domain.windows import PointWindows
@@ -63,6 +64,7 @@ class Account:
     tokens: dict[str, str] = field(default_factory=dict)  # token hash -> expiry (ISO)
     statement: list[dict[str, Any]] = field(default_factory=list)
     trips: list[str] = field(default_factory=list)
+    owed_cents: int = 0  # no-show fees the credit could not cover
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Trip:
     hold_ids: dict[str, str] = field(default_factory=dict)  # stop -> the id it is held under, when not trip_id
     amendments: int = 0  # re-bookings tried
     notices: list[dict[str, Any]] = field(default_factory=list)  # what the driver was told of them
+    charges: list[dict[str, Any]] = field(default_factory=list)  # the stops' charge detail records (CDRs)
+    noshow_fees: dict[str, int] = field(default_factory=dict)  # stop -> the no-show fee charged (cents, owed too)
 
     def hold_id(self, stop: int) -> str:
         """The id the stop is held under at its company: the trip's, or the re-booking's that reserved it."""
@@ -157,6 +161,8 @@ class Hold:
     notice: str = ""  # MOVED or BROKEN: the coordinator has not heard of it yet
     moved_from: str = ""  # the point it was moved from, and why (its last move)
     moved_reason: str = ""
+    started_at: str = ""  # when charging began
+    cdr: dict[str, Any] = field(default_factory=dict)  # once finished: its charge detail record (a finish repeated)
 
     @cached_property
     def window(self) -> tuple[datetime, datetime]:
@@ -211,12 +217,20 @@ class ServerState:
     requests_refused: int = 0  # answers to drivers were refusals (the answers themselves are in the log only)
     refusals: int = 0  # prepare requests refused here, as participant
     counts: dict[str, int] = field(default_factory=dict)  # events by type
+    # This company's charging figures, all time (the reservations themselves are forgotten): `new_figures`.
+    figures: dict[str, Any] = field(default_factory=lambda: new_figures())
     # (when, kind, key) of what may be forgotten then; derived from the rest (rebuilt, never saved).
     expiring: list[tuple[datetime, str, str]] = field(default_factory=list, metadata={"derived": True})
     # point_id -> the windows of `occupancy` on it, sorted (derived: for "what overlaps?" by bisection).
     windows: dict[str, PointWindows] = field(default_factory=dict, metadata={"derived": True})
     # Hold key -> when its trip asked (epoch s), for holds still undecided: what the priority rule may make yield.
     yieldable: dict[str, float] = field(default_factory=dict, metadata={"derived": True})
+
+
+def new_figures() -> dict[str, Any]:
+    """A company's charging figures before any session: CDRs, kWh, revenue by part (cents), no-shows and fees."""
+    return {"sessions": 0, "energy_kwh": 0.0, "revenue_cents": {p: 0 for p in (*PARTS, "total")},
+            "noshows": 0, "noshow_fees_cents": 0}
 
 
 def _settled(trip: Trip) -> bool:
@@ -376,6 +390,26 @@ def _trip_refunded(state: ServerState, e: ev.TripRefunded, r: RecordedEvent) -> 
     acc.statement.append(_entry(r, "refund", e.amount_cents, acc.balance_cents, trip_id=e.trip_id))
 
 
+@on(ev.NoShowFeeCharged)
+def _noshow_fee_charged(state: ServerState, e: ev.NoShowFeeCharged, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents -= e.amount_cents
+    acc.owed_cents += e.owed_cents
+    acc.statement.append(_entry(r, "noshow_fee", -e.amount_cents, acc.balance_cents, trip_id=e.trip_id,
+                                stop=e.stop, company_id=e.company_id, owed_cents=e.owed_cents))
+    trip = state.trips.get(e.trip_id)
+    if trip is not None:
+        trip.noshow_fees[str(e.stop)] = e.amount_cents + e.owed_cents
+
+
+@on(ev.OwedFeesPaid)
+def _owed_fees_paid(state: ServerState, e: ev.OwedFeesPaid, r: RecordedEvent) -> None:
+    acc = state.accounts[e.vehicle_id]
+    acc.balance_cents -= e.amount_cents
+    acc.owed_cents -= e.amount_cents
+    acc.statement.append(_entry(r, "owed_paid", -e.amount_cents, acc.balance_cents, owed_cents=acc.owed_cents))
+
+
 @on(ev.VehicleUpdated)
 def _vehicle_updated(state: ServerState, e: ev.VehicleUpdated, r: RecordedEvent) -> None:
     state.accounts[e.vehicle_id].vehicle.update(e.changes)
@@ -454,6 +488,20 @@ def _stop_missed(state: ServerState, e: ev.TripStopMissed, r: RecordedEvent) -> 
     trip = state.trips[e.trip_id]
     if e.stop not in trip.missed and e.stop not in trip.checked_in:
         trip.missed.append(e.stop)
+
+
+@on(ev.TripStopCharged)
+def _stop_charged(state: ServerState, e: ev.TripStopCharged, r: RecordedEvent) -> None:
+    cdr = {"stop": e.stop, "company_id": e.company_id, "station_id": e.station_id, "point_id": e.point_id,
+           "energy_kwh": e.energy_kwh, "started_at": e.started_at, "finished_at": e.finished_at,
+           "charge_minutes": e.charge_minutes, "idle_minutes": e.idle_minutes, "price": dict(e.price)}
+    trip = state.trips.get(e.trip_id)
+    if trip is None:
+        return
+    trip.charges.append(cdr)
+    acc = state.accounts.get(trip.vehicle_id)
+    if acc is not None:  # a record, not a movement: the trip was paid when it was booked
+        acc.statement.append(_entry(r, "charge", 0, acc.balance_cents, trip_id=e.trip_id, charge=cdr))
 
 
 @on(ev.TripEnded)
@@ -605,17 +653,32 @@ def _stop_over(state: ServerState, trip_id: str, hold_index: int, charging: Char
 
 @on(ev.ChargingStarted)
 def _charging_started(state: ServerState, e: ev.ChargingStarted, r: RecordedEvent) -> None:
+    state.participations[e.trip_id].holds[e.hold_index].started_at = e.started_at or r.recorded_at.isoformat()
     _stop_over(state, e.trip_id, e.hold_index, Charging.CHARGING)
 
 
 @on(ev.ChargingFinished)
 def _charging_finished(state: ServerState, e: ev.ChargingFinished, r: RecordedEvent) -> None:
     _stop_over(state, e.trip_id, e.hold_index, Charging.FINISHED, e.energy_kwh)
+    if e.price:
+        state.participations[e.trip_id].holds[e.hold_index].cdr = {
+            "energy_kwh": e.energy_kwh, "started_at": e.started_at, "finished_at": e.finished_at,
+            "charge_minutes": e.charge_minutes, "idle_minutes": e.idle_minutes, "price": dict(e.price)}
+    figures = state.figures
+    figures["sessions"] += 1
+    figures["energy_kwh"] = round(figures["energy_kwh"] + e.energy_kwh, 3)
+    revenue = figures["revenue_cents"]
+    price = e.price or {"energy": e.cost_cents}  # a record of before 2026-12-02: its cost was the energy's
+    for part in PARTS:
+        revenue[part] += price.get(part, 0)
+    revenue["total"] += e.cost_cents
 
 
 @on(ev.NoShowRecorded)
 def _no_show(state: ServerState, e: ev.NoShowRecorded, r: RecordedEvent) -> None:
     _stop_over(state, e.trip_id, e.hold_index, Charging.NO_SHOW)
+    state.figures["noshows"] += 1
+    state.figures["noshow_fees_cents"] += e.fee_cents
 
 
 @on(ev.StopsReleased)
@@ -677,7 +740,9 @@ class ServerFold:
     """The fold of a company server's log (the `Fold` protocol of `events.model`)."""
 
     name = "servers.domain.state:FOLD"
-    version = 3  # 2: the retention rule (what the state forgets); 3: trips keep asked_at, missed stops, ends
+    # 2: the retention rule (what the state forgets); 3: trips keep asked_at, missed stops, ends; 4: charge detail
+    # records, no-show fees, a company's charging figures
+    version = 4
 
     def initial(self) -> ServerState:
         return ServerState()
@@ -692,7 +757,8 @@ class ServerFold:
         state = ServerState(seq=data["seq"], by_login=dict(data["by_login"]), by_token=dict(data["by_token"]),
                             point_status=dict(data["point_status"]),
                             requests_refused=data["requests_refused"],
-                            refusals=data["refusals"], counts=dict(data["counts"]))
+                            refusals=data["refusals"], counts=dict(data["counts"]),
+                            figures=data.get("figures") or new_figures())
         state.accounts = {k: Account(**v) for k, v in data["accounts"].items()}
         state.trips = {k: Trip(**{**v, "status": TripStatus(v["status"])}) for k, v in data["trips"].items()}
         state.amendments = {k: Amendment(**{**v, "status": TripStatus(v["status"])})

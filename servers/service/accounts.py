@@ -175,9 +175,13 @@ class Accounts:
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             acc = _get(state, vehicle_id)
-            reply = {"balance": (acc.balance_cents + cents) / 100, "added": cents / 100}
-            added = ev.CreditAdded(vehicle_id=vehicle_id, amount_cents=cents, request_id=request_id)
-            return [ev.append(account_stream(vehicle_id), added),
+            # No-show fees still owed are paid first, as far as the new credit goes (docs/booking.md "Money").
+            paid = min(acc.owed_cents, acc.balance_cents + cents)
+            reply = {"balance": (acc.balance_cents + cents - paid) / 100, "added": cents / 100}
+            events: list[ev.Event] = [ev.CreditAdded(vehicle_id=vehicle_id, amount_cents=cents, request_id=request_id)]
+            if paid > 0:
+                events.append(ev.OwedFeesPaid(vehicle_id=vehicle_id, amount_cents=paid))
+            return [ev.append(account_stream(vehicle_id), *events),
                     answered(vehicle_id, request_id, "add_credit", reply)], reply
 
         return self.engine.execute(decide)
@@ -209,7 +213,8 @@ class Accounts:
         def query(state: ServerState) -> dict[str, Any]:
             acc = _get(state, vehicle_id)
             return {"vehicle_id": acc.vehicle_id, "owner": dict(acc.owner), "vehicle": dict(acc.vehicle),
-                    "balance": acc.balance_cents / 100, "statement": list(acc.statement),
+                    "balance": acc.balance_cents / 100, "owed": acc.owed_cents / 100,
+                    "statement": list(acc.statement),
                     "trips": list(acc.trips), "opened_at": acc.opened_at}
 
         return self.engine.read(query)

@@ -23,7 +23,7 @@ from events.model import StreamAppend
 from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from servers.core.network import Network
 from servers.core.planner import Plan
-from servers.domain import booking, lifecycle
+from servers.domain import booking, lifecycle, money
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, Forbidden, InsufficientCredit, NotFound, Unavailable
 from servers.domain.events import BookingStatus, CanceledReason, TripStatus
@@ -42,11 +42,6 @@ log = logging.getLogger(__name__)
 
 COMMIT = "commit"
 ABORT = "abort"
-
-
-def cents(reais: float) -> int:
-    """R$ to whole cents."""
-    return round(reais * 100)
 
 
 def stops_by_company(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -71,6 +66,7 @@ class Coordinator:
         self.engine = engine
         self.requests = requests
         self.network = network
+        self.terms = {c.id: c.booking_terms for c in network.companies}
         self.company_id = company_id
         self.peers = peers
         self.trips = trips
@@ -133,7 +129,7 @@ class Coordinator:
                     last = taken
                 break  # nothing else fits around what is taken: answer with the last refusal
             balance = self.engine.state.accounts[vehicle_id].balance_cents
-            cost = sum(cents(c) for c in plan.cost_by_company.values())
+            cost = sum(plan.cost_cents_by_company.values())
             if cost > balance:
                 return _refused(InsufficientCredit.code,
                                 f"the trip costs R$ {cost / 100:.2f} and the credit is R$ {balance / 100:.2f}",
@@ -161,7 +157,7 @@ class Coordinator:
         """One two-phase transaction for one plan."""
         trip_id = "t" + uuid.uuid4().hex[:16]
         grouped = stops_by_company(plan)
-        cost_by_company = {c: cents(v) for c, v in plan.cost_by_company.items()}
+        cost_by_company = plan.cost_cents_by_company
         requested = ev.TripRequested(
             trip_id=trip_id, vehicle_id=vehicle_id, request_id=request_id, attempt=attempt,
             priority=priority.isoformat(), plan=plan.to_json(), participants=sorted(grouped),
@@ -456,8 +452,9 @@ class Coordinator:
             first = parse_time(stops[0]["window_start"]) if stops else None
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
-            # A trip whose charger failed and that could not be re-booked is refunded in full.
-            refund = trip.cost_cents if trip.broken else booking.refund_cents(trip.cost_cents, now, first)
+            # A trip whose charger failed and that could not be re-booked is refunded in full; otherwise stop by
+            # stop, by each company's cancel-until term (servers.domain.money).
+            refund = trip.cost_cents if trip.broken else money.refund_cents(stops, now, self.terms, trip.cost_cents)
             aborts = [ev.TripAmendAborted(trip_id=trip_id, amendment_id=a.amendment_id, code="CANCELLED",
                                           reason="the trip was cancelled")
                       for a in state.amendments.values() if a.trip_id == trip_id and a.status is TripStatus.REQUESTED]
@@ -507,12 +504,24 @@ class Coordinator:
         except PeerRefused as exc:  # the station's company's own refusal, with its status
             raise DomainError(exc.message, code=exc.code, status=exc.status) from exc
 
+        stop = stops[req.stop]
+
         def decide(state: ServerState) -> tuple[list[StreamAppend], None]:
             current = state.trips.get(req.trip_id)
-            if current is None or req.stop in current.checked_in:
+            if current is None:
                 return [], None
-            return [ev.append(trip_stream(req.trip_id), ev.TripStopCheckedIn(trip_id=req.trip_id, stop=req.stop))], \
-                None
+            events: list[ev.Event] = []
+            if req.stop not in current.checked_in:
+                events.append(ev.TripStopCheckedIn(trip_id=req.trip_id, stop=req.stop))
+            cdr = reply.get("cdr")
+            # The station's company's record of the session, kept for the driver once (a finish may be repeated).
+            if cdr and not any(c["stop"] == req.stop for c in current.charges):
+                events.append(ev.TripStopCharged(
+                    trip_id=req.trip_id, stop=req.stop, company_id=stop["company_id"], station_id=reply["station_id"],
+                    point_id=reply["point_id"], energy_kwh=cdr["energy_kwh"], started_at=cdr["started_at"],
+                    finished_at=cdr["finished_at"], charge_minutes=cdr["charge_minutes"],
+                    idle_minutes=cdr["idle_minutes"], price=dict(cdr["price"])))
+            return ([ev.append(trip_stream(req.trip_id), *events)] if events else []), None
 
         self.engine.execute(decide)
         return reply

@@ -3,7 +3,8 @@
 A stop not begun by its company's no-show timeout (plus a grace: the station's
 company frees the point first, and a check-in forwarded just before is
 answered first) is recorded `TripStopMissed`; a trip whose every stop is over
-is recorded `TripEnded` (FULFILLED, or NO_SHOW when no stop was charged at).
+is recorded `TripEnded` (FULFILLED, or NO_SHOW when no stop was charged at). A missed stop's company's
+no-show fee is taken from the driver's credit with it (`NoShowFeeCharged`; what the credit cannot cover is owed).
 The trips are kept in a heap by the next moment one of them may change, so a
 tick looks only at what is due, however many trips are booked ahead.
 """
@@ -17,8 +18,9 @@ from datetime import datetime
 from events.model import RecordedEvent, StreamAppend
 from servers.core.network import Network
 from servers.domain import events as ev
-from servers.domain import lifecycle
+from servers.domain import lifecycle, money
 from servers.domain.state import ServerState, Trip, parse_time
+from servers.service.accounts import account_stream
 from servers.service.engine import Engine
 from servers.service.trips import trip_stream
 
@@ -78,14 +80,34 @@ class Lifecycle:
                     self._watch(trip)
 
     def _missed(self, state: ServerState, due: list[str], now: datetime) -> tuple[list[StreamAppend], list[str]]:
+        """Record the stops missed by now, each with its company's no-show fee (in the same transaction: a stop is
+        recorded missed once, so its fee is charged once)."""
         appends, changed = [], []
+        balances: dict[str, int] = {}  # what each account has left after the fees of this tick
         for trip_id in due:
             trip = state.trips.get(trip_id)
             stops = lifecycle.missed_stops(trip, now, self.terms) if trip is not None else []
-            if stops:
-                appends.append(ev.append(trip_stream(trip_id), *(ev.TripStopMissed(trip_id=trip_id, stop=i)
-                                                                 for i in stops)))
-                changed.append(trip_id)
+            if not stops:
+                continue
+            assert trip is not None
+            appends.append(ev.append(trip_stream(trip_id), *(ev.TripStopMissed(trip_id=trip_id, stop=i)
+                                                             for i in stops)))
+            changed.append(trip_id)
+            acc = state.accounts.get(trip.vehicle_id)
+            if acc is None:
+                continue
+            fees = []
+            for i in stops:
+                company = trip.plan["stops"][i]["company_id"]
+                fee = money.noshow_fee_cents(self.terms[company])
+                if fee:
+                    left = balances.get(acc.vehicle_id, acc.balance_cents)
+                    taken = min(fee, max(left, 0))  # never below zero: the rest is owed
+                    balances[acc.vehicle_id] = left - taken
+                    fees.append(ev.NoShowFeeCharged(vehicle_id=acc.vehicle_id, trip_id=trip_id, stop=i,
+                                                    company_id=company, amount_cents=taken, owed_cents=fee - taken))
+            if fees:
+                appends.append(ev.append(account_stream(acc.vehicle_id), *fees))
         return appends, changed
 
     def _ended(self, state: ServerState, due: list[str], now: datetime) -> tuple[list[StreamAppend], list[str]]:

@@ -18,7 +18,7 @@ from typing import Any
 from events.model import StreamAppend
 from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.core.network import Network, Station
-from servers.domain import booking, lifecycle, point_status
+from servers.domain import booking, lifecycle, money, point_status
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, NotFound
 from servers.domain.events import Charging
@@ -192,18 +192,30 @@ class Participant:
                                    f"{company.booking_terms.noshow_timeout_minutes} min after its window opened "
                                    "without a check-in (NO_SHOW)", code="NO_SHOW")
                 started = ev.ChargingStarted(trip_id=req.trip_id, hold_index=index, point_id=hold.point_id,
-                                             station_id=hold.station_id)
+                                             station_id=hold.station_id, started_at=self.engine.clock().isoformat())
                 return [ev.append(hold_stream(req.trip_id), started)], {**base, "charging": Charging.CHARGING}
             if hold.charging == Charging.FINISHED:
-                return [], {**base, "charging": Charging.FINISHED, "energy_kwh": hold.charged_kwh}
+                return [], {**base, "charging": Charging.FINISHED, "energy_kwh": hold.charged_kwh,
+                            **({"cdr": hold.cdr} if hold.cdr else {})}
             if hold.charging != Charging.CHARGING:
                 raise Conflict(f"stop {req.stop} has not started charging", code="NOT_CHARGING")
             energy = hold.energy_kwh if req.energy_kwh is None else req.energy_kwh
-            cost_cents = round(energy * company.price_per_kwh * 100)
-            finished = ev.ChargingFinished(trip_id=req.trip_id, hold_index=index, point_id=hold.point_id,
-                                           station_id=hold.station_id, energy_kwh=energy, cost_cents=cost_cents)
+            now = self.engine.clock()
+            cdr = money.charge_record(self.network.tariff(hold.station_id), company.booking_terms,
+                                      started_at=parse_time(hold.started_at) if hold.started_at else now,
+                                      finished_at=now, energy_kwh=energy, power_kw=hold.power_kw,
+                                      window_end=hold.window[1])
+            price = cdr.price.to_json()
+            finished = ev.ChargingFinished(
+                trip_id=req.trip_id, hold_index=index, point_id=hold.point_id, station_id=hold.station_id,
+                energy_kwh=energy, cost_cents=cdr.price.total, started_at=cdr.started_at.isoformat(),
+                finished_at=cdr.finished_at.isoformat(), charge_minutes=cdr.charge_minutes,
+                idle_minutes=cdr.idle_minutes, price=price)
             return ([ev.append(hold_stream(req.trip_id), finished)],
-                    {**base, "energy_kwh": energy, "cost_cents": cost_cents, "charging": Charging.FINISHED})
+                    {**base, "energy_kwh": energy, "cost_cents": cdr.price.total, "charging": Charging.FINISHED,
+                     "cdr": {"energy_kwh": energy, "started_at": finished.started_at,
+                             "finished_at": finished.finished_at, "charge_minutes": cdr.charge_minutes,
+                             "idle_minutes": cdr.idle_minutes, "price": price}})
 
         return self.engine.execute(decide)
 
@@ -227,6 +239,7 @@ class Participant:
     def record_no_shows(self, now: datetime) -> int:
         """Free every reserved point not begun by the company's no-show timeout (OCPI: NO_SHOW)."""
         terms = self.network.company(self.company_id).booking_terms
+        fee = money.noshow_fee_cents(terms)
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], int]:
             appends = []
@@ -236,7 +249,7 @@ class Participant:
                 for i, hold in enumerate(part.holds):
                     if not hold.charging and lifecycle.no_show_at(hold.window[0], terms) <= now:
                         appends.append(ev.append(hold_stream(part.trip_id), ev.NoShowRecorded(
-                            trip_id=part.trip_id, hold_index=i, point_id=hold.point_id)))
+                            trip_id=part.trip_id, hold_index=i, point_id=hold.point_id, fee_cents=fee)))
             return appends, len(appends)
 
         return self.engine.execute(decide)

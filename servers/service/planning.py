@@ -48,6 +48,7 @@ class TripPlanner:
         self.engine = engine
         self.network = network
         self.availability = availability
+        self._terms = {c.id: c.booking_terms.to_json() for c in network.companies}  # shown with every preview
 
     def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
         """The vehicle as the planner needs it, from the account and the trip's overrides."""
@@ -79,7 +80,8 @@ class TripPlanner:
 
     def explain(self, plan: Plan, vehicle: Vehicle) -> dict[str, Any]:
         """A plan as a preview shows it: its JSON and, when it leaves the shortest road, why."""
-        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle)}
+        terms = {c: self._terms[c] for c in dict.fromkeys(s.company_id for s in plan.stops)}
+        return {**plan.to_json(), "detour_reason": detour_reason(self.network, plan, vehicle), "terms": terms}
 
     # -- booking ----------------------------------------------------------------------------------
     def exclusions(self, stations: Iterable[str] = (), asked: datetime | None = None,

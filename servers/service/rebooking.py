@@ -45,11 +45,6 @@ RETRY_AFTER = timedelta(seconds=30)  # a stop not re-booked is tried again this 
 MAX_ATTEMPTS = 3  # re-plans around what the companies refused, per try
 
 
-def cents(reais: float) -> int:
-    """R$ to whole cents."""
-    return round(reais * 100)
-
-
 class Rebooking:
     """The coordinator's re-bookings (see the module's docstring)."""
 
@@ -140,7 +135,7 @@ class Rebooking:
         releases: dict[str, dict[str, list[int]]] = {}
         for index, stop in enumerate(old.stops[k:], start=k):
             releases.setdefault(stop.company_id, {}).setdefault(trip.hold_id(index), []).append(index)
-        cost_by_company = {co: cents(v) for co, v in merged.cost_by_company.items()}
+        cost_by_company = merged.cost_cents_by_company
         requested = ev.TripAmendRequested(
             trip_id=trip_id, amendment_id=amendment_id, from_stop=k, plan=merged.to_json(),
             participants=sorted(grouped), stops_by_company=grouped, releases=releases,

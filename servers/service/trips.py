@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from servers.core.network import Network
 from servers.domain import lifecycle
 from servers.domain.errors import NotFound
 from servers.domain.events import BookingStatus, CanceledReason, Role, TripStatus, Vote, Yes
-from servers.domain.state import Trip
+from servers.domain.state import Trip, parse_time
 from servers.service.engine import Engine
 
 
@@ -23,6 +24,9 @@ class TripsView:
     def __init__(self, engine: Engine, network: Network) -> None:
         self.engine = engine
         self.network = network
+        # Read for every stop of every itinerary (one is built at each commit decision): resolved once.
+        self._terms = {c.id: c.booking_terms.to_json() for c in network.companies}
+        self._names = {c.id: c.name for c in network.companies}
 
     def trip(self, vehicle_id: str, trip_id: str) -> Trip:
         """The trip, if it is this vehicle's (a forgotten or another's trip is UNKNOWN_TRIP)."""
@@ -38,10 +42,17 @@ class TripsView:
                 {h.stop: h.point_id for v in votes.values() if isinstance(v, Yes) for h in v.holds})
         status = lifecycle.trip_status(trip) if votes is None else BookingStatus.RESERVED
         stops = []
+        terms: dict[str, Any] = {}
         for index, stop in enumerate(trip.plan.get("stops", [])):
+            company = stop["company_id"]
+            terms[company] = self._terms[company]
+            fee = trip.noshow_fees.get(str(index))
+            until = parse_time(stop["window_start"]) - timedelta(minutes=terms[company]["cancel_until_minutes"])
             stops.append({**stop, "stop": index, "point_id": held.get(index) or None,
-                          "company_name": self.network.company(stop["company_id"]).name,
-                          "status": lifecycle.stop_status(trip, index) if votes is None else status})
+                          "company_name": self._names[company],
+                          "status": lifecycle.stop_status(trip, index) if votes is None else status,
+                          "refund_until": until.isoformat(),  # money.refund_until, from the terms resolved once
+                          "noshow_fee": fee / 100 if fee is not None else None})
         canceled = ({"cancellation_reason": trip.cancellation_reason or CanceledReason.NO_CANCELED,
                      "who_canceled": trip.who_canceled or Role.EMSP} if trip.status is TripStatus.CANCELLED
                     else None)
@@ -51,7 +62,7 @@ class TripsView:
                 "cost": trip.cost_cents / 100,
                 "cost_by_company": {c: v / 100 for c, v in trip.cost_by_company_cents.items()},
                 "requested_at": trip.requested_at, "asked_at": trip.asked_at or None, "refund": trip.refund_cents / 100,
-                "reason": trip.reason}
+                "reason": trip.reason, "terms": terms, "charges": list(trip.charges)}
 
     def trip_of(self, vehicle_id: str, trip_id: str) -> dict[str, Any]:
         """One trip of a vehicle, as its driver sees it."""

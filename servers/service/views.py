@@ -25,10 +25,12 @@ def network_json(network: Network) -> dict[str, Any]:
                    for c in network.cities],
         "roads": [{"id": r.id, "a": r.a, "b": r.b, "highway": r.highway, "km": r.km} for r in network.roads],
         "companies": [{"id": c.id, "name": c.name, "state": c.state, "price_per_kwh": c.price_per_kwh,
-                       "color": c.color} for c in network.companies],
+                       "color": c.color, "tariff": c.own_tariff.to_json(), "booking_terms": c.booking_terms.to_json()}
+                      for c in network.companies],
         "stations": [{"id": s.id, "company_id": s.company_id, "city_id": s.city_id, "name": s.name,
-                      "points": [{"id": p.id, "power_kw": p.power_kw, "connector": p.connector}
-                                 for p in s.points]} for s in network.stations],
+                      "points": [{"id": p.id, "power_kw": p.power_kw, "connector": p.connector} for p in s.points],
+                      **({"tariff": s.tariff.to_json()} if s.tariff is not None else {})}
+                     for s in network.stations],
     }
 
 
@@ -73,6 +75,16 @@ def stats(state: ServerState, network: Network, company: str, now: datetime) -> 
         "requests_refused": state.requests_refused,
         "prepares_refused": state.refusals,
     }
+
+
+def figures(state: ServerState, network: Network, company: str) -> dict[str, Any]:
+    """A company's charging figures (its charge detail records summed, its no-shows), its tariff and terms."""
+    c = network.company(company)
+    f = state.figures
+    return {"company": company, "sessions": f["sessions"], "energy_kwh": f["energy_kwh"],
+            "revenue_cents": dict(f["revenue_cents"]), "noshows": f["noshows"],
+            "noshow_fees_cents": f["noshow_fees_cents"], "tariff": c.own_tariff.to_json(),
+            "booking_terms": c.booking_terms.to_json()}
 
 
 def state_at(store: EventStore, network: Network, company: str, at: int | None,

@@ -75,6 +75,17 @@ class Driver:
             httpx.post(self.base + "/api/v1/me/credit", json={"amount": amount},
                        headers={"Authorization": "Bearer " + self.token}, timeout=10)
 
+    def cancel(self, trip_id: str, timeout: float = 20.0) -> httpx.Response:
+        return httpx.post(self.base + f"/api/v1/trips/{trip_id}/cancel", json={"reason": "TRAFFIC"},
+                          headers={"Authorization": "Bearer " + self.token}, timeout=timeout)
+
+    def check_in(self, trip_id: str, stop: int, action: str, timeout: float = 20.0) -> httpx.Response:
+        body: dict[str, object] = {"trip_id": trip_id, "stop": stop, "action": action}
+        if action == "finish":
+            body["energy_kwh"] = 10.0
+        return httpx.post(self.base + f"/api/v1/trips/{trip_id}/check-in", json=body,
+                          headers={"Authorization": "Bearer " + self.token}, timeout=timeout)
+
     def book(self, origin: str, destination: str, when: str, timeout: float = 20.0) -> httpx.Response:
         return httpx.post(self.base + "/api/v1/trips", json={"origin": origin, "destination": destination,
                                                             "departure": when},
@@ -91,6 +102,8 @@ class LoadStats:
     refusals: dict[str, int] = field(default_factory=dict)  # refusal code -> count
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    cancelled: int = 0  # trips the load cancelled (refunded by the companies' terms)
+    charged: int = 0  # first stops the load charged at (a charge detail record each)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def error(self, kind: str) -> None:
@@ -106,13 +119,18 @@ class Load:
     """Threads that book trips until stopped, `max_requests` are sent, or `max_seconds` pass."""
 
     def __init__(self, drivers: list[Driver], threads: int, seed: int, max_requests: int = 10_000,
-                 max_seconds: float = 120.0, pause_s: float = 0.0) -> None:
+                 max_seconds: float = 120.0, pause_s: float = 0.0, cancel_share: float = 0.15,
+                 charge_share: float = 0.15) -> None:
         self.drivers = drivers
         self.threads = threads
         self.rng = random.Random(seed)
         self.max_requests = max_requests
         self.max_seconds = max_seconds
         self.pause_s = pause_s
+        # Some trips booked are cancelled at once (refunds by terms), some charged at their first stop (a check-in
+        # is accepted any time before the no-show: charge detail records): money moves under the faults too.
+        self.cancel_share = cancel_share
+        self.charge_share = charge_share
         self.stats = LoadStats()
         self._stop = threading.Event()
         self._sent = 0
@@ -166,10 +184,41 @@ class Load:
                     with contextlib.suppress(ValueError):  # a proxy or a dying server may not answer JSON
                         kind += ":" + str(r.json().get("code"))
                     self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+            if r.status_code == 201:
+                self._after_booking(driver, r.json()["trip_id"])
             if top_up:
                 driver.add_credit(3000.0)  # the load is about bookings, not about running dry
             if self.pause_s:
                 self._stop.wait(self.pause_s)
+
+    def _after_booking(self, driver: Driver, trip_id: str) -> None:
+        """Cancel the trip, or charge at its first stop, or leave it (by the shares)."""
+        with self.stats.lock:
+            draw = self.rng.random()
+        try:
+            if draw < self.cancel_share:
+                r = driver.cancel(trip_id)
+                if r.status_code == 200:
+                    with self.stats.lock:
+                        self.stats.cancelled += 1
+                    return
+            elif draw < self.cancel_share + self.charge_share:
+                r = driver.check_in(trip_id, 0, "start")
+                if r.status_code == 200:
+                    r = driver.check_in(trip_id, 0, "finish")
+                if r.status_code == 200:
+                    with self.stats.lock:
+                        self.stats.charged += 1
+                    return
+            else:
+                return
+        except httpx.HTTPError as exc:
+            self.stats.error("after-booking:" + type(exc).__name__)
+            return
+        kind = f"after-booking:http{r.status_code}"
+        with contextlib.suppress(ValueError):  # a server dying under the fault may not answer JSON
+            kind += ":" + str(r.json().get("code"))
+        self.stats.error(kind)
 
     def start(self) -> Load:
         deadline = time.monotonic() + self.max_seconds
@@ -239,7 +288,8 @@ class Trial:
         errs = ",".join(f"{k}={v}" for k, v in sorted(self.stats.errors.items())) or "-"
         codes = ",".join(f"{k}={v}" for k, v in sorted(self.stats.refusals.items())) or "-"
         return (f"trial {self.number:3d} {self.fault:17s} {self.target:10s} requests={self.stats.requests:3d} "
-                f"confirmed={len(self.stats.confirmed):3d} refused={self.stats.refused:3d}[{codes}] errors[{errs}] "
+                f"confirmed={len(self.stats.confirmed):3d} cancelled={self.stats.cancelled:3d} "
+                f"charged={self.stats.charged:3d} refused={self.stats.refused:3d}[{codes}] errors[{errs}] "
                 f"recovery={self.recovery_s:5.1f}s violations={len(self.violations)} lost={len(self.lost)}"
                 + (" " + "; ".join(self.notes) if self.notes else ""))
 

@@ -5,7 +5,8 @@ broker, or SIGSTOPs a server for a few seconds, or fails chargers of a company
 (their reservations move or are re-booked) and SIGKILLs its server at once;
 afterwards every unfinished trip must resolve within a bounded time, the
 invariant checker must find nothing (no reservation left on a failed point
-untold), and no trip a client was told is RESERVED may be missing from its
+untold; refunds, no-show fees and charge records by the rules: the load cancels
+some trips and charges at some first stops), and no trip a client was told is RESERVED may be missing from its
 coordinator's log. The long run is bench/chaos.py.
 """
 
@@ -48,6 +49,8 @@ def test_one_fault_under_load_loses_nothing_and_converges(net, drivers, number, 
     assert trial.violations == [], "\n".join(map(str, trial.violations))
     assert trial.lost == [], f"trips confirmed to a client but not committed: {trial.lost}"
     assert trial.notes == []
+    if len(trial.stats.confirmed) >= 20:  # money moved under the fault too: refunds by terms, charge records
+        assert trial.stats.cancelled and trial.stats.charged, trial.line()
     if fault.startswith("kill-") and fault != "kill-broker":
         # The killed server was down for a moment: some client must have noticed, and coped.
         assert trial.stats.errors or trial.stats.refusals, trial.line()

@@ -30,6 +30,10 @@ def test_preview_shows_the_plan_without_reserving(net):
     assert "nothing is reserved" in texts(at)
     assert {m.label for m in at.metric} >= {"Distance", "Total time", "Cost"}
     assert len(at.dataframe) >= 1  # the stops
+    # Before booking: each stop's price by part, and the terms of every company on the plan.
+    assert "Price by part" in texts(at) and "Booking terms" in texts(at)
+    shown = "\n".join(df.value.to_string() for df in at.dataframe)
+    assert "reservation fee" in shown and "full refund until" in shown and "min before the stop's window" in shown
     assert {m.label: m.value for m in at.metric}["Credit"] == "R$ 500,00"
 
 

@@ -20,6 +20,10 @@ def test_network_page_shows_every_company_up_with_figures(net):
     # Labels say what they count: these figures count trips, not points.
     assert {"trips holding points", "trips with reserved points"} <= set(figures.index)
     assert not {"held", "reserved"} & set(figures.index)
+    # Each company's charging and money: its charge records summed (GET /api/v1/company/figures).
+    money = at.dataframe[1].value
+    assert list(money.columns) == ["VoltPoint", "E-Flux", "EcoCharge"]
+    assert {"charge records", "kWh delivered", "revenue: total", "no-show fees"} <= set(money.index)
     assert at.selectbox(key="net_station").value
     # The map's legend names OCPI's point statuses; the chosen station's points say theirs, live.
     assert "Points, live" in page and all(s in page for s in ("AVAILABLE", "OUTOFORDER", "CHARGING"))

@@ -137,7 +137,7 @@ def _public(net: LocalNetwork, api: Recorder) -> None:
     api("POST", check_in, {"trip_id": second["trip_id"], "stop": 0, "action": "start"}, headers=me, expect=400)
     api("POST", f"/api/v1/trips/{first['trip_id']}/cancel", headers=me, expect=409)  # TRIP_STARTED
     api("POST", f"/api/v1/trips/{second['trip_id']}/cancel", headers=me, expect=200)
-    api("GET", "/api/v1/me", headers=me, expect=200)  # a credit, two debits and a refund
+    api("GET", "/api/v1/me", headers=me, expect=200)  # a credit, two debits, a charge record and a refund
 
     operator = {"X-Operator-Token": json.loads((net.run_dir / "service-logins.json").read_text())[HOME]["operator"]}
     point = f"/api/v1/points/{net.network.stations_of(HOME)[-1].points[0].id}/status"
@@ -154,6 +154,7 @@ def _public(net: LocalNetwork, api: Recorder) -> None:
     api("GET", "/api/v1/events?limit=1000", expect=200)
     api("GET", "/api/v1/events?type=TripCommitted", expect=200)
     api("GET", "/api/v1/stats", expect=200)
+    api("GET", "/api/v1/company/figures", expect=200)
     api("GET", "/api/v1/log/state", expect=200)
     api("GET", "/api/v1/log/state?at=3", expect=200)
     api("GET", "/api/v1/log/digest", expect=200)
@@ -294,7 +295,7 @@ def test_a_refused_booking_is_a_409_whose_details_hold_the_refusal(exchanges):
 def test_fields_a_reply_leaves_out_stay_out_instead_of_becoming_null(exchanges):
     me = [e.body for e in exchanges if (e.route, e.status) == ("/api/v1/me", 200)][-1]
     kinds = {entry["kind"]: entry for entry in me["statement"]}
-    assert set(kinds) == {"credit", "debit", "refund"}
+    assert set(kinds) == {"credit", "debit", "refund", "charge"}  # the charge: the first trip's record
     assert "trip_id" not in kinds["credit"] and kinds["debit"]["trip_id"] and kinds["refund"]["trip_id"]
     started = next(e.body for e in exchanges if e.route == "/api/v1/trips/{trip_id}/check-in" and e.status == 200)
     assert started["charging"] == "CHARGING" and "energy_kwh" not in started and "cost_cents" not in started

@@ -192,16 +192,20 @@ def test_cancel_refunds_by_the_policy_and_releases_every_point(network, cross_tr
     assert check(logs(nodes), converged=True) == []
 
 
-def test_cancel_less_than_an_hour_before_refunds_half(network, cross_trip):
+def test_cancel_after_a_stops_cancel_until_keeps_that_stops_price(network, cross_trip):
     clock = Clock(START - timedelta(minutes=90))
     nodes, _ = build_nodes(network, clock)
     home = nodes["voltpoint"]
     vid = signup(home)
     reply = home.coordinator.book(vid, "r", TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START))
     first_window = datetime.fromisoformat(reply["stops"][0]["window_start"])
-    clock.now = first_window - timedelta(minutes=30)
-    assert home.coordinator.cancel(vid, reply["trip_id"])["refund"] == pytest.approx(
-        (round(reply["cost"] * 100) // 2) / 100)
+    clock.now = first_window - timedelta(minutes=1)  # past every company's cancel-until for the first stop
+    kept = reply["stops"][0]["price"]["total"]
+    refunded = sum(s["price"]["total"] for s in reply["stops"][1:]
+                   if clock.now <= datetime.fromisoformat(s["refund_until"]))
+    assert home.coordinator.cancel(vid, reply["trip_id"])["refund"] == pytest.approx(refunded / 100)
+    assert refunded <= round(reply["cost"] * 100) - kept
+    assert check(logs(nodes), converged=True) == []
 
 
 def test_check_in_charges_at_the_reserved_point_and_no_shows_free_the_rest(network, cross_trip):
@@ -215,7 +219,11 @@ def test_check_in_charges_at_the_reserved_point_and_no_shows_free_the_rest(netwo
     done = home.coordinator.check_in(vid, CheckInIn(trip_id=reply["trip_id"], stop=0, action="finish",
                                                     energy_kwh=12.5))
     assert done["charging"] == "FINISHED" and done["point_id"] == first["point_id"]
-    assert done["cost_cents"] == round(12.5 * network.company(first["company_id"]).price_per_kwh * 100)
+    # Started and finished at once: no minutes charging, none idle; the energy and the flat fees.
+    assert done["cost_cents"] == network.tariff(first["station_id"]).price(12.5, 0.0).total == \
+        done["cdr"]["price"]["total"]
+    # Half a centavo rounds up (R$ 23.625 → 2363 cents), never to the even one.
+    assert done["cdr"]["price"]["energy"] == int(12.5 * network.tariff(first["station_id"]).per_kwh * 100 + 0.5)
     clock.now = datetime.fromisoformat(reply["stops"][-1]["window_end"]) + timedelta(minutes=1)
     freed = sum(n.participant.record_no_shows(clock.now) for n in nodes.values())
     assert freed == len(reply["stops"]) - 1

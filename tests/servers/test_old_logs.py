@@ -19,10 +19,11 @@ from servers.invariants import check
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
 # What the state keeps since that log was written: the old fold's digest is of the rest. The state's own new
 # parts, then the new fields of each trip and of each participation's holds.
-NEW_PARTS = ("amendments",)
+NEW_PARTS = ("amendments", "figures")
 NEW_FIELDS = {"trips": ("asked_at", "missed", "ended", "cancellation_reason", "who_canceled", "broken", "hold_ids",
-                        "amendments", "notices")}
-NEW_HOLD_FIELDS = ("fault", "notice", "moved_from", "moved_reason")
+                        "amendments", "notices", "charges", "noshow_fees"),
+              "accounts": ("owed_cents",)}
+NEW_HOLD_FIELDS = ("fault", "notice", "moved_from", "moved_reason", "started_at", "cdr")
 
 
 def old_store(company: str) -> InMemoryEventStore:
@@ -67,3 +68,12 @@ def test_every_event_of_an_old_log_is_read_as_its_typed_class():
             types.add(recorded.type)
     assert len(types) >= 24  # every type the old code wrote
     assert check({c: list(old_store(c).iter_all()) for c in OLD["logs"]}, converged=True) == []
+
+
+def test_an_old_logs_finished_charges_count_in_the_company_figures_as_energy():
+    for company in OLD["logs"]:
+        finished = [e["data"] for e in OLD["logs"][company] if e["type"] == "ChargingFinished"]
+        state, _ = replay(old_store(company), FOLD)
+        revenue = state.figures["revenue_cents"]
+        assert state.figures["sessions"] == len(finished)
+        assert revenue["energy"] == revenue["total"] == sum(d.get("cost_cents", 0) for d in finished)

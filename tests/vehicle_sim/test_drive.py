@@ -51,6 +51,11 @@ def test_a_driven_trip_checks_in_at_every_stop_and_arrives_with_the_promised_cha
     assert report.ok, report.problems
     assert [c.stop for c in report.check_ins] == [s["stop"] for s in trip["stops"]]
     assert all(c.started and c.finished for c in report.check_ins)
+    # Each finish answered the session's charge record, and the driver's statement keeps one per stop.
+    assert all(c.price and c.price["total"] > 0 for c in report.check_ins)
+    assert [e["charge"]["stop"] for e in account["statement"] if e["kind"] == "charge"] == \
+        [s["stop"] for s in trip["stops"]]
+    assert any("recorded at R$" in line for line in lines)
     assert abs(report.final_kwh - trip["plan"]["arrival_kwh"]) <= 0.02 * CAR["capacity_kwh"]
     assert account["vehicle"]["charge_kwh"] == pytest.approx(report.final_kwh, abs=1e-3)
     # Every stop's charging is recorded at the company that owns its station.
