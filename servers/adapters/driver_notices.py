@@ -16,6 +16,7 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from events.model import RecordedEvent
+from servers.adapters.packets import PacketBudget
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.domain import events as ev
@@ -28,9 +29,10 @@ NOTICES = {e.NAME for e in (ev.TripStopMoved, ev.TripStopBroken, ev.TripAmended,
 class DriverNotices:
     """Publishes each driver's notices of failed chargers to their vehicle (see the module's docstring)."""
 
-    def __init__(self, server: Server, client: mqtt.Client) -> None:
+    def __init__(self, server: Server, client: mqtt.Client, budget: PacketBudget) -> None:
         self.server = server
         self.client = client
+        self.budget = budget
         self.sent = 0
 
     def start(self) -> None:
@@ -51,9 +53,12 @@ class DriverNotices:
         message: dict[str, Any] = {"id": None, "op": "notice", "ok": True,
                                    "result": {**notice, "trip_id": trip.trip_id,
                                               "trip": self.server.trips.itinerary(trip)}}
+        topic, payload = topics.vehicle_reply(self.server.company, trip.vehicle_id), orjson.dumps(message, default=str)
+        if not self.budget.fits(topic, payload):  # the trip itself in the notice: drop it, the notice still fits
+            message["result"].pop("trip")
+            payload = orjson.dumps(message, default=str)
         try:
-            self.client.publish(topics.vehicle_reply(self.server.company, trip.vehicle_id),
-                                orjson.dumps(message, default=str), qos=1)
+            self.client.publish(topic, payload, qos=1)
             self.sent += 1
         except (RuntimeError, ValueError) as exc:  # shutting down: the trip's notices keep it
             log.warning("trip %s: notice not published (%s)", trip.trip_id, exc)

@@ -22,6 +22,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from servers.adapters.broker_logins import VehicleLogins
 from servers.adapters.driver_notices import DriverNotices
 from servers.adapters.live import LiveTopics
+from servers.adapters.packets import PacketBudget
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.contract.fake import fake_vehicle_form
@@ -141,6 +143,26 @@ async def _update_vehicle(s: Server, vid: str, args: VehicleUpdateIn, rid: str) 
     return s.accounts.view(vid)["vehicle"]
 
 
+def _fitted(reply: dict[str, Any], fits: Callable[[bytes], bool]) -> bytes | None:
+    """A list answer (`trips`, `reservations`: newest first) too large for one packet, cut to the first items that
+    fit, `omitted` saying how many were left out (the REST API lists them all); None for any other answer."""
+    result = reply.get("result")
+    if not isinstance(result, dict) or len(result) != 1:
+        return None
+    ((key, items),) = result.items()
+    if not isinstance(items, list):
+        return None
+
+    def cut(n: int) -> bytes:
+        return orjson.dumps({**reply, "result": {key: items[:n], "omitted": len(items) - n}}, default=str)
+
+    low, high = 0, len(items)  # the most items that fit: a bisection (a rare path, a few encodings)
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(cut(middle)) else (low, middle - 1)
+    return cut(low)
+
+
 class _NoArgs(BaseModel):
     """Operations that take no arguments ignore what is sent."""
 
@@ -189,8 +211,9 @@ class MqttGateway:
         client.message_callback_add(topics.all_signup_requests(self.company), self._on_signup_request)
         self._mqtt = LoopMqtt(client)
         self._client = client
-        self.live = LiveTopics(server, client)
-        self.notices = DriverNotices(server, client)
+        self.budget = PacketBudget()
+        self.live = LiveTopics(server, client, self.budget)
+        self.notices = DriverNotices(server, client, self.budget)
         self.logins = VehicleLogins.connect(server)
 
     @classmethod
@@ -225,6 +248,7 @@ class MqttGateway:
         if reason.is_failure:
             log.error("broker refused the server's login: %s", reason)
             return
+        self.budget.learn(props)
         client.subscribe(topics.all_requests(self.company), qos=1)
         client.subscribe(topics.all_signup_requests(self.company), qos=1)
         client.publish(topics.server_status(self.company), topics.STATUS_ONLINE, qos=1, retain=True)
@@ -295,8 +319,12 @@ class MqttGateway:
         except Exception:  # a bug must not leave the vehicle waiting
             log.exception("request %s failed", rid)
             reply = error_reply(rid, "INTERNAL", "unexpected server error", op=op)
-        self._client.publish(reply_topic, orjson.dumps(reply, default=str), qos=1,
-                             properties=correlation_properties(message))
+        payload = orjson.dumps(reply, default=str)
+        if not self.budget.fits(reply_topic, payload):  # the broker would drop the server's connection for it
+            payload = _fitted(reply, partial(self.budget.fits, reply_topic)) or orjson.dumps(error_reply(
+                rid, "REPLY_TOO_LARGE", f"the answer ({len(payload)} bytes) is larger than the broker accepts; "
+                "use the REST API", {"bytes": len(payload)}, op=op))
+        self._client.publish(reply_topic, payload, qos=1, properties=correlation_properties(message))
 
     async def _signup(self, env: Envelope) -> Any:
         if env.op == "signup":

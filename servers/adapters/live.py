@@ -25,6 +25,7 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from events.model import RecordedEvent
+from servers.adapters.packets import PacketBudget, split_array
 from servers.bootstrap import Server
 from servers.contract import topics
 from servers.domain import events as ev
@@ -49,9 +50,10 @@ AVAILABILITY = {e.NAME for e in (ev.HoldsPlaced, ev.HoldsConfirmed, ev.HoldsRele
 class LiveTopics:
     """Publishes a company's live topics on its broker, from the server's durable events."""
 
-    def __init__(self, server: Server, client: mqtt.Client) -> None:
+    def __init__(self, server: Server, client: mqtt.Client, budget: PacketBudget) -> None:
         self.server = server
         self.client = client
+        self.budget = budget
         self.company = server.company
         self._dirty: set[str] = set()
         self._feed: list[dict[str, Any]] = []
@@ -93,7 +95,12 @@ class LiveTopics:
             self.publish_point(live)
         if self._feed:
             feed, self._feed = self._feed, []
-            self.client.publish(topics.booking_feed(self.company), orjson.dumps({"events": feed}), qos=0)
+            topic = topics.booking_feed(self.company)
+            # Under a storm one beat's events pass a broker's packet limit: several messages, in order.
+            for payload, left_out in split_array(b"events", [orjson.dumps(e) for e in feed], self.budget.room(topic)):
+                if left_out:
+                    log.warning("live feed: %d event(s) larger than the broker's packet limit left out", left_out)
+                self.client.publish(topic, payload, qos=0)
         dirty, self._dirty = self._dirty, set()
         for station_id in sorted(dirty):
             self.publish_availability(station_id)
@@ -102,8 +109,12 @@ class LiveTopics:
         """Publish (retained) one station's points and bookings of the next six hours."""
         now = self.server.engine.clock()
         data = self.server.participant.availability(station_id, now, now + WINDOW)
-        self.client.publish(topics.station_availability(self.company, station_id), orjson.dumps(data), qos=1,
-                            retain=True)
+        topic, payload = topics.station_availability(self.company, station_id), orjson.dumps(data)
+        if not self.budget.fits(topic, payload):  # a station booked solid: never at the price of the connection
+            log.warning("availability of %s (%d bytes) is over the broker's packet limit: not published",
+                        station_id, len(payload))
+            return
+        self.client.publish(topic, payload, qos=1, retain=True)
 
     def publish_all_availability(self) -> None:
         """Publish every station's availability and every point's status (on connect)."""

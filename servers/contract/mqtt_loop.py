@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,6 +27,12 @@ from paho.mqtt.properties import Properties
 from servers.contract.mqtt import set_tcp_nodelay
 
 log = logging.getLogger(__name__)
+
+# Packets handled per readiness of the socket, at most. paho's `loop_read` handles one packet per call when it
+# has nothing in flight, so a burst of requests would otherwise be taken in one per turn of the event loop — each
+# turn also running every task that is ready — and the last of a burst would wait for hundreds of turns before
+# it is even seen (measured: 300 requests at once, the first handled ~130 ms after it arrived).
+READ_BURST = 256
 
 class ConnectRefused(ConnectionError):
     """The broker refused the login, or did not answer the CONNECT in time."""
@@ -100,7 +108,21 @@ class LoopMqtt:
             self._loop.remove_writer(sock)
 
     def _read(self) -> None:
-        self.client.loop_read()
+        for _ in range(READ_BURST):
+            if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not self._more_to_read():
+                return
+
+    def _more_to_read(self) -> bool:
+        """Whether the socket holds more bytes now (a peek: nothing is consumed, nothing waits)."""
+        sock = self.client.socket()
+        if isinstance(sock, ssl.SSLSocket):
+            return sock.pending() > 0
+        if not isinstance(sock, socket.socket):
+            return False  # closed, or a transport this cannot peek into: the next readiness reads on
+        try:
+            return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # BlockingIOError (nothing there) included; a real error shows at the next read
+            return False
 
     def _write(self) -> None:
         self.client.loop_write()

@@ -429,3 +429,24 @@ def test_replies_name_their_request_and_operation_even_when_the_payload_is_bad(r
     bad_args = _raw_reply(raw_sender, json.dumps({"id": "cr-4", "op": "add_credit", "token": car.token,
                                                   "args": {"amount": -1}}).encode(), b"cr-4")
     assert bad_args["op"] == "add_credit" and bad_args["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_an_answer_over_the_brokers_packet_limit_is_cut_to_fit_and_the_server_stays_connected(net):
+    """A driver with many trips: their list passes 64 KiB. Published whole, the broker would drop the server's
+    connection — every vehicle's answer then waits — and paho would resend it on every reconnect."""
+    car = new_vehicle(net, "voltpoint", 31, credit=10000.0)
+    other = new_vehicle(net, "voltpoint", 32)
+    try:
+        start = datetime.now(UTC) + timedelta(days=60)
+        booked = [car.request("book", 30, origin="salvador", destination="fortaleza",
+                              departure=(start + timedelta(days=3 * i)).isoformat())["trip_id"] for i in range(16)]
+        listed = car.request("trips", 30)
+        assert listed["omitted"] > 0, "16 three-company itineraries should pass 64 KiB"
+        assert [t["trip_id"] for t in listed["trips"]] == booked[::-1][:len(listed["trips"])]  # newest first
+        assert len(listed["trips"]) + listed["omitted"] == 16
+        assert other.request("account", 10)["balance"] == 3000.0  # still served at once
+        log = (net.run_dir / "brokers" / "voltpoint" / "mosquitto.log").read_text()
+        assert "oversize" not in log
+    finally:
+        car.close()
+        other.close()
