@@ -117,8 +117,9 @@ def bench_http(url: str, n: int = 500) -> list[float]:
     return out
 
 
-def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int]:
-    """One car at VoltPoint books Salvador → Fortaleza (three companies), a day apart each time."""
+def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int, float]:
+    """One car at VoltPoint books Salvador → Fortaleza (three companies), a day apart each time; the latencies,
+    the companies on the trip, and the servers' CPU per trip (ms, from /proc, the whole run)."""
     host, port = "127.0.0.1", net.companies["voltpoint"].broker_port
     session = signup(host, port, "voltpoint", {**fake_vehicle_form(4242), **CAR, "initial_credit": 10_000.0})
     car = VehicleClient(host, port, "voltpoint", session["vehicle_id"], session["broker"]["username"],
@@ -127,6 +128,8 @@ def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int]:
     car.token = session["token"]
     out, companies = [], 0
     start = datetime.now(UTC) + timedelta(days=2)
+    servers = {c: pid for c, pid in pids(net).items() if c in net.companies}
+    before = sum(cpu_s(pid) for pid in servers.values())
     for i in range(trips):
         if i % 20 == 19:
             car.request("add_credit", amount=10_000)  # a trip costs ~R$ 350; outside the timing
@@ -135,8 +138,9 @@ def bench_single_trip(net: LocalNetwork, trips: int) -> tuple[list[float], int]:
                            departure=(start + timedelta(days=i)).isoformat())
         out.append(time.perf_counter() - t)
         companies = max(companies, len({s["company_id"] for s in trip["stops"]}))
+    cpu_ms = 1000 * (sum(cpu_s(pid) for pid in servers.values()) - before) / max(trips, 1)
     car.close()
-    return out, companies
+    return out, companies, cpu_ms
 
 
 def cpu_s(pid: int) -> float:
@@ -324,9 +328,10 @@ def main() -> None:
                 raise _Skip
             rows.append(("HTTP GET /health (keep-alive)", ms(bench_http(net.companies["voltpoint"].api_url)),
                          "baseline"))
-            single, companies = bench_single_trip(net, args.trips)
+            single, companies, cpu_ms = bench_single_trip(net, args.trips)
             rows.append((f"one vehicle: book a {companies}-company trip over MQTT (end to end)", ms(single),
-                         f"n={len(single)}"))
+                         f"n={len(single)}; servers' CPU {cpu_ms:.2f} ms per trip (add_credit every 20th "
+                         "included; idle beats of the run too)"))
             endpoints = load_endpoints(net.clients_file)
             for size in [int(s) for s in args.fleets.split(",") if s]:
                 summary = run_fleet(endpoints, vehicles=size, duration=args.seconds, seed=size, timeout=60)
