@@ -44,10 +44,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contract import topics  # noqa: E402
+from contract.fake import fake_vehicle_form  # noqa: E402
+from contract.mqtt import correlation_properties, new_client  # noqa: E402
 from mosquitto import AclFile, BrokerProcess, PasswordFile  # noqa: E402
-from servers.contract import topics  # noqa: E402
-from servers.contract.fake import fake_vehicle_form  # noqa: E402
-from servers.contract.mqtt import correlation_properties, new_client  # noqa: E402
 from servers.launcher import LocalNetwork  # noqa: E402
 from tests.live import CAR  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
-from servers.contract.clients import ClientsFile, CompanyAddress, clients_path
+from contract.clients import ClientsFile, CompanyAddress, clients_path
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from contract.clients import SIGNUP_LOGIN, ClientsFile, CompanyAddress, Login
 from mosquitto import DASHBOARD_USER, SERVICE_USER, SIGNUP_USER, AclFile, BrokerProcess, PasswordFile
-from servers.contract.clients import SIGNUP_LOGIN, ClientsFile, CompanyAddress, Login
 from servers.core.network import Network
 from servers.peer_auth import pair_key
 

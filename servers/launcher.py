@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 
+from contract.clients import ClientsFile
 from events.location import open_store
 from events.model import RecordedEvent
 from mosquitto import SERVICE_USER, BrokerProcess, free_port
 from servers.compose import server_command
-from servers.contract.clients import ClientsFile
 from servers.core.network import Network, load_network
 from servers.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
 from servers.invariants import Violation, check

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import PlanIn, SignupIn
+from contract.fake import fake_vehicle_form
+from contract.models import PlanIn, SignupIn
 from servers.launcher import LocalNetwork
 
 #: The test car: a trip Salvador → Fortaleza with it stops at all three companies.

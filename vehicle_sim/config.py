@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from servers.contract.clients import CLIENTS_ENV, SIGNUP_LOGIN, ClientsFile, clients_path
+from contract.clients import CLIENTS_ENV, SIGNUP_LOGIN, ClientsFile, clients_path
 
 DEFAULT_COMPANY = "voltpoint"
 

@@ -28,13 +28,9 @@ import orjson
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from servers.adapters.broker_logins import VehicleLogins
-from servers.adapters.driver_notices import DriverNotices
-from servers.adapters.live import LiveTopics
-from servers.bootstrap import Server
-from servers.contract import topics
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import (
+from contract import topics
+from contract.fake import fake_vehicle_form
+from contract.models import (
     CancelIn,
     CheckInIn,
     CreditIn,
@@ -47,8 +43,12 @@ from servers.contract.models import (
     TripRefIn,
     VehicleUpdateIn,
 )
-from servers.contract.mqtt import correlation_properties, new_client, session_properties
-from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
+from contract.mqtt import correlation_properties, new_client, session_properties
+from contract.mqtt_loop import ConnectRefused, LoopMqtt
+from servers.adapters.broker_logins import VehicleLogins
+from servers.adapters.driver_notices import DriverNotices
+from servers.adapters.live import LiveTopics
+from servers.bootstrap import Server
 from servers.domain import lifecycle
 from servers.domain.errors import DomainError, Unauthorized
 from servers.domain.events import CanceledReason

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
+from contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.domain.events import Vote, vote_of
 from servers.domain.occupancy import Changes
 from servers.peer_auth import sign

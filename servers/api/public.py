@@ -15,11 +15,8 @@ import anyio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from servers.api.deps import OperatorDep, ServerDep, VehicleDep
-from servers.api.errors import INVALID, OPERATOR, READS_LOG, VEHICLE, WRITES, errors
-from servers.api.replies import json_reply
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import (
+from contract.fake import fake_vehicle_form
+from contract.models import (
     AccountOut,
     BookingRefusedOut,
     CancelledOut,
@@ -52,6 +49,9 @@ from servers.contract.models import (
     TripIn,
     VerifyOut,
 )
+from servers.api.deps import OperatorDep, ServerDep, VehicleDep
+from servers.api.errors import INVALID, OPERATOR, READS_LOG, VEHICLE, WRITES, errors
+from servers.api.replies import json_reply
 from servers.core.vehicles import DrivingProfile, Vehicle
 from servers.domain import lifecycle
 from servers.domain.errors import DomainError, NotFound

@@ -15,6 +15,9 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
+from contract.vocabulary import BookingStatus as BookingStatus
+from contract.vocabulary import CanceledReason as CanceledReason
+from contract.vocabulary import Role as Role
 from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 
 
@@ -25,41 +28,6 @@ class TripStatus(StrEnum):
     COMMITTED = "COMMITTED"
     ABORTED = "ABORTED"
     CANCELLED = "CANCELLED"
-
-
-class BookingStatus(StrEnum):
-    """A booking's life, by OCPI 2.3.0's ReservationStatus names: of a trip, and of each of its stops.
-
-    PENDING → RESERVED | REJECTED | FAILED; RESERVED → FULFILLED | CANCELED | NO_SHOW. The last five are final.
-    """
-
-    PENDING = "PENDING"
-    RESERVED = "RESERVED"
-    REJECTED = "REJECTED"  # refused: a point taken, no plan, not enough credit, the car booked already…
-    FAILED = "FAILED"  # an error: a company did not answer, the decision could not be recorded…
-    FULFILLED = "FULFILLED"  # charging began at the stop (a trip: every stop over, one at least charged)
-    CANCELED = "CANCELED"
-    NO_SHOW = "NO_SHOW"  # not begun by the company's no-show timeout (a trip: no stop charged)
-
-
-class CanceledReason(StrEnum):
-    """Why a booking was canceled (OCPI 2.3.0's CanceledReason); the driver may add words of their own."""
-
-    POWER_OUTAGE = "POWER_OUTAGE"
-    BROKEN_CHARGER = "BROKEN_CHARGER"
-    FULL = "FULL"
-    BLOCKED = "BLOCKED"
-    TRAFFIC = "TRAFFIC"
-    BROKEN_VEHICLE = "BROKEN_VEHICLE"
-    NO_CANCELED = "NO_CANCELED"  # the driver gave no reason
-    UNKNOWN = "UNKNOWN"
-
-
-class Role(StrEnum):
-    """Who canceled (OCPI's roles): the driver through their home company, or a station's company."""
-
-    EMSP = "EMSP"
-    CPO = "CPO"
 
 
 class HoldStatus(StrEnum):

@@ -21,41 +21,24 @@ import bisect
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
 
+from contract.vocabulary import AVAILABLE as AVAILABLE
+from contract.vocabulary import BLOCKED as BLOCKED
+from contract.vocabulary import CHARGING as CHARGING
+from contract.vocabulary import IN_SERVICE as IN_SERVICE
+from contract.vocabulary import INOPERATIVE as INOPERATIVE
+from contract.vocabulary import LEGACY as LEGACY
+from contract.vocabulary import OPERATOR as OPERATOR
+from contract.vocabulary import OUTOFORDER as OUTOFORDER
+from contract.vocabulary import PLANNED as PLANNED
+from contract.vocabulary import REMOVED as REMOVED
+from contract.vocabulary import RESERVED as RESERVED
+from contract.vocabulary import STATUSES as STATUSES
+from contract.vocabulary import UNKNOWN as UNKNOWN
+from contract.vocabulary import normalise as normalise
+from contract.vocabulary import operator_status as operator_status
 from servers.domain.events import Charging, HoldStatus
 from servers.domain.state import ServerState
-
-AVAILABLE: Final = "AVAILABLE"
-BLOCKED: Final = "BLOCKED"
-CHARGING: Final = "CHARGING"
-INOPERATIVE: Final = "INOPERATIVE"
-OUTOFORDER: Final = "OUTOFORDER"
-PLANNED: Final = "PLANNED"
-REMOVED: Final = "REMOVED"
-RESERVED: Final = "RESERVED"
-UNKNOWN: Final = "UNKNOWN"
-
-#: Every OCPI EVSE status, in the order a legend lists them.
-STATUSES: Final = (AVAILABLE, RESERVED, CHARGING, BLOCKED, INOPERATIVE, OUTOFORDER, PLANNED, REMOVED, UNKNOWN)
-#: What an operator may set that takes a point out of service (bookings refused; `events.FAULTS` also moves its
-#: reservations away). PLANNED (not yet in service) and UNKNOWN keep the reservations already made.
-OPERATOR: Final = frozenset({BLOCKED, INOPERATIVE, OUTOFORDER, PLANNED, REMOVED, UNKNOWN})
-#: What an operator may send meaning "in service": the server then reads what the point does from its bookings.
-IN_SERVICE: Final = frozenset({AVAILABLE, CHARGING, RESERVED})
-#: Spellings of before 2026-12-02 (old logs still say them; old clients still send them).
-LEGACY: Final = {"OUT_OF_ORDER": OUTOFORDER}
-
-
-def normalise(status: str) -> str:
-    """OCPI's spelling of a status (OUT_OF_ORDER → OUTOFORDER); other values unchanged."""
-    return LEGACY.get(status, status)
-
-
-def operator_status(status: str) -> str:
-    """What an operator's status records: AVAILABLE for every "in service" name, else OCPI's spelling."""
-    status = normalise(status)
-    return AVAILABLE if status in IN_SERVICE else status
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from contract.fake import cpf_is_valid
+from contract.models import SignupIn
 from events.model import StreamAppend
 from mosquitto import hash_broker_password as broker_password_hash
-from servers.contract.fake import cpf_is_valid
-from servers.contract.models import SignupIn
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
 from servers.domain.state import Account, ServerState, parse_time

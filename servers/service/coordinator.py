@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from servers.core.network import Network
 from servers.core.planner import Plan
 from servers.domain import booking, lifecycle, money

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from contract.models import CheckInIn, NoticeIn, PrepareIn
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
 from servers.core.network import Network, Station
 from servers.domain import booking, lifecycle, money, point_status
 from servers.domain import events as ev

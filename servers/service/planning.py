@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from servers.contract.models import TripIn
+from contract.models import TripIn
 from servers.core.cities import WHERE, city_id
 from servers.core.network import Network
 from servers.core.planner import (

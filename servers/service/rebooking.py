@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from contract.models import TripIn
 from events.model import StreamAppend
-from servers.contract.models import TripIn
 from servers.core.plans import Exclusions, Plan, splice
 from servers.domain import events as ev
 from servers.domain.errors import DomainError

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import paho.mqtt.client as mqtt
 
-from servers.contract import topics
-from servers.contract.mqtt import new_client
+from contract import topics
+from contract.mqtt import new_client
 from servers.invariants import Violation
 from servers.launcher import LocalNetwork
 from tests.live import signup_form

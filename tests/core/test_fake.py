@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from servers.contract.fake import EV_MODELS, cpf_is_valid, fake_owner, fake_vehicle_form, format_cpf, random_cpf
-from servers.contract.models import SignupIn
+from contract.fake import EV_MODELS, cpf_is_valid, fake_owner, fake_vehicle_form, format_cpf, random_cpf
+from contract.models import SignupIn
 
 
 @pytest.mark.parametrize("cpf", ["529.982.247-25", "52998224725", "111.444.777-35"])

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from contract.fake import fake_vehicle_form
+from contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
 from events.memory import InMemoryEventStore
 from events.model import RecordedEvent
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
 from servers.core.network import Network
 from servers.domain.errors import DomainError
 from servers.service.accounts import Accounts

@@ -157,7 +157,7 @@ def test_the_postman_collection_shows_a_valid_example_of_every_response_a_route_
 def test_the_contract_names_the_connector_types_of_the_network_file():
     from typing import get_args
 
-    from servers.contract.models import Connector
+    from contract.models import Connector
     from servers.core.network import Connector as NetworkConnector
 
     assert get_args(Connector) == get_args(NetworkConnector)

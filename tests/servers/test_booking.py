@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
-from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from servers.domain.errors import Conflict
 from servers.domain.events import No, Vote, Yes
 from servers.domain.state import FOLD

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from servers.contract.models import TripIn
+from contract.models import TripIn
 from servers.invariants import check
 from tests.servers.fakes import START, Clock, FakePeer, InProcessPeers, build_nodes, logs, signup
 

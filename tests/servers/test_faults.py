@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
+from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from servers.domain import events as ev
 from servers.domain.errors import DomainError
 from servers.invariants import check

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import CheckInIn, TripIn
+from contract.models import CheckInIn, TripIn
 from servers.domain import events as ev
 from servers.domain.errors import Conflict, DomainError
 from servers.domain.events import CanceledReason

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contract.models import CheckInIn, TripIn
 from events.memory import InMemoryEventStore
 from events.model import NewEvent, StreamAppend
-from servers.contract.models import CheckInIn, TripIn
 from servers.core.network import BookingTerms, parse_network
 from servers.core.tariffs import Price, Tariff
 from servers.domain import events as ev

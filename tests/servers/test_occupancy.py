@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from servers.contract.models import PrepareIn, StopIn, TripIn
+from contract.models import PrepareIn, StopIn, TripIn
 from servers.domain.events import Vote, Yes
 from servers.domain.occupancy import Changes, OccupancyMirror
 from servers.invariants import check

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from servers.contract.models import CheckInIn, PointStatusIn, PrepareIn, StopIn
+from contract.models import CheckInIn, PointStatusIn, PrepareIn, StopIn
 from servers.domain import events as ev
 from servers.domain import point_status as ps
 from servers.domain.errors import DomainError
@@ -244,7 +244,7 @@ def _live_topics(n: Node, network):
 
 
 def _point_messages(client: Recorder) -> list[tuple[str, str, bool]]:
-    from servers.contract import topics
+    from contract import topics
 
     return [(topics.parse_point_id(t), body["status"], retain) for t, body, retain in client.sent
             if t.startswith(topics.company_root("voltpoint") + "/points/")]

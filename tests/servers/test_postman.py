@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from servers.contract.fake import cpf_is_valid
+from contract.fake import cpf_is_valid
 from servers.launcher import LocalNetwork
 from servers.peer_auth import pair_key
 from tests.live import LiveNetworks

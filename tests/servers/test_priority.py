@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from servers.contract.models import PrepareIn, StopIn, TripIn
+from contract.models import PrepareIn, StopIn, TripIn
 from servers.core.network import Network
 from servers.domain import booking
 from servers.domain import events as ev

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import TripIn
+from contract.models import TripIn
 from servers.domain.errors import DomainError
 from servers.invariants import check
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup

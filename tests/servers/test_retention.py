@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from contract.models import PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
 from events.snapshots import SnapshotStore
-from servers.contract.models import PrepareIn, StopIn, TripIn
 from servers.core.network import Network
 from servers.domain import events as ev
 from servers.domain.errors import Conflict

@@ -11,8 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from servers.domain.events import BookingStatus, CanceledReason, Role
-from servers.domain.point_status import normalise
+from contract.vocabulary import BookingStatus, CanceledReason, Role, normalise
 
 Profile = Literal["economic", "normal", "aggressive"]
 

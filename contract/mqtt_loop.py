@@ -22,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 
-from servers.contract.mqtt import set_tcp_nodelay
+from contract.mqtt import set_tcp_nodelay
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Plausible Brazilian drivers and electric cars, from Faker (pt_BR), deterministic with a seed.
 
 `fake_vehicle_form` gives exactly the fields of the sign-up form
-(servers.contract.models.SignupIn): an owner with a valid CPF, a Mercosul
+(contract.models.SignupIn): an owner with a valid CPF, a Mercosul
 plate, and an electric car really sold in Brazil with its battery,
 consumption and charging limits.
 """
