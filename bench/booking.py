@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 from contract import topics  # noqa: E402
 from contract.fake import fake_vehicle_form  # noqa: E402
 from contract.mqtt import correlation_properties, new_client  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from mosquitto import AclFile, BrokerProcess, PasswordFile  # noqa: E402
-from servers.launcher import LocalNetwork  # noqa: E402
 from tests.live import CAR  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402

@@ -1,6 +1,6 @@
 """`clients.json`: where each company's server and broker are, and the public logins a client starts with.
 
-The launcher writes it (`run/clients.json`), and so does `servers secrets` for companies on hosts of their own;
+The launcher writes it (`run/clients.json`), and so does `federation secrets` for companies on hosts of their own;
 the vehicle simulator and the dashboards read it. One model for the writer and both readers, so that a field
 and its default are said once.
 """

@@ -4,7 +4,7 @@ Reads go over REST (`/api/v1/…`) and are cached with `st.cache_data(ttl=…)`;
 a vehicle's actions go over MQTT to its home company's broker, through
 `vehicle_sim.client` — exactly as a third-party app would. Where the
 servers are comes from `RECARGA_CLIENTS_FILE` (default `run/clients.json`,
-written by `python -m servers up`).
+written by `python -m federation up`).
 
 A server that cannot be reached raises `ServerDown`; a server that answers
 with an error raises `ApiError`; pages turn both into a message, never a

@@ -23,8 +23,8 @@ import paho.mqtt.client as mqtt
 
 from contract import topics
 from contract.mqtt import new_client
-from servers.invariants import Violation
-from servers.launcher import LocalNetwork
+from federation.invariants import Violation
+from federation.launcher import LocalNetwork
 from tests.live import signup_form
 
 # (home company, origin, destination): VoltPoint coordinates trips that stop at all three companies,

@@ -8,10 +8,10 @@ import pytest
 
 from contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
+from federation.invariants import check
 from servers.domain.errors import Conflict
 from servers.domain.events import No, Vote, Yes
 from servers.domain.state import FOLD
-from servers.invariants import check
 from servers.service import views
 from servers.service.coordinator import stops_by_company
 from tests.servers.fakes import START, Clock, build_node, build_nodes, logs, signup

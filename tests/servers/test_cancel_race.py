@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from contract.models import TripIn
-from servers.invariants import check
+from federation.invariants import check
 from tests.servers.fakes import START, Clock, FakePeer, InProcessPeers, build_nodes, logs, signup
 
 

@@ -19,7 +19,7 @@ from contract import topics
 from contract.clients import ClientsFile
 from contract.mqtt import new_client
 from events.store import SqliteEventStore
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import LiveNetworks, signup_form
 from tests.waiting import eventually
 from vehicle_sim.client import VehicleClient, signup

@@ -15,8 +15,8 @@ import pytest
 from contract.fake import fake_vehicle_form
 from events.fold import replay
 from events.store import SqliteEventStore
+from federation.launcher import LocalNetwork
 from servers.domain.state import FOLD
-from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
 from servers.service import views
 from tests.live import Api, LiveNetworks, departure, plan_request

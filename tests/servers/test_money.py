@@ -10,11 +10,11 @@ import pytest
 from contract.models import CheckInIn, TripIn
 from events.memory import InMemoryEventStore
 from events.model import NewEvent, StreamAppend
+from federation.invariants import check
 from servers.core.network import BookingTerms, parse_network
 from servers.core.tariffs import Price, Tariff
 from servers.domain import events as ev
 from servers.domain import money
-from servers.invariants import check
 from servers.service.accounts import account_stream
 from servers.service.trips import trip_stream
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from contract.models import PrepareIn, StopIn, TripIn
+from federation.invariants import check
 from servers.domain.events import Vote, Yes
 from servers.domain.occupancy import Changes, OccupancyMirror
-from servers.invariants import check
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup, sync_pictures
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from contract.fake import cpf_is_valid
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from servers.peer_auth import pair_key
 from tests.live import LiveNetworks
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from contract.models import PrepareIn, StopIn, TripIn
+from federation.invariants import check
 from servers.core.network import Network
 from servers.domain import booking
 from servers.domain import events as ev
 from servers.domain.occupancy import Window
-from servers.invariants import check
 from servers.service.participant import hold_stream
 from servers.service.trips import trip_stream
 from tests.servers.fakes import START, Clock, Node, build_nodes, logs, signup, sync_pictures

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from contract.models import TripIn
+from federation.invariants import check
 from servers.domain.errors import DomainError
-from servers.invariants import check
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 
 

@@ -14,12 +14,12 @@ import pytest
 from contract.models import PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
 from events.snapshots import SnapshotStore
+from federation.invariants import check
 from servers.core.network import Network
 from servers.domain import events as ev
 from servers.domain.errors import Conflict
 from servers.domain.events import No
 from servers.domain.state import FOLD, RETAIN_RESERVATIONS, RETAIN_TRIPS
-from servers.invariants import check
 from servers.service import views
 from servers.service.engine import Engine
 from tests.servers.fakes import START, Clock, Node, build_nodes, logs, signup

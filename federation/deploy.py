@@ -1,11 +1,11 @@
 """Companies on distinct hosts: secrets made once and split per company, one company's broker files, clients.json.
 
-    python -m servers secrets --out secrets [--hosts-file hosts.env]
+    python -m federation secrets --out secrets [--hosts-file hosts.env]
         secrets/<company>/peer-secrets.json     the pair secrets this company shares (only its own pairs)
         secrets/<company>/service-logins.json   its broker logins, operator token and broker key
         secrets/clients.json                    where every company is, for vehicles and dashboards anywhere
 
-    python -m servers config --company voltpoint --secrets-dir secrets/voltpoint --run-dir /run/recarga --containers
+    python -m federation config --company voltpoint --secrets-dir secrets/voltpoint --run-dir /run/recarga --containers
         the broker's config, fixed logins, ACL and dynamic-security file for that company only
 
 Host addresses come from `<COMPANY>_HOST` variables (e.g. `VOLTPOINT_HOST`),
@@ -117,7 +117,7 @@ def write_company(run_dir: Path, network: Network, company: str, secrets_dir: Pa
         logins = json.loads((secrets_dir / SERVICE_LOGINS).read_text())[company]
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"no logins of {company!r} in {secrets_dir / SERVICE_LOGINS} ({exc}); write them with "
-                         "`python -m servers secrets --out DIR` and copy DIR/<company> to this host") from exc
+                         "`python -m federation secrets --out DIR` and copy DIR/<company> to this host") from exc
     broker_dir = run_dir / "brokers" / company
     broker_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "data").mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,12 @@
 """Export the API for people: the OpenAPI document and a Postman (v2.1) collection, into docs/api/.
 
-    python -m servers export-api [--out docs/api]
+    python -m federation export-api [--out docs/api]
 
 Insomnia imports either file. The collection has a variable per company
 (`voltpoint`, …) holding its base URL, and `token` for the vehicle routes,
 which the sign-up and login samples keep by themselves (a test script). The
 sample sign-up draws a new driver each run; the peer routes sign themselves
-with `peer_secret` (servers/postman_scripts.py says how). Every request shows
+with `peer_secret` (federation/postman_scripts.py says how). Every request shows
 an example of each response OpenAPI declares for it (success and errors),
 drawn from the response's schema.
 """
@@ -21,7 +21,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from servers import postman_scripts
+from federation import postman_scripts
 from servers.api.app import create_app
 from servers.bootstrap import build_server
 from servers.core.network import load_network

@@ -1,6 +1,6 @@
 """`compose.yaml`, generated from the network file: one company per host, or all of them on one.
 
-    python -m servers compose > compose.yaml
+    python -m federation compose > compose.yaml
 
 Per company C, under the profile C: a `config-C` job (its broker's files,
 from `./secrets/C`), `broker-C` and `server-C`, all on the volume
@@ -11,7 +11,7 @@ with its broker. Peers are reached at `${C_HOST}` (from the env file given
 to `docker compose --env-file`), or at the service name when all companies
 run in one project. Health checks gate `depends_on`; brokers, servers and
 the dashboards restart unless stopped. The profile `secrets` makes
-`./secrets` (`servers secrets`); the profile `dashboards` runs the Streamlit
+`./secrets` (`federation secrets`); the profile `dashboards` runs the Streamlit
 app on the host's network, reading `./secrets/clients.json`.
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from federation.deploy import CLIENTS, PEER_SECRETS, SERVICE_LOGINS, host_variable
 from servers.core.network import Network
-from servers.deploy import CLIENTS, PEER_SECRETS, SERVICE_LOGINS, host_variable
 
 RUN = "/run/recarga"
 SECRETS = "/run/recarga-secrets"
@@ -51,7 +51,7 @@ def compose(network: Network, dashboard_port: int = 8501) -> dict[str, Any]:
             "volumes": ["./secrets:/secrets"],
             "environment": {host_variable(c.id): f"${{{host_variable(c.id)}:-127.0.0.1}}"
                             for c in network.companies},
-            "command": ["python", "-m", "servers", "secrets", "--out", "/secrets"],
+            "command": ["python", "-m", "federation", "secrets", "--out", "/secrets"],
         },
     }
     volumes: dict[str, Any] = {}
@@ -64,7 +64,7 @@ def compose(network: Network, dashboard_port: int = 8501) -> dict[str, Any]:
 
         services[f"config-{c.id}"] = {
             "image": IMAGE, "build": ".", "profiles": [c.id], "restart": "no", "volumes": mounts(secrets),
-            "command": ["python", "-m", "servers", "config", "--company", c.id, "--run-dir", RUN,
+            "command": ["python", "-m", "federation", "config", "--company", c.id, "--run-dir", RUN,
                         "--secrets-dir", SECRETS, "--containers"],
         }
         services[f"broker-{c.id}"] = {

@@ -1,4 +1,4 @@
-"""Reading a company's event log whole, for tools that judge logs from outside a server (`servers check`).
+"""Reading a company's event log whole, for tools that judge logs from outside a server (`federation check`).
 
 A log is a file or a `postgresql://` URL (`events.location`). Every way it can fail to be a readable log
 ends as one exception with one line of text: a snapshot file (`SnapshotFile`, which a tool skips), or

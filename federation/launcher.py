@@ -1,6 +1,6 @@
 """The whole network on one machine: a Mosquitto and a server per company, and the dashboards.
 
-`LocalNetwork` is used by `python -m servers up` (the README's `make run`)
+`LocalNetwork` is used by `python -m federation up` (the README's `make run`)
 and by the integration tests (free ports, a temporary run directory). It
 writes generated configs and credentials into the run directory, including
 `clients.json`: what a third-party client needs to reach each company.
@@ -27,11 +27,11 @@ import httpx
 from contract.clients import ClientsFile
 from events.location import open_store
 from events.model import RecordedEvent
+from federation.compose import server_command
+from federation.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
+from federation.invariants import Violation, check
 from mosquitto import SERVICE_USER, BrokerProcess, free_port
-from servers.compose import server_command
 from servers.core.network import Network, load_network
-from servers.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
-from servers.invariants import Violation, check
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["SIGNUP_PASSWORD", "CompanyProcesses", "Host", "LocalNetwork"]
