@@ -290,7 +290,7 @@ TripId = Annotated[str, Field(examples=["t3f9c0a1b2c3d4e5f"])]
 VehicleId = Annotated[str, Field(examples=["v1a2b3c4d5e6f"])]
 #: OCPI connector types (the network file's `Connector`; tests/servers/test_api_contract.py keeps them equal).
 Connector = Literal["TYPE_2", "CCS_2", "CHADEMO", "GBT"]
-#: OCPI's EVSE statuses (servers.domain.point_status): set by an operator, or live from the bookings.
+#: OCPI's EVSE statuses (servers.bookings.point_status): set by an operator, or live from the bookings.
 PointStatus = Literal["AVAILABLE", "RESERVED", "CHARGING", "BLOCKED", "INOPERATIVE", "OUTOFORDER", "PLANNED",
                       "REMOVED", "UNKNOWN"]
 Charging = Annotated[Literal["", "CHARGING", "FINISHED", "NO_SHOW"],

@@ -1,6 +1,6 @@
 """The words the wire and the log share: a booking's status, why and by whom it was canceled, a point's status.
 
-OCPI 2.3.0's names. The contract's models speak them and so do the server's events (`servers.domain.events`
+OCPI 2.3.0's names. The contract's models speak them and so do the server's events (`servers.bookings.events`
 imports them from here), so the contract imports nothing of the servers.
 """
 

@@ -24,8 +24,8 @@ from typing import Any
 from federation import postman_scripts
 from servers.api.app import create_app
 from servers.bootstrap import build_server
-from servers.core.network import load_network
 from servers.settings import Settings
+from servers.world.network import load_network
 
 _EXAMPLES: dict[str, dict[str, Any]] = {
     # A new driver at each run (NEW_DRIVER draws them), so a second run is not refused ACCOUNT_EXISTS.

@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from federation.deploy import CLIENTS, PEER_SECRETS, SERVICE_LOGINS, host_variable
-from servers.core.network import Network
+from servers.world.network import Network
 
 RUN = "/run/recarga"
 SECRETS = "/run/recarga-secrets"

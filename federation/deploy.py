@@ -25,8 +25,8 @@ from typing import Any
 
 from contract.clients import SIGNUP_LOGIN, ClientsFile, CompanyAddress, Login
 from mosquitto import DASHBOARD_USER, SERVICE_USER, SIGNUP_USER, AclFile, BrokerProcess, PasswordFile
-from servers.core.network import Network
 from servers.peer_auth import pair_key
+from servers.world.network import Network
 
 SIGNUP_PASSWORD = SIGNUP_LOGIN.password
 PEER_SECRETS = "peer-secrets.json"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from events.model import RecordedEvent
-from servers.domain import events as ev
+from servers.bookings import events as ev
 
 EventRef = tuple[str, int]  # (company, seq)
 

@@ -31,7 +31,7 @@ from federation.compose import server_command
 from federation.deploy import SIGNUP_PASSWORD, client_entry, new_peer_secrets, new_service_logins, write_broker_files
 from federation.invariants import Violation, check
 from mosquitto import SERVICE_USER, BrokerProcess, free_port
-from servers.core.network import Network, load_network
+from servers.world.network import Network, load_network
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["SIGNUP_PASSWORD", "CompanyProcesses", "Host", "LocalNetwork"]

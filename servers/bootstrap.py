@@ -12,7 +12,6 @@ from events.location import open_store
 from events.snapshots import SnapshotStore
 from events.store import EventStore
 from servers.adapters.peer_client import HttpPeer, PeerClient
-from servers.core.network import Network
 from servers.peer_auth import Verifier
 from servers.service.accounts import Accounts
 from servers.service.availability import Availability
@@ -28,6 +27,7 @@ from servers.service.recovery import Recovery
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
 from servers.settings import Settings
+from servers.world.network import Network
 
 log = logging.getLogger(__name__)
 

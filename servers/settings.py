@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import BadLogLocation
 from events.location import LogLocation, parse_location
-from servers.core.network import Network, load_network
+from servers.world.network import Network, load_network
 
 
 class Settings(BaseSettings):

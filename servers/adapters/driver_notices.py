@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 
 from contract import topics
 from events.model import RecordedEvent
+from servers.bookings import events as ev
 from servers.bootstrap import Server
-from servers.domain import events as ev
 
 log = logging.getLogger(__name__)
 

@@ -48,10 +48,10 @@ from contract.mqtt_loop import ConnectRefused, LoopMqtt
 from servers.adapters.broker_logins import VehicleLogins
 from servers.adapters.driver_notices import DriverNotices
 from servers.adapters.live import LiveTopics
+from servers.bookings import lifecycle
+from servers.bookings.errors import DomainError, Unauthorized
+from servers.bookings.events import CanceledReason
 from servers.bootstrap import Server
-from servers.domain import lifecycle
-from servers.domain.errors import DomainError, Unauthorized
-from servers.domain.events import CanceledReason
 from servers.service import views
 from servers.service.requests import RequestIdReused
 

@@ -26,8 +26,8 @@ import paho.mqtt.client as mqtt
 
 from contract import topics
 from events.model import RecordedEvent
+from servers.bookings import events as ev
 from servers.bootstrap import Server
-from servers.domain import events as ev
 from servers.service.participant import hold_stream
 from servers.service.point_status import PointLive
 

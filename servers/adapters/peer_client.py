@@ -19,8 +19,8 @@ import aiohttp
 import orjson
 
 from contract.models import CheckInIn, NoticeIn, PrepareIn
-from servers.domain.events import Vote, vote_of
-from servers.domain.occupancy import Changes
+from servers.bookings.events import Vote, vote_of
+from servers.bookings.occupancy import Changes
 from servers.peer_auth import sign
 from servers.service.availability import PeerPicture
 from servers.service.peers import PeerRefused, PeerUnavailable

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contract.models import ErrorOut, ValidationErrorOut
 from events.errors import LogUnavailable
-from servers.domain.errors import DomainError
+from servers.bookings.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,8 @@ from contract.models import (
 from servers.api.deps import PeerDep, ServerDep
 from servers.api.errors import INVALID, PEER, WRITES, errors
 from servers.api.replies import json_reply
+from servers.bookings.errors import DomainError
 from servers.bootstrap import Server
-from servers.domain.errors import DomainError
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
 Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp | NoticeOp

@@ -52,11 +52,11 @@ from contract.models import (
 from servers.api.deps import OperatorDep, ServerDep, VehicleDep
 from servers.api.errors import INVALID, OPERATOR, READS_LOG, VEHICLE, WRITES, errors
 from servers.api.replies import json_reply
-from servers.core.vehicles import DrivingProfile, Vehicle
-from servers.domain import lifecycle
-from servers.domain.errors import DomainError, NotFound
-from servers.domain.events import CanceledReason
+from servers.bookings import lifecycle
+from servers.bookings.errors import DomainError, NotFound
+from servers.bookings.events import CanceledReason
 from servers.service import views
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 IdempotencyKey = Annotated[str | None, Header(max_length=64, description="repeat it to retry safely")]

@@ -17,14 +17,14 @@ from typing import Any
 
 from contract.models import CheckInIn, NoticeIn, PrepareIn
 from events.model import StreamAppend
-from servers.core.network import Network, Station
-from servers.domain import booking, lifecycle, money, point_status
-from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, NotFound
-from servers.domain.events import Charging
-from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
+from servers.bookings import booking, lifecycle, money, point_status
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict, DomainError, NotFound
+from servers.bookings.events import Charging
+from servers.bookings.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
 from servers.faults import fault
 from servers.service.engine import Engine
+from servers.world.network import Network, Station
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pytest
 
 from federation.invariants import Violation
-from servers.domain import events as ev
+from servers.bookings import events as ev
 from tests.chaos.harness import Driver, Load, LoadStats, committed_trips
 from tests.multihost.doubt import in_doubt, wait_for_open_hold
 from tests.multihost.federation import Federation

@@ -21,8 +21,7 @@ from contract.fake import fake_vehicle_form
 from contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
 from events.memory import InMemoryEventStore
 from events.model import RecordedEvent
-from servers.core.network import Network
-from servers.domain.errors import DomainError
+from servers.bookings.errors import DomainError
 from servers.service.accounts import Accounts
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
@@ -34,6 +33,7 @@ from servers.service.peers import PeerRefused, PeerUnavailable, outcome_asker
 from servers.service.planning import TripPlanner
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
+from servers.world.network import Network
 from tests.live import CAR
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

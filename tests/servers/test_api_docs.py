@@ -158,6 +158,6 @@ def test_the_contract_names_the_connector_types_of_the_network_file():
     from typing import get_args
 
     from contract.models import Connector
-    from servers.core.network import Connector as NetworkConnector
+    from servers.world.network import Connector as NetworkConnector
 
     assert get_args(Connector) == get_args(NetworkConnector)

@@ -21,8 +21,8 @@ from federation.compose import SECRETS, compose
 from federation.deploy import host_variable, read_hosts, write_secrets
 from federation.launcher import LocalNetwork
 from mosquitto import PasswordFile
-from servers.core.network import load_network
 from servers.settings import Settings
+from servers.world.network import load_network
 from vehicle_sim.config import load_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 
 from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from federation.invariants import check
-from servers.domain import events as ev
-from servers.domain.errors import DomainError
+from servers.bookings import events as ev
+from servers.bookings.errors import DomainError
 from servers.service.participant import hold_stream
 from tests.servers.fakes import START, Clock, Node, build_nodes, deliver_notices, logs, signup
 

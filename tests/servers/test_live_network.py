@@ -16,7 +16,7 @@ from contract.fake import fake_vehicle_form
 from events.fold import replay
 from events.store import SqliteEventStore
 from federation.launcher import LocalNetwork
-from servers.domain.state import FOLD
+from servers.bookings.state import FOLD
 from servers.peer_auth import sign
 from servers.service import views
 from tests.live import Api, LiveNetworks, departure, plan_request

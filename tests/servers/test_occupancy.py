@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from contract.models import PrepareIn, StopIn, TripIn
 from federation.invariants import check
-from servers.domain.events import Vote, Yes
-from servers.domain.occupancy import Changes, OccupancyMirror
+from servers.bookings.events import Vote, Yes
+from servers.bookings.occupancy import Changes, OccupancyMirror
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup, sync_pictures
 
 

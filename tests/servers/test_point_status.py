@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from contract.models import CheckInIn, PointStatusIn, PrepareIn, StopIn
-from servers.domain import events as ev
-from servers.domain import point_status as ps
-from servers.domain.errors import DomainError
+from servers.bookings import events as ev
+from servers.bookings import point_status as ps
+from servers.bookings.errors import DomainError
 from servers.service.point_status import PointStatuses
 from tests.servers.fakes import START, Clock, InProcessPeers, Node, build_node
 

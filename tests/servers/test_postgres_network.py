@@ -11,7 +11,7 @@ import pytest
 from events.fold import replay
 from events.location import open_store
 from federation.launcher import LocalNetwork
-from servers.domain.state import FOLD
+from servers.bookings.state import FOLD
 from servers.service import views
 from tests.live import Api, LiveNetworks, departure
 from tests.postgres import PostgresCluster

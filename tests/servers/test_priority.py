@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from contract.models import PrepareIn, StopIn, TripIn
 from federation.invariants import check
-from servers.core.network import Network
-from servers.domain import booking
-from servers.domain import events as ev
-from servers.domain.occupancy import Window
+from servers.bookings import booking
+from servers.bookings import events as ev
+from servers.bookings.occupancy import Window
 from servers.service.participant import hold_stream
 from servers.service.trips import trip_stream
+from servers.world.network import Network
 from tests.servers.fakes import START, Clock, Node, build_nodes, logs, signup, sync_pictures
 
 LATER = START + timedelta(seconds=5)

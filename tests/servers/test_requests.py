@@ -9,7 +9,7 @@ import pytest
 
 from contract.models import TripIn
 from federation.invariants import check
-from servers.domain.errors import DomainError
+from servers.bookings.errors import DomainError
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 
 

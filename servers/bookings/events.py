@@ -488,7 +488,7 @@ class ChargingFinished(Event, frozen=True):
     finished_at: str = ""
     charge_minutes: float = 0.0
     idle_minutes: float = 0.0
-    price: dict[str, int] = {}  # cents by part (servers.core.tariffs.Price.to_json)
+    price: dict[str, int] = {}  # cents by part (servers.world.tariffs.Price.to_json)
 
 
 @_register

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from servers.core.network import Network, Station
-from servers.core.plans import (
+from servers.world.network import Network, Station
+from servers.world.plans import (
     NO_EXCLUSIONS,
     Exclusions,
     Plan,
@@ -32,7 +32,7 @@ from servers.core.plans import (
     stop_window,
     stop_window_ts,
 )
-from servers.core.vehicles import Vehicle
+from servers.world.vehicles import Vehicle
 
 __all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanOptions", "PlanningError", "Stop",
            "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]

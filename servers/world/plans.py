@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from servers.core.tariffs import Price
+from servers.world.tariffs import Price
 
 if TYPE_CHECKING:
-    from servers.core.network import Station
+    from servers.world.network import Station
 
 # The window reserved at a stop starts this much before the planned arrival and ends this much after
 # the planned departure, so a car a little early or late still finds its point held.
@@ -120,7 +120,7 @@ class Stop:
     window_start: datetime
     window_end: datetime
     cost: float  # R$: the price's total
-    price: Price = field(default_factory=Price)  # by part, in cents (servers.core.tariffs)
+    price: Price = field(default_factory=Price)  # by part, in cents (servers.world.tariffs)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times in ISO 8601)."""

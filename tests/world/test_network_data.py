@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from servers.core.network import DEFAULT_PATH, Network, NetworkDataError, great_circle_km, parse_network
+from servers.world.network import DEFAULT_PATH, Network, NetworkDataError, great_circle_km, parse_network
 
 # Generous bounding boxes (lat min, lat max, lon min, lon max) of each state, mainland only.
 STATE_BOXES = {

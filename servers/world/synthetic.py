@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
-from servers.core.network import City, Company, Network, Point, Road, Station, great_circle_km
+from servers.world.network import City, Company, Network, Point, Road, Station, great_circle_km
 
 # (power kW, connector): the mix of the real network, plus slow AC points.
 POINT_KINDS = ((7.0, "TYPE_2"), (22.0, "TYPE_2"), (50.0, "CCS_2"), (50.0, "CHADEMO"), (150.0, "CCS_2"))

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from servers.core.network import BookingTerms
-from servers.core.plans import stop_price
-from servers.core.tariffs import Price, Tariff
+from servers.world.network import BookingTerms
+from servers.world.plans import stop_price
+from servers.world.tariffs import Price, Tariff
 
 
 def refund_until(window_start: datetime, terms: BookingTerms) -> datetime:

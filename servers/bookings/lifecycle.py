@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from servers.core.network import BookingTerms
-from servers.domain.events import BookingStatus, Charging, HoldStatus, TripStatus
-from servers.domain.state import Hold, Trip, parse_time
+from servers.bookings.events import BookingStatus, Charging, HoldStatus, TripStatus
+from servers.bookings.state import Hold, Trip, parse_time
+from servers.world.network import BookingTerms
 
 # Codes of an attempt that ended in an error rather than a refusal: the booking FAILED (OCPI), not REJECTED.
 FAILURES = frozenset({"PEER_UNAVAILABLE", "UNKNOWN_COMPANY", "DECISION_FAILED", "TIMEOUT", "LOG_UNWRITABLE",

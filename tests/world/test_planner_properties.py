@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from servers.core.network import Network
-from servers.core.planner import Exclusions, Plan, Unreachable, plan_trip
-from servers.core.synthetic import path_is_connected, random_network
-from servers.core.vehicles import DrivingProfile, Vehicle
-from tests.core.planner_oracle import best_minutes, usable_stations
+from servers.world.network import Network
+from servers.world.planner import Exclusions, Plan, Unreachable, plan_trip
+from servers.world.synthetic import path_is_connected, random_network
+from servers.world.vehicles import DrivingProfile, Vehicle
+from tests.world.planner_oracle import best_minutes, usable_stations
 
 pytestmark = pytest.mark.slow  # hundreds of examples against a brute force
 

@@ -37,8 +37,8 @@ from contract.vocabulary import STATUSES as STATUSES
 from contract.vocabulary import UNKNOWN as UNKNOWN
 from contract.vocabulary import normalise as normalise
 from contract.vocabulary import operator_status as operator_status
-from servers.domain.events import Charging, HoldStatus
-from servers.domain.state import ServerState
+from servers.bookings.events import Charging, HoldStatus
+from servers.bookings.state import ServerState
 
 
 @dataclass(frozen=True, slots=True)

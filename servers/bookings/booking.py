@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from servers.core.network import Network, Point, Station
-from servers.domain.errors import DomainError
-from servers.domain.events import FAULTS, HoldData
-from servers.domain.state import COMMITTED, CONFIRMED, HELD, Hold, Participation, ServerState, Trip, parse_time
+from servers.bookings.errors import DomainError
+from servers.bookings.events import FAULTS, HoldData
+from servers.bookings.state import COMMITTED, CONFIRMED, HELD, Hold, Participation, ServerState, Trip, parse_time
+from servers.world.network import Network, Point, Station
 
 # Stable refusal codes: a coordinator's, then a participant's at prepare.
 TRIP_OVERLAPS = "TRIP_OVERLAPS"

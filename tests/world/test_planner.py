@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.core.network import City, Company, Network, Point, Road, Station
-from servers.core.planner import Exclusions, Plan, UnknownCity, Unreachable, plan_trip
-from servers.core.synthetic import path_is_connected
-from servers.core.vehicles import DrivingProfile, Vehicle
+from servers.world.network import City, Company, Network, Point, Road, Station
+from servers.world.planner import Exclusions, Plan, UnknownCity, Unreachable, plan_trip
+from servers.world.synthetic import path_is_connected
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 T0 = datetime(2025, 6, 1, 8, 0)
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from servers.core.tariffs import Tariff
+from servers.world.tariffs import Tariff
 
 Connector = Literal["TYPE_2", "CCS_2", "CHADEMO", "GBT"]
 AC_CONNECTORS: frozenset[str] = frozenset({"TYPE_2"})

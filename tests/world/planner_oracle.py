@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from itertools import pairwise, product
 
-from servers.core.network import Network, Station
-from servers.core.planner import NO_EXCLUSIONS, Exclusions
-from servers.core.vehicles import Vehicle
+from servers.world.network import Network, Station
+from servers.world.planner import NO_EXCLUSIONS, Exclusions
+from servers.world.vehicles import Vehicle
 
 
 def usable_stations(network: Network, vehicle: Vehicle, exclude: Exclusions) -> list[tuple[Station, float]]:

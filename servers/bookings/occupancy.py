@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from servers.domain.windows import PointWindows
+from servers.bookings.windows import PointWindows
 
 AVAILABLE = "AVAILABLE"
 
@@ -129,5 +129,5 @@ def free_for(windows: PointWindows | None, yieldable: Mapping[str, float], start
 
 
 def windows_of(holds: Iterable[Any], yieldable: Mapping[str, float]) -> list[Window]:
-    """`Window`s of a participant's holds (`servers.domain.state.Hold`), with the priority of undecided ones."""
+    """`Window`s of a participant's holds (`servers.bookings.state.Hold`), with the priority of undecided ones."""
     return [Window(h.key, h.point_id, h.span[0], h.span[1], yieldable.get(h.key, 0.0)) for h in holds]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servers.core.vehicles import DrivingProfile, Vehicle
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 
 def test_range_counts_from_the_reserve_with_the_profile() -> None:

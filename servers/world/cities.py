@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from servers.core.network import Network
-from servers.core.plans import UnknownCity
+from servers.world.network import Network
+from servers.world.plans import UnknownCity
 
 WHERE = "city ids and names are listed by GET /api/v1/network (cities[].id, cities[].name)"
 

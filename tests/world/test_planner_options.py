@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from servers.core.network import load_network
-from servers.core.planner import PlanOptions, detour_reason, plan_trip
-from servers.core.vehicles import Vehicle
-from tests.core.test_planner import car, line
+from servers.world.network import load_network
+from servers.world.planner import PlanOptions, detour_reason, plan_trip
+from servers.world.vehicles import Vehicle
+from tests.world.test_planner import car, line
 
 T0 = datetime(2025, 6, 1, 8, 0)
 NET = load_network()
