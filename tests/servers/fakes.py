@@ -182,14 +182,14 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     store = store or InMemoryEventStore(clock=clock)  # events are recorded at the test's time
     engine = Engine(store, clock=clock, background=False)
     requests = Requests(engine)
-    participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
+    participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30),
+                              ask_outcome=outcome_asker(PeersOf(peers, company)))  # type: ignore[arg-type]  # fakes
     trips = TripsView(engine, network)
     availability = Availability(engine, network, company, lambda: clock.now.timestamp())
     planner = TripPlanner(engine, network, availability)
     coordinator = Coordinator(engine, requests, network, company, PeersOf(peers, company), trips, planner,
                               stale_after=timedelta(seconds=20), complete_in_background=False,
                               availability=availability)
-    participant.ask_outcome = outcome_asker(PeersOf(peers, company))  # type: ignore[arg-type]  # fakes, same port
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), Blocking(participant, peers.loop),
                 Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner,
