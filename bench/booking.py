@@ -44,11 +44,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contract import topics  # noqa: E402
+from contract.fake import fake_vehicle_form  # noqa: E402
+from contract.mqtt import correlation_properties, new_client  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from mosquitto import AclFile, BrokerProcess, PasswordFile  # noqa: E402
-from servers.contract import topics  # noqa: E402
-from servers.contract.fake import fake_vehicle_form  # noqa: E402
-from servers.contract.mqtt import correlation_properties, new_client  # noqa: E402
-from servers.launcher import LocalNetwork  # noqa: E402
 from tests.live import CAR  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
@@ -222,14 +222,14 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
 
 
 def generated_network(directory: Path, stations: int, companies: int, seed: int = 7) -> tuple[Path, tuple[str, str]]:
-    """A random network (servers.core.synthetic) written as a network file, and a route across the most
+    """A random network (servers.world.synthetic) written as a network file, and a route across the most
     companies the storm car's plan finds among a few hundred random pairs."""
     import dataclasses
     import random
 
-    from servers.core.planner import plan_trip
-    from servers.core.synthetic import random_network
-    from servers.core.vehicles import Vehicle
+    from servers.world.planner import plan_trip
+    from servers.world.synthetic import random_network
+    from servers.world.vehicles import Vehicle
 
     rng = random.Random(seed)
     network = random_network(rng, n_cities=max(60, stations // 3), n_stations=stations, n_companies=companies,

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from contract import topics  # noqa: E402
 from mosquitto import AclFile, BrokerProcess, PasswordFile  # noqa: E402
-from servers.contract import topics  # noqa: E402
 
 COMPANY = "bench"
 TICK = os.sysconf("SC_CLK_TCK")

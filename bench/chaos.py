@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from servers.launcher import LocalNetwork  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from tests.chaos.harness import FAULTS, run_trial, sign_up_drivers  # noqa: E402
 from tests.live import DURABLE, FAST  # noqa: E402
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.booking import cpu_s, pids  # noqa: E402
-from servers.launcher import LocalNetwork  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
 from vehicle_sim.fleet import percentile  # noqa: E402
 from vehicle_sim.storm import AsyncRpc, close_all, prepare_vehicles  # noqa: E402

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.booking import CORRIDOR, cpu_s, pids, rss_mib  # noqa: E402
+from contract.models import CheckInIn, TripIn  # noqa: E402
 from events.store import SqliteEventStore  # noqa: E402
-from servers.contract.models import CheckInIn, TripIn  # noqa: E402
-from servers.core.network import load_network  # noqa: E402
-from servers.launcher import LocalNetwork  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
+from servers.world.network import load_network  # noqa: E402
 from tests.servers.fakes import Clock, InProcessPeers, build_node, signup  # noqa: E402
 from vehicle_sim.config import load_endpoints  # noqa: E402
 from vehicle_sim.storm import close_all, prepare_vehicles, spread, storm  # noqa: E402

@@ -46,9 +46,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from contract.fake import fake_vehicle_form  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from mosquitto import free_port  # noqa: E402
-from servers.contract.fake import fake_vehicle_form  # noqa: E402
-from servers.launcher import LocalNetwork  # noqa: E402
 from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, offline  # noqa: E402
 from tests.live import FAST  # noqa: E402
 from vehicle_sim.client import VehicleClient, signup  # noqa: E402

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from servers.core.network import Network, load_network
-from servers.core.planner import Unreachable, plan_trip
-from servers.core.synthetic import random_network
-from servers.core.vehicles import DrivingProfile, Vehicle
+from servers.world.network import Network, load_network
+from servers.world.planner import Unreachable, plan_trip
+from servers.world.synthetic import random_network
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 T0 = datetime(2025, 6, 1, 8, 0)
 CARS = (

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from servers.launcher import LocalNetwork  # noqa: E402
+from federation.launcher import LocalNetwork  # noqa: E402
 from tests.live import Api, departure  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")

@@ -4,7 +4,7 @@ Reads go over REST (`/api/v1/…`) and are cached with `st.cache_data(ttl=…)`;
 a vehicle's actions go over MQTT to its home company's broker, through
 `vehicle_sim.client` — exactly as a third-party app would. Where the
 servers are comes from `RECARGA_CLIENTS_FILE` (default `run/clients.json`,
-written by `python -m servers up`).
+written by `python -m federation up`).
 
 A server that cannot be reached raises `ServerDown`; a server that answers
 with an error raises `ApiError`; pages turn both into a message, never a
@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
-from servers.contract.clients import ClientsFile, CompanyAddress, clients_path
+from contract.clients import ClientsFile, CompanyAddress, clients_path
 from vehicle_sim.client import SignupClient, VehicleClient, signup
 from vehicle_sim.errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 

@@ -21,7 +21,7 @@ def load_network() -> dict[str, Any]:
             return client.network()
     except client.ServerDown as exc:
         st.error(f"No company server answers, so there is nothing to show yet. ({exc.why})")
-        st.info("Start the network with `python -m servers up`, then reload this page.")
+        st.info("Start the network with `python -m federation up`, then reload this page.")
         st.stop()
         raise  # st.stop() does not return; this keeps type checkers and readers sure of it
 

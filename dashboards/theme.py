@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from servers.contract.models import PointStatus
+from contract.models import PointStatus
 
 #: Used for a company the network file does not colour, and for a server that is down.
 FALLBACK_COLOR = "#64748b"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers.contract import topics
+from contract import topics
 
 from .passwords import check_username, write_atomically
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from servers.contract.mqtt import new_client
+from contract.mqtt import new_client
 
 log = logging.getLogger(__name__)
 

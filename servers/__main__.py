@@ -1,4 +1,4 @@
-"""`python -m servers …`: serve one company, or bring the whole local network up and down."""
+"""`python -m servers serve …`: serve one company (the whole network's commands: `python -m federation`)."""
 
 from servers.cli import main
 

@@ -12,7 +12,6 @@ from events.location import open_store
 from events.snapshots import SnapshotStore
 from events.store import EventStore
 from servers.adapters.peer_client import HttpPeer, PeerClient
-from servers.core.network import Network
 from servers.peer_auth import Verifier
 from servers.service.accounts import Accounts
 from servers.service.availability import Availability
@@ -28,6 +27,7 @@ from servers.service.recovery import Recovery
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
 from servers.settings import Settings
+from servers.world.network import Network
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +109,24 @@ def build_server(settings: Settings) -> Server:
         store.set_meta("company", settings.company)
     requests = Requests(engine)
     accounts = Accounts(engine, requests, settings.broker_key, timedelta(seconds=settings.token_ttl_s))
-    participant = Participant(engine, network, settings.company,
-                              hold_timeout=timedelta(seconds=settings.hold_timeout_s))
     trips = TripsView(engine, network)
     availability = Availability(engine, network, settings.company, time.monotonic)
     client = PeerClient(settings.company, settings.peer_secrets, timeout_s=settings.peer_timeout_s)
+    # Every company's participant, this one's included: the other companies over signed HTTP now, this company's
+    # own (a LocalPeer) once its coordinator exists, below. The coordinator and the participant's outcome asker
+    # look a company up in this dict when they call it, never at construction.
     peers: Peers = {company: HttpPeer(company, address, client)
                     for company, address in settings.peer_addresses(network).items()}
+    participant = Participant(engine, network, settings.company,
+                              hold_timeout=timedelta(seconds=settings.hold_timeout_s),
+                              ask_outcome=outcome_asker(peers) if settings.priority_rule else None)
     planner = TripPlanner(engine, network, availability)
     coordinator = Coordinator(engine, requests, network, settings.company, peers, trips, planner,
                               stale_after=timedelta(seconds=settings.stale_trip_s), availability=availability,
                               priority_rule=settings.priority_rule)
+    # The one cycle: the coordinator reaches its own participant through `peers`, and the LocalPeer answers
+    # "what became of trip X?" with this coordinator's outcome (a participant asks it before yielding a point).
     peers[settings.company] = LocalPeer(settings.company, participant, coordinator.outcome, coordinator.notice)
-    if settings.priority_rule:
-        participant.ask_outcome = outcome_asker(peers)
     verifier = Verifier(settings.company, settings.peer_secrets)
     recovery = Recovery(engine, coordinator, participant, peers, availability, Lifecycle(engine, network))
     return Server(settings, network, store, engine, accounts, participant, coordinator, trips, planner, peers,

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from servers.domain.errors import Unauthorized
+from servers.bookings.errors import Unauthorized
 
 PEER = "X-Recarga-Peer"
 TIMESTAMP = "X-Recarga-Timestamp"

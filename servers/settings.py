@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.errors import BadLogLocation
 from events.location import LogLocation, parse_location
-from servers.core.network import Network, load_network
+from servers.world.network import Network, load_network
 
 
 class Settings(BaseSettings):
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
                                  "vehicles' logins through the broker's dynamic-security plugin")
     broker_password: str = ""
     service_logins_file: Path | None = Field(default=None, description="JSON {company: {server, operator}} from "
-                                             "`python -m servers config`; fills broker_password, operator_token")
+                                             "`python -m federation config`; fills broker_password, operator_token")
 
     @model_validator(mode="after")
     def _check_log(self) -> Settings:
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
             self.broker_key = self.broker_key or str(mine.get("broker_key", ""))
         if len(self.broker_key) < 16:
             raise ValueError("a broker key of at least 16 characters is required (RECARGA_BROKER_KEY, or "
-                             "`broker_key` in the service logins file written by `python -m servers config`)")
+                             "`broker_key` in the service logins file written by `python -m federation config`)")
         return self
 
     def network(self) -> Network:

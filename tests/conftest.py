@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers.core.network import Network, load_network
+from servers.world.network import Network, load_network
 from tests.live import LiveNetworks
 from tests.postgres import PostgresCluster, PostgresUnavailable
 

@@ -1,6 +1,6 @@
 """What the tests against live networks share: the test car, the fast settings, sign-up forms, networks.
 
-A live network is `servers.launcher.LocalNetwork` — a Mosquitto (optional) and a server per company on
+A live network is `federation.launcher.LocalNetwork` — a Mosquitto (optional) and a server per company on
 free loopback ports — started by the `live_network` fixture of tests/conftest.py:
 
     @pytest.fixture(scope="module")
@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import PlanIn, SignupIn
-from servers.launcher import LocalNetwork
+from contract.fake import fake_vehicle_form
+from contract.models import PlanIn, SignupIn
+from federation.launcher import LocalNetwork
 
 #: The test car: a trip Salvador → Fortaleza with it stops at all three companies.
 CAR: dict[str, Any] = {"model": "BYD Yuan Plus", "capacity_kwh": 60.0, "consumption_kwh_per_km": 0.16,

@@ -36,8 +36,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from servers.contract import topics
-from servers.contract.mqtt import new_client, new_properties, request_properties, session_properties
+from contract import topics
+from contract.mqtt import new_client, new_properties, request_properties, session_properties
 
 from .errors import ClientError, ConnectFailed, ReplyError, RequestTimeout
 

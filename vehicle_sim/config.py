@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from servers.contract.clients import CLIENTS_ENV, SIGNUP_LOGIN, ClientsFile, clients_path
+from contract.clients import CLIENTS_ENV, SIGNUP_LOGIN, ClientsFile, clients_path
 
 DEFAULT_COMPANY = "voltpoint"
 
@@ -42,7 +42,7 @@ def load_endpoints(path: Path | str | None = None) -> dict[str, Endpoint]:
     try:
         companies = ClientsFile.read(where).companies
     except FileNotFoundError:
-        raise ConfigError(f"no clients file at {where} (start the network with `python -m servers up`, "
+        raise ConfigError(f"no clients file at {where} (start the network with `python -m federation up`, "
                           f"or pass --clients / set {CLIENTS_ENV})") from None
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -30,7 +30,7 @@ from .session import VehicleSession
 from .views import money
 
 #: kWh/km multiplier per driving profile: the car's physics, as in the planner's model
-#: (servers/core/vehicles.py, which a client may not import).
+#: (servers/world/vehicles.py, which a client may not import).
 PROFILE_CONSUMPTION = {"economic": 0.9, "normal": 1.0, "aggressive": 1.2}
 #: Arrival charge may differ from the plan's by this fraction of the battery's capacity.
 DEFAULT_TOLERANCE = 0.02

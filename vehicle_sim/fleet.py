@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from servers.contract.fake import fake_vehicle_form
+from contract.fake import fake_vehicle_form
 
 from .config import Endpoint, NetworkInfo, fetch_network
 from .errors import ClientError, ConnectFailed, ReplyError, RequestTimeout

@@ -8,7 +8,7 @@ does), connects with the broker login it was given, and then — all at the
 same moment — asks for one trip with `book`. What a load generator must not
 do is cost more than what it measures: a thread per vehicle (as `fleet` and
 `VehicleClient` have) would take the cores the servers need, so here every
-vehicle is a paho client driven by one asyncio loop (`servers.contract.mqtt_loop`).
+vehicle is a paho client driven by one asyncio loop (`contract.mqtt_loop`).
 The result counts answers by kind and the latency of each (from the moment
 the request was published to the moment its reply arrived).
 """
@@ -30,10 +30,10 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
-from servers.contract import topics
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.mqtt import new_client, request_properties, session_properties
-from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
+from contract import topics
+from contract.fake import fake_vehicle_form
+from contract.mqtt import new_client, request_properties, session_properties
+from contract.mqtt_loop import ConnectRefused, LoopMqtt
 
 from .config import Endpoint
 from .fleet import percentile

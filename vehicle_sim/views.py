@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from servers.contract.fake import format_cpf
+from contract.fake import format_cpf
 
 from .alternatives import Option, signed_minutes
 from .config import City, NetworkInfo

@@ -123,7 +123,7 @@ def login_tab(company: str) -> None:
 me = client.session()
 if me is None:
     if not homes:
-        st.error("No company is configured: start the network with `python -m servers up`.")
+        st.error("No company is configured: start the network with `python -m federation up`.")
         st.stop()
     st.write("Open an account with a company (your home company), or log in to one you have.")
     home = st.selectbox("Home company", homes, format_func=lambda c: names[c], key="home_company")

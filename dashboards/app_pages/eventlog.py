@@ -23,7 +23,7 @@ network = parts.load_network()
 names, cities = theme.company_names(network), theme.city_names(network)
 configured = [c for c in names if c in client.companies()]
 if not configured:
-    st.error("No company is configured: start the network with `python -m servers up`.")
+    st.error("No company is configured: start the network with `python -m federation up`.")
     st.stop()
 
 top = st.columns([2, 3])

@@ -30,9 +30,9 @@ from events.model import RecordedEvent
 from mosquitto import vehicle_acls
 from mosquitto.dynsec import DynsecClient, DynsecRefused, DynsecUnavailable
 from mosquitto.logins import BrokerLogins, DynsecLogins
+from servers.bookings import events as ev
+from servers.bookings.errors import Unavailable
 from servers.bootstrap import Server
-from servers.domain import events as ev
-from servers.domain.errors import Unavailable
 from servers.service.secrets import broker_password
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
+from contract import topics
 from events.model import RecordedEvent
 from servers.adapters.packets import PacketBudget
+from servers.bookings import events as ev
 from servers.bootstrap import Server
-from servers.contract import topics
-from servers.domain import events as ev
 
 log = logging.getLogger(__name__)
 

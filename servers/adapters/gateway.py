@@ -29,14 +29,9 @@ import orjson
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from servers.adapters.broker_logins import VehicleLogins
-from servers.adapters.driver_notices import DriverNotices
-from servers.adapters.live import LiveTopics
-from servers.adapters.packets import PacketBudget
-from servers.bootstrap import Server
-from servers.contract import topics
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import (
+from contract import topics
+from contract.fake import fake_vehicle_form
+from contract.models import (
     CancelIn,
     CheckInIn,
     CreditIn,
@@ -49,11 +44,16 @@ from servers.contract.models import (
     TripRefIn,
     VehicleUpdateIn,
 )
-from servers.contract.mqtt import correlation_properties, new_client, session_properties
-from servers.contract.mqtt_loop import ConnectRefused, LoopMqtt
-from servers.domain import lifecycle
-from servers.domain.errors import DomainError, Unauthorized
-from servers.domain.events import CanceledReason
+from contract.mqtt import correlation_properties, new_client, session_properties
+from contract.mqtt_loop import ConnectRefused, LoopMqtt
+from servers.adapters.broker_logins import VehicleLogins
+from servers.adapters.driver_notices import DriverNotices
+from servers.adapters.live import LiveTopics
+from servers.adapters.packets import PacketBudget
+from servers.bookings import lifecycle
+from servers.bookings.errors import DomainError, Unauthorized
+from servers.bookings.events import CanceledReason
+from servers.bootstrap import Server
 from servers.service import views
 from servers.service.requests import RequestIdReused
 

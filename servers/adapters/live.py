@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
+from contract import topics
 from events.model import RecordedEvent
 from servers.adapters.packets import PacketBudget, split_array
+from servers.bookings import events as ev
 from servers.bootstrap import Server
-from servers.contract import topics
-from servers.domain import events as ev
 from servers.service.participant import hold_stream
 from servers.service.point_status import PointLive
 

@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
-from servers.domain.events import Vote, vote_of
-from servers.domain.occupancy import Changes
+from contract.models import CheckInIn, NoticeIn, PrepareIn
+from servers.bookings.events import Vote, vote_of
+from servers.bookings.occupancy import Changes
 from servers.peer_auth import sign
 from servers.service.availability import PeerPicture
 from servers.service.peers import PeerRefused, PeerUnavailable

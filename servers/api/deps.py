@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from servers.bookings.errors import Unauthorized
 from servers.bootstrap import Server
-from servers.domain.errors import Unauthorized
 
 
 async def get_server(request: Request) -> Server:

@@ -15,9 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contract.models import ErrorOut, ValidationErrorOut
 from events.errors import LogUnavailable
-from servers.contract.models import ErrorOut, ValidationErrorOut
-from servers.domain.errors import DomainError
+from servers.bookings.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,7 @@ import msgspec
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from servers.api.deps import PeerDep, ServerDep
-from servers.api.errors import INVALID, PEER, WRITES, errors
-from servers.api.replies import json_reply
-from servers.bootstrap import Server
-from servers.contract.models import (
+from contract.models import (
     BatchIn,
     BatchOut,
     CheckInIn,
@@ -46,7 +42,11 @@ from servers.contract.models import (
     StationAvailabilityOut,
     VoteOut,
 )
-from servers.domain.errors import DomainError
+from servers.api.deps import PeerDep, ServerDep
+from servers.api.errors import INVALID, PEER, WRITES, errors
+from servers.api.replies import json_reply
+from servers.bookings.errors import DomainError
+from servers.bootstrap import Server
 
 router = APIRouter(prefix="/peer/v1", tags=["peer"])
 Op = PrepareOp | DecisionOp | OutcomeOp | CheckInOp | NoticeOp

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servers.api.errors import error_body
-from servers.domain.errors import Unauthorized
+from servers.bookings.errors import Unauthorized
 from servers.peer_auth import Verifier
 
 PREFIX = "/peer/"

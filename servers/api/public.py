@@ -15,11 +15,8 @@ import anyio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from servers.api.deps import OperatorDep, ServerDep, VehicleDep
-from servers.api.errors import INVALID, OPERATOR, READS_LOG, VEHICLE, WRITES, errors
-from servers.api.replies import json_reply
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import (
+from contract.fake import fake_vehicle_form
+from contract.models import (
     AccountOut,
     BookingRefusedOut,
     CancelledOut,
@@ -52,11 +49,14 @@ from servers.contract.models import (
     TripIn,
     VerifyOut,
 )
-from servers.core.vehicles import DrivingProfile, Vehicle
-from servers.domain import lifecycle
-from servers.domain.errors import DomainError, NotFound
-from servers.domain.events import CanceledReason
+from servers.api.deps import OperatorDep, ServerDep, VehicleDep
+from servers.api.errors import INVALID, OPERATOR, READS_LOG, VEHICLE, WRITES, errors
+from servers.api.replies import json_reply
+from servers.bookings import lifecycle
+from servers.bookings.errors import DomainError, NotFound
+from servers.bookings.events import CanceledReason
 from servers.service import views
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 IdempotencyKey = Annotated[str | None, Header(max_length=64, description="repeat it to retry safely")]

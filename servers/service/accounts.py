@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from contract.fake import cpf_is_valid
+from contract.models import SignupIn
 from events.model import StreamAppend
 from mosquitto import hash_broker_password as broker_password_hash
-from servers.contract.fake import cpf_is_valid
-from servers.contract.models import SignupIn
-from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, NotFound, Unauthorized
-from servers.domain.state import Account, ServerState, parse_time
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict, DomainError, NotFound, Unauthorized
+from servers.bookings.state import Account, ServerState, parse_time
 from servers.service.engine import Engine
 from servers.service.requests import Requests, answered
 from servers.service.secrets import (

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from servers.core.network import Network, Station
-from servers.domain.occupancy import OccupancyMirror, free_for
-from servers.domain.windows import PointWindows
+from servers.bookings.occupancy import OccupancyMirror, free_for
+from servers.bookings.windows import PointWindows
 from servers.service.engine import Engine
+from servers.world.network import Network, Station
 
 _NOTHING: dict[str, PointWindows] = {}
 _NOTHING_STATUS: dict[str, str] = {}

@@ -19,15 +19,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
-from servers.core.network import Network
-from servers.core.planner import Plan
-from servers.domain import booking, lifecycle, money
-from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, Forbidden, InsufficientCredit, NotFound, Unavailable
-from servers.domain.events import BookingStatus, CanceledReason, TripStatus
-from servers.domain.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, parse_time
+from servers.bookings import booking, lifecycle, money
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict, DomainError, Forbidden, InsufficientCredit, NotFound, Unavailable
+from servers.bookings.events import BookingStatus, CanceledReason, TripStatus
+from servers.bookings.state import ABORTED, CANCELLED, COMMITTED, REQUESTED, ServerState, Trip, parse_time
 from servers.faults import fault
 from servers.service.accounts import account_stream
 from servers.service.availability import Availability
@@ -37,6 +35,8 @@ from servers.service.planning import TripPlanner, exclude_refused
 from servers.service.rebooking import Rebooking
 from servers.service.requests import Requests, answered
 from servers.service.trips import TripsView, trip_stream
+from servers.world.network import Network
+from servers.world.planner import Plan
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +453,7 @@ class Coordinator:
             if (first is not None and first <= now) or trip.checked_in:
                 raise Conflict("the trip has begun; it can no longer be cancelled", code="TRIP_STARTED")
             # A trip whose charger failed and that could not be re-booked is refunded in full; otherwise stop by
-            # stop, by each company's cancel-until term (servers.domain.money).
+            # stop, by each company's cancel-until term (servers.bookings.money).
             refund = trip.cost_cents if trip.broken else money.refund_cents(stops, now, self.terms, trip.cost_cents)
             aborts = [ev.TripAmendAborted(trip_id=trip_id, amendment_id=a.amendment_id, code="CANCELLED",
                                           reason="the trip was cancelled")

@@ -35,8 +35,8 @@ from events.fold import replay, save_snapshot, snapshot_key
 from events.model import RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
 from events.store import EventStore
-from servers.domain.errors import Unavailable
-from servers.domain.state import FOLD, ServerState
+from servers.bookings.errors import Unavailable
+from servers.bookings.state import FOLD, ServerState
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

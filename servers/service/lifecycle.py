@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from events.model import RecordedEvent, StreamAppend
-from servers.core.network import Network
-from servers.domain import events as ev
-from servers.domain import lifecycle, money
-from servers.domain.state import ServerState, Trip, parse_time
+from servers.bookings import events as ev
+from servers.bookings import lifecycle, money
+from servers.bookings.state import ServerState, Trip, parse_time
 from servers.service.accounts import account_stream
 from servers.service.engine import Engine
 from servers.service.trips import trip_stream
+from servers.world.network import Network
 
 
 class Lifecycle:

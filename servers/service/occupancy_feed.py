@@ -16,9 +16,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from events.model import RecordedEvent
-from servers.domain import events as ev
-from servers.domain.occupancy import Changes, Window, windows_of
-from servers.domain.point_status import normalise
+from servers.bookings import events as ev
+from servers.bookings.occupancy import Changes, Window, windows_of
+from servers.bookings.point_status import normalise
 from servers.service.engine import Engine
 
 KEEP = 50_000  # changes kept for followers that are behind (older: they get a reset)

@@ -15,16 +15,16 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from contract.models import CheckInIn, NoticeIn, PrepareIn
 from events.model import StreamAppend
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
-from servers.core.network import Network, Station
-from servers.domain import booking, lifecycle, money, point_status
-from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError, NotFound
-from servers.domain.events import Charging
-from servers.domain.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
+from servers.bookings import booking, lifecycle, money, point_status
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict, DomainError, NotFound
+from servers.bookings.events import Charging
+from servers.bookings.state import CONFIRMED, HELD, RELEASED, Participation, ServerState, parse_time
 from servers.faults import fault
 from servers.service.engine import Engine
+from servers.world.network import Network, Station
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,15 @@ class Participant:
     """Holds and reservations of one company's own points."""
 
     def __init__(self, engine: Engine, network: Network, company_id: str,
-                 hold_timeout: timedelta = timedelta(seconds=30)) -> None:
+                 hold_timeout: timedelta = timedelta(seconds=30),
+                 ask_outcome: Callable[[str, str, str, str], Awaitable[str]] | None = None) -> None:
         self.engine = engine
         self.network = network
         self.company_id = company_id
         self.hold_timeout = hold_timeout
         # (coordinator, trip, asked by, point) -> "commit" | "abort": how a later trip is asked to yield a point
-        # (wired with the peers; without it, holds are first come, first served).
-        self.ask_outcome: Callable[[str, str, str, str], Awaitable[str]] | None = None
+        # (`peers.outcome_asker(peers)`; without it, holds are first come, first served).
+        self.ask_outcome = ask_outcome
 
     async def prepare(self, req: PrepareIn) -> ev.Vote:
         """Vote on a trip: hold a point for each stop (yes) or refuse with a reason and alternatives (no).

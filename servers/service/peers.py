@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn
-from servers.domain.errors import DomainError
-from servers.domain.events import Vote
+from contract.models import CheckInIn, NoticeIn, PrepareIn
+from servers.bookings.errors import DomainError
+from servers.bookings.events import Vote
 from servers.service.participant import Participant
 
 

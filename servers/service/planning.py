@@ -10,10 +10,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from servers.contract.models import TripIn
-from servers.core.cities import WHERE, city_id
-from servers.core.network import Network
-from servers.core.planner import (
+from contract.models import TripIn
+from servers.bookings import booking
+from servers.bookings import events as ev
+from servers.bookings.errors import DomainError, NotFound
+from servers.service.availability import Availability
+from servers.service.engine import Engine
+from servers.world.cities import WHERE, city_id
+from servers.world.network import Network
+from servers.world.planner import (
     MAX_ALTERNATIVE_SEARCHES,
     Exclusions,
     Plan,
@@ -23,12 +28,7 @@ from servers.core.planner import (
     detour_reason,
     plan_trip,
 )
-from servers.core.vehicles import DrivingProfile, Vehicle
-from servers.domain import booking
-from servers.domain import events as ev
-from servers.domain.errors import DomainError, NotFound
-from servers.service.availability import Availability
-from servers.service.engine import Engine
+from servers.world.vehicles import DrivingProfile, Vehicle
 
 ALTERNATIVES = 3  # whole plans offered with a refusal
 ALTERNATIVE_SEARCHES = 8  # planner searches spent on other stations at the same time (each ~0.5 ms)

@@ -1,6 +1,6 @@
 """Every point's live OCPI status at this company, kept current as events land and as time passes.
 
-`servers.domain.point_status.derive` says what a point is now; this keeps the
+`servers.bookings.point_status.derive` says what a point is now; this keeps the
 answer for each of the company's points and notices when it changes:
 
 - on durable events that can change a point's status *now* — an operator's status, a charging session
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from events.model import RecordedEvent
-from servers.core.network import Network
-from servers.domain import events as ev
-from servers.domain.point_status import CHARGING, RESERVED, UNKNOWN, Derived, derive
-from servers.domain.state import CONFIRMED, ServerState
+from servers.bookings import events as ev
+from servers.bookings.point_status import CHARGING, RESERVED, UNKNOWN, Derived, derive
+from servers.bookings.state import CONFIRMED, ServerState
 from servers.service.engine import Engine
+from servers.world.network import Network
 
 
 @dataclass(frozen=True, slots=True)

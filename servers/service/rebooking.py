@@ -26,15 +26,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from contract.models import TripIn
 from events.model import StreamAppend
-from servers.contract.models import TripIn
-from servers.core.plans import Exclusions, Plan, splice
-from servers.domain import events as ev
-from servers.domain.errors import DomainError
-from servers.domain.state import Amendment, ServerState, Trip, parse_time
+from servers.bookings import events as ev
+from servers.bookings.errors import DomainError
+from servers.bookings.state import Amendment, ServerState, Trip, parse_time
 from servers.service.accounts import account_stream
 from servers.service.planning import exclude_refused
 from servers.service.trips import trip_stream
+from servers.world.plans import Exclusions, Plan, splice
 
 if TYPE_CHECKING:
     from servers.service.coordinator import Coordinator

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from servers.contract.models import NoticeIn
+from contract.models import NoticeIn
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
 from servers.service.engine import Engine

@@ -17,10 +17,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from events.model import StreamAppend
-from servers.domain import events as ev
-from servers.domain import lifecycle
-from servers.domain.errors import Conflict
-from servers.domain.events import BookingStatus
+from servers.bookings import events as ev
+from servers.bookings import lifecycle
+from servers.bookings.errors import Conflict
+from servers.bookings.events import BookingStatus
 from servers.service.engine import Engine
 
 

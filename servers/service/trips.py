@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from servers.core.network import Network
-from servers.domain import lifecycle
-from servers.domain.errors import NotFound
-from servers.domain.events import BookingStatus, CanceledReason, Role, TripStatus, Vote, Yes
-from servers.domain.state import Trip, parse_time
+from servers.bookings import lifecycle
+from servers.bookings.errors import NotFound
+from servers.bookings.events import BookingStatus, CanceledReason, Role, TripStatus, Vote, Yes
+from servers.bookings.state import Trip, parse_time
 from servers.service.engine import Engine
+from servers.world.network import Network
 
 
 def trip_stream(trip_id: str) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 from events.fold import event_at, replay
 from events.model import RecordedEvent
 from events.store import EventStore
-from servers.core.network import Network
-from servers.domain import events as ev
-from servers.domain.point_status import normalise
-from servers.domain.state import CONFIRMED, FOLD, HELD, ServerState
+from servers.bookings import events as ev
+from servers.bookings.point_status import normalise
+from servers.bookings.state import CONFIRMED, FOLD, HELD, ServerState
+from servers.world.network import Network
 
 REDACTED = "…redacted…"
 

@@ -13,10 +13,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contract import topics
+from contract.mqtt import correlation_properties, new_client
 from mosquitto import BrokerProcess, PasswordFile
 from mosquitto.logins import DynsecLogins
-from servers.contract import topics
-from servers.contract.mqtt import correlation_properties, new_client
 
 WAIT = 10.0  # bound on every wait: a hung broker fails the test instead of hanging it
 

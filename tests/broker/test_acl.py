@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from servers.contract import topics
+from contract import topics
 from tests.broker.broker_helpers import Broker
 
 

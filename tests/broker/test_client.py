@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from servers.contract import topics
+from contract import topics
 from tests.broker.broker_helpers import WAIT, Broker, EchoResponder
 from tests.waiting import eventually
 from vehicle_sim.client import SignupClient, VehicleClient, signup

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract import topics
 from mosquitto import MAX_PACKET_SIZE
-from servers.contract import topics
 from tests.broker.broker_helpers import WAIT, Broker
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from servers.contract import topics
-from servers.contract.mqtt import new_client
-from servers.contract.mqtt_loop import LoopMqtt
+from contract import topics
+from contract.mqtt import new_client
+from contract.mqtt_loop import LoopMqtt
 from tests.broker.broker_helpers import WAIT, Broker
 
 

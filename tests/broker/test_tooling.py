@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from contract import topics
 from mosquitto import AclFile, PasswordFile, free_port, render_config, verify_broker_password
 from mosquitto.cli import connack, main
-from servers.contract import topics
 from tests.broker.broker_helpers import Broker
 
 

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import paho.mqtt.client as mqtt
 
-from servers.contract import topics
-from servers.contract.mqtt import new_client
-from servers.invariants import Violation
-from servers.launcher import LocalNetwork
+from contract import topics
+from contract.mqtt import new_client
+from federation.invariants import Violation
+from federation.launcher import LocalNetwork
 from tests.live import signup_form
 
 # (home company, origin, destination): VoltPoint coordinates trips that stop at all three companies,

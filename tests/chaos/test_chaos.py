@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.chaos.harness import Driver, run_trial, sign_up_drivers
 from tests.live import DURABLE, LiveNetworks
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from events.store import SqliteEventStore
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import DURABLE, LiveNetworks, signup_form
 
 pytestmark = pytest.mark.integration

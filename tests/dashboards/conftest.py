@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import LiveNetworks
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from events.model import RecordedEvent
 from events.store import SqliteEventStore
-from servers.domain import events as ev
+from servers.bookings import events as ev
 
 _OUTCOMES = (ev.HoldsConfirmed.NAME, ev.HoldsReleased.NAME)
 

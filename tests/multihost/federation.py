@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation.launcher import LocalNetwork
 from mosquitto import free_port
-from servers.launcher import LocalNetwork
 from tests.multihost.delay_proxy import DelayProxy, ProxyLoop
 from tests.multihost.netns import HostNetwork, sweep_stale
 

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from servers.launcher import Host
+from federation.launcher import Host
 
 PREFIX = "recarga"
 PARTITION_TABLE = "recarga_partition"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from servers.domain import events as ev
-from servers.invariants import Violation
+from federation.invariants import Violation
+from servers.bookings import events as ev
 from tests.chaos.harness import Driver, Load, LoadStats, committed_trips
 from tests.multihost.doubt import in_doubt, wait_for_open_hold
 from tests.multihost.federation import Federation

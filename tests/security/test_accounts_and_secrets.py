@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from events.store import SqliteEventStore
-from servers.launcher import SIGNUP_PASSWORD, LocalNetwork
+from federation.launcher import SIGNUP_PASSWORD, LocalNetwork
 from servers.peer_auth import sign
 from servers.service.secrets import verify_password
 from tests.live import LiveNetworks, signup_form
@@ -149,7 +149,7 @@ def test_no_secret_ever_appears_in_an_event_a_log_line_or_an_error_reply(net):
         assert car.request("account")["vehicle_id"] == mqtt_session["vehicle_id"]
     finally:
         car.close()
-    secrets.discard(SIGNUP_PASSWORD)  # the shared sign-up login is public on purpose (servers/launcher.py)
+    secrets.discard(SIGNUP_PASSWORD)  # the shared sign-up login is public on purpose (federation/launcher.py)
     assert all(len(s) >= 12 for s in secrets)  # long enough that a hit is never a coincidence
 
     haystacks: dict[str, str] = {f"reply {i}": text for i, text in enumerate(replies)}

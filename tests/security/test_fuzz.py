@@ -39,7 +39,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from events.store import SqliteEventStore
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from servers.peer_auth import sign
 from tests.live import LiveNetworks, signup_form
 

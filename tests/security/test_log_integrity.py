@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract.models import SignupIn
 from events.model import NewEvent, StreamAppend
 from events.store import SqliteEventStore
 from mosquitto import free_port
 from servers.bootstrap import build_server
-from servers.contract.models import SignupIn
 from servers.service.accounts import Session
 from servers.service.secrets import new_token, token_hash
 from servers.settings import Settings

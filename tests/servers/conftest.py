@@ -6,9 +6,9 @@ from itertools import permutations
 
 import pytest
 
-from servers.core.network import Network
-from servers.core.planner import plan_trip
-from servers.core.vehicles import Vehicle
+from servers.world.network import Network
+from servers.world.planner import plan_trip
+from servers.world.vehicles import Vehicle
 from tests.live import CAR
 from tests.servers.fakes import START
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from contract.fake import fake_vehicle_form
+from contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
 from events.memory import InMemoryEventStore
 from events.model import RecordedEvent
-from servers.contract.fake import fake_vehicle_form
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, SignupIn
-from servers.core.network import Network
-from servers.domain.errors import DomainError
+from servers.bookings.errors import DomainError
 from servers.service.accounts import Accounts
 from servers.service.availability import Availability
 from servers.service.coordinator import Coordinator
@@ -34,6 +33,7 @@ from servers.service.peers import PeerRefused, PeerUnavailable, outcome_asker
 from servers.service.planning import TripPlanner
 from servers.service.requests import Requests
 from servers.service.trips import TripsView
+from servers.world.network import Network
 from tests.live import CAR
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -182,14 +182,14 @@ def build_node(network: Network, company: str, peers: InProcessPeers, clock: Clo
     store = store or InMemoryEventStore(clock=clock)  # events are recorded at the test's time
     engine = Engine(store, clock=clock, background=False)
     requests = Requests(engine)
-    participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30))
+    participant = Participant(engine, network, company, hold_timeout=timedelta(seconds=30),
+                              ask_outcome=outcome_asker(PeersOf(peers, company)))  # type: ignore[arg-type]  # fakes
     trips = TripsView(engine, network)
     availability = Availability(engine, network, company, lambda: clock.now.timestamp())
     planner = TripPlanner(engine, network, availability)
     coordinator = Coordinator(engine, requests, network, company, PeersOf(peers, company), trips, planner,
                               stale_after=timedelta(seconds=20), complete_in_background=False,
                               availability=availability)
-    participant.ask_outcome = outcome_asker(PeersOf(peers, company))  # type: ignore[arg-type]  # fakes, same port
     accounts = Accounts(engine, requests, "test-broker-key-0123456789")
     node = Node(company, store, engine, Blocking(accounts, peers.loop), Blocking(participant, peers.loop),
                 Blocking(coordinator, peers.loop), trips, OccupancyFeed(engine), availability, planner,

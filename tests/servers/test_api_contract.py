@@ -23,9 +23,9 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
+from contract.models import BookingRefusedOut, ErrorOut
+from federation.launcher import LocalNetwork
 from servers.api import peer, public
-from servers.contract.models import BookingRefusedOut, ErrorOut
-from servers.launcher import LocalNetwork
 from servers.peer_auth import sign
 from tests.live import LiveNetworks, signup_form
 

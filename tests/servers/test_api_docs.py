@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from servers.api_export import export
+from federation.api_export import export
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api"
 
@@ -14,9 +14,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "api"
 def test_the_exported_openapi_and_postman_collection_are_up_to_date(tmp_path):
     for fresh in export(tmp_path):
         committed = DOCS / fresh.name
-        assert committed.exists(), f"run `python -m servers export-api` to create {committed}"
+        assert committed.exists(), f"run `python -m federation export-api` to create {committed}"
         assert json.loads(committed.read_text()) == json.loads(fresh.read_text()), (
-            f"{committed.name} is stale: run `python -m servers export-api`")
+            f"{committed.name} is stale: run `python -m federation export-api`")
 
 
 def test_every_route_has_a_summary_and_errors_have_a_stable_shape():
@@ -157,7 +157,7 @@ def test_the_postman_collection_shows_a_valid_example_of_every_response_a_route_
 def test_the_contract_names_the_connector_types_of_the_network_file():
     from typing import get_args
 
-    from servers.contract.models import Connector
-    from servers.core.network import Connector as NetworkConnector
+    from contract.models import Connector
+    from servers.world.network import Connector as NetworkConnector
 
     assert get_args(Connector) == get_args(NetworkConnector)

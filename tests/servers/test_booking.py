@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from contract.models import CheckInIn, PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
-from servers.contract.models import CheckInIn, PrepareIn, StopIn, TripIn
-from servers.domain.errors import Conflict
-from servers.domain.events import No, Vote, Yes
-from servers.domain.state import FOLD
-from servers.invariants import check
+from federation.invariants import check
+from servers.bookings.errors import Conflict
+from servers.bookings.events import No, Vote, Yes
+from servers.bookings.state import FOLD
 from servers.service import views
 from servers.service.coordinator import stops_by_company
 from tests.servers.fakes import START, Clock, build_node, build_nodes, logs, signup
@@ -162,7 +162,7 @@ def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):
     plan = home.planner.plan(trip, home.planner.vehicle_of(vid, trip), home.planner.exclusions())[0]
     # Simulate a coordinator that recorded the request, then stalled before deciding.
     from events.model import NewEvent, StreamAppend
-    from servers.domain import events as ev
+    from servers.bookings import events as ev
 
     grouped = stops_by_company(plan)
     home.engine.execute(lambda s: ([StreamAppend("trip:stalled", (NewEvent(ev.TripRequested.NAME, {

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from federation.launcher import LocalNetwork
 from mosquitto import PasswordFile, write_initial_dynsec_config
-from servers.launcher import LocalNetwork
 from tests.broker.broker_helpers import Probe
 from tests.live import LiveNetworks, signup_form
 from tests.waiting import eventually

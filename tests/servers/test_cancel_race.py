@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from servers.contract.models import TripIn
-from servers.invariants import check
+from contract.models import TripIn
+from federation.invariants import check
 from tests.servers.fakes import START, Clock, FakePeer, InProcessPeers, build_nodes, logs, signup
 
 

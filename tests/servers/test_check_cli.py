@@ -1,4 +1,4 @@
-"""`python -m servers check` as the README runs it: on a real network's data dir (snapshot files and all),
+"""`python -m federation check` as the README runs it: on a real network's data dir (snapshot files and all),
 and on damaged files (one line, a non-zero exit, never a traceback)."""
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from events.model import NewEvent
 from events.store import SqliteEventStore
 from tests.live import LiveNetworks, signup_form
 
-pytestmark = pytest.mark.integration  # `servers check` runs as a process
+pytestmark = pytest.mark.integration  # `federation check` runs as a process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The command as a person types it in a shell, so the shell expands the glob."""
-    line = f"{sys.executable} -m servers check {' '.join(args)}"
+    line = f"{sys.executable} -m federation check {' '.join(args)}"
     return subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 

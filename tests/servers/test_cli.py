@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 
 pytestmark = pytest.mark.integration  # every test starts the server or the launcher as a process
 
@@ -75,7 +75,7 @@ def test_a_server_whose_log_is_a_file_never_loads_the_postgresql_driver(tmp_path
 
 
 def test_the_network_can_be_brought_down_when_nothing_runs(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "servers", "down", "--run-dir", str(tmp_path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "federation", "down", "--run-dir", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "nothing is running" in done.stdout
 

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
+from federation.compose import SECRETS, compose
+from federation.deploy import host_variable, read_hosts, write_secrets
+from federation.launcher import LocalNetwork
 from mosquitto import PasswordFile
-from servers.compose import SECRETS, compose
-from servers.core.network import load_network
-from servers.deploy import host_variable, read_hosts, write_secrets
-from servers.launcher import LocalNetwork
 from servers.settings import Settings
+from servers.world.network import load_network
 from vehicle_sim.config import load_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def with_profile(services: dict[str, Any], profile: str) -> set[str]:
 
 
 def test_compose_yaml_is_the_one_generated_from_the_network_file() -> None:
-    assert committed() == compose(NETWORK), "regenerate: python -m servers compose > compose.yaml"
+    assert committed() == compose(NETWORK), "regenerate: python -m federation compose > compose.yaml"
 
 
 def test_a_host_started_with_a_companys_profile_runs_that_company_only() -> None:
@@ -164,7 +164,7 @@ def test_the_hosts_file_is_the_env_file_given_to_compose(tmp_path: Path) -> None
 @pytest.mark.integration
 def test_the_config_job_writes_one_companys_broker_with_the_plugin(tmp_path: Path) -> None:
     write_secrets(tmp_path / "secrets", NETWORK, read_hosts(NETWORK, environ={}))
-    done = subprocess.run([sys.executable, "-m", "servers", "config", "--company", "eflux", "--run-dir",
+    done = subprocess.run([sys.executable, "-m", "federation", "config", "--company", "eflux", "--run-dir",
                            str(tmp_path / "run"), "--secrets-dir", str(tmp_path / "secrets" / "eflux"),
                            "--containers"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -177,10 +177,10 @@ def test_the_config_job_writes_one_companys_broker_with_the_plugin(tmp_path: Pat
     assert f"plugin_opt_config_file {broker / 'dynamic-security.json'}" in conf
     assert json.loads((broker / "dynamic-security.json").read_text())["clients"] == []
     assert sorted(PasswordFile(broker / "passwd").users()) == ["dashboard", "server", "signup"]
-    missing = subprocess.run([sys.executable, "-m", "servers", "config", "--company", "eflux", "--run-dir",
+    missing = subprocess.run([sys.executable, "-m", "federation", "config", "--company", "eflux", "--run-dir",
                               str(tmp_path / "run2"), "--secrets-dir", str(tmp_path / "nowhere")],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 2 and "servers secrets" in missing.stderr
+    assert missing.returncode == 2 and "federation secrets" in missing.stderr
 
 
 def test_the_servers_get_the_same_settings_and_command_as_from_the_launcher(tmp_path: Path) -> None:

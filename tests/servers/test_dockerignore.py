@@ -106,7 +106,7 @@ def after_make_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (ROOT / rel).is_file():
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, tree / rel)
-    subprocess.run([sys.executable, "-m", "servers", "config", "--run-dir", str(tree / "run")], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "federation", "config", "--run-dir", str(tree / "run")], cwd=ROOT,
                    check=True, capture_output=True, timeout=60)
     (tree / "run" / "data").mkdir()
     with SqliteEventStore(tree / "run" / "data" / "voltpoint.db") as store:

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
-from servers.domain import events as ev
-from servers.domain.errors import DomainError
-from servers.invariants import check
+from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
+from federation.invariants import check
+from servers.bookings import events as ev
+from servers.bookings.errors import DomainError
 from servers.service.participant import hold_stream
 from tests.servers.fakes import START, Clock, Node, build_nodes, deliver_notices, logs, signup
 

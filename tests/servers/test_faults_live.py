@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import LiveNetworks
 from tests.servers.test_gateway import new_vehicle
 from tests.waiting import eventually

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract import topics
+from contract.clients import ClientsFile
+from contract.mqtt import new_client
 from events.store import SqliteEventStore
-from servers.contract import topics
-from servers.contract.clients import ClientsFile
-from servers.contract.mqtt import new_client
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import LiveNetworks, signup_form
 from tests.waiting import eventually
 from vehicle_sim.client import VehicleClient, signup
@@ -409,7 +409,7 @@ def _raw_reply(raw_sender, payload: bytes, correlation: bytes | None) -> dict:
         count = len(replies)
     props = None
     if correlation is not None:
-        from servers.contract.mqtt import request_properties
+        from contract.mqtt import request_properties
 
         props = request_properties(topics.vehicle_reply("voltpoint", car.vehicle_id), correlation)
     raw.publish(topics.vehicle_request("voltpoint", car.vehicle_id), payload, qos=1, properties=props)

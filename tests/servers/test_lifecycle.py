@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import CheckInIn, TripIn
-from servers.domain import events as ev
-from servers.domain.errors import Conflict, DomainError
-from servers.domain.events import CanceledReason
-from servers.domain.state import FOLD
-from servers.invariants import check
+from contract.models import CheckInIn, TripIn
+from federation.invariants import check
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict, DomainError
+from servers.bookings.events import CanceledReason
+from servers.bookings.state import FOLD
 from servers.service.requests import in_todays_words
 from servers.service.trips import trip_stream
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup

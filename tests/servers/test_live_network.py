@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from contract.fake import fake_vehicle_form
 from events.fold import replay
 from events.store import SqliteEventStore
-from servers.contract.fake import fake_vehicle_form
-from servers.domain.state import FOLD
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
+from servers.bookings.state import FOLD
 from servers.peer_auth import sign
 from servers.service import views
 from tests.live import Api, LiveNetworks, departure, plan_request

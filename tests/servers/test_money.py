@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contract.models import CheckInIn, TripIn
 from events.memory import InMemoryEventStore
 from events.model import NewEvent, StreamAppend
-from servers.contract.models import CheckInIn, TripIn
-from servers.core.network import BookingTerms, parse_network
-from servers.core.tariffs import Price, Tariff
-from servers.domain import events as ev
-from servers.domain import money
-from servers.invariants import check
+from federation.invariants import check
+from servers.bookings import events as ev
+from servers.bookings import money
 from servers.service.accounts import account_stream
 from servers.service.trips import trip_stream
+from servers.world.network import BookingTerms, parse_network
+from servers.world.tariffs import Price, Tariff
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import Api, LiveNetworks, departure, plan_request, signup_form
 from vehicle_sim.client import VehicleClient, signup
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from servers.contract.models import PrepareIn, StopIn, TripIn
-from servers.domain.events import Vote, Yes
-from servers.domain.occupancy import Changes, OccupancyMirror
-from servers.invariants import check
+from contract.models import PrepareIn, StopIn, TripIn
+from federation.invariants import check
+from servers.bookings.events import Vote, Yes
+from servers.bookings.occupancy import Changes, OccupancyMirror
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup, sync_pictures
 
 

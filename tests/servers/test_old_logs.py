@@ -12,9 +12,9 @@ import pytest
 from events.fold import replay
 from events.memory import InMemoryEventStore
 from events.model import NewEvent, StreamAppend
-from servers.domain import events as ev
-from servers.domain.state import FOLD
-from servers.invariants import check
+from federation.invariants import check
+from servers.bookings import events as ev
+from servers.bookings.state import FOLD
 
 OLD = json.loads((Path(__file__).parent / "data" / "log_of_2026-11-24.json").read_text())
 # What the state keeps since that log was written: the old fold's digest is of the rest. The state's own new

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from servers.contract.models import CheckInIn, PointStatusIn, PrepareIn, StopIn
-from servers.domain import events as ev
-from servers.domain import point_status as ps
-from servers.domain.errors import DomainError
+from contract.models import CheckInIn, PointStatusIn, PrepareIn, StopIn
+from servers.bookings import events as ev
+from servers.bookings import point_status as ps
+from servers.bookings.errors import DomainError
 from servers.service.point_status import PointStatuses
 from tests.servers.fakes import START, Clock, InProcessPeers, Node, build_node
 
@@ -236,15 +236,16 @@ def _live_topics(n: Node, network):
     from types import SimpleNamespace
 
     from servers.adapters.live import LiveTopics
+    from servers.adapters.packets import PacketBudget
 
     server = SimpleNamespace(engine=n.engine, network=network, company="voltpoint", participant=n.participant.real,
                              points=PointStatuses(n.engine, network, "voltpoint"))
     client = Recorder()
-    return LiveTopics(server, client), client  # type: ignore[arg-type]
+    return LiveTopics(server, client, PacketBudget(65536)), client  # type: ignore[arg-type]
 
 
 def _point_messages(client: Recorder) -> list[tuple[str, str, bool]]:
-    from servers.contract import topics
+    from contract import topics
 
     return [(topics.parse_point_id(t), body["status"], retain) for t, body, retain in client.sent
             if t.startswith(topics.company_root("voltpoint") + "/points/")]

@@ -10,8 +10,8 @@ import pytest
 
 from events.fold import replay
 from events.location import open_store
-from servers.domain.state import FOLD
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
+from servers.bookings.state import FOLD
 from servers.service import views
 from tests.live import Api, LiveNetworks, departure
 from tests.postgres import PostgresCluster
@@ -68,6 +68,6 @@ def test_a_company_on_postgresql_books_a_three_company_trip_and_replays_to_the_s
 
         assert net.settle(timeout=20)[0] == []
         files = [str(net.log_path(c)) for c in net.companies if c != HOME]
-        check = subprocess.run([sys.executable, "-m", "servers", "check", url, *files, "--converged"],
+        check = subprocess.run([sys.executable, "-m", "federation", "check", url, *files, "--converged"],
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0 and check.stdout.strip().endswith("of 3 log(s)"), check.stdout + check.stderr

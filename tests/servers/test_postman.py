@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from servers.contract.fake import cpf_is_valid
-from servers.launcher import LocalNetwork
+from contract.fake import cpf_is_valid
+from federation.launcher import LocalNetwork
 from servers.peer_auth import pair_key
 from tests.live import LiveNetworks
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from servers.contract.models import PrepareIn, StopIn, TripIn
-from servers.core.network import Network
-from servers.domain import booking
-from servers.domain import events as ev
-from servers.domain.occupancy import Window
-from servers.invariants import check
+from contract.models import PrepareIn, StopIn, TripIn
+from federation.invariants import check
+from servers.bookings import booking
+from servers.bookings import events as ev
+from servers.bookings.occupancy import Window
 from servers.service.participant import hold_stream
 from servers.service.trips import trip_stream
+from servers.world.network import Network
 from tests.servers.fakes import START, Clock, Node, build_nodes, logs, signup, sync_pictures
 
 LATER = START + timedelta(seconds=5)

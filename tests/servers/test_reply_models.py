@@ -9,7 +9,7 @@ from datetime import timedelta
 import msgspec
 from pydantic import TypeAdapter
 
-from servers.contract.models import (
+from contract.models import (
     AccountOut,
     BookingRefusedOut,
     CheckInIn,

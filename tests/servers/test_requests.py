@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from servers.contract.models import TripIn
-from servers.domain.errors import DomainError
-from servers.invariants import check
+from contract.models import TripIn
+from federation.invariants import check
+from servers.bookings.errors import DomainError
 from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 
 

@@ -11,17 +11,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from contract.models import PrepareIn, StopIn, TripIn
 from events.fold import replay, snapshot_key
 from events.snapshots import SnapshotStore
-from servers.contract.models import PrepareIn, StopIn, TripIn
-from servers.core.network import Network
-from servers.domain import events as ev
-from servers.domain.errors import Conflict
-from servers.domain.events import No
-from servers.domain.state import FOLD, RETAIN_RESERVATIONS, RETAIN_TRIPS
-from servers.invariants import check
+from federation.invariants import check
+from servers.bookings import events as ev
+from servers.bookings.errors import Conflict
+from servers.bookings.events import No
+from servers.bookings.state import FOLD, RETAIN_RESERVATIONS, RETAIN_TRIPS
 from servers.service import views
 from servers.service.engine import Engine
+from servers.world.network import Network
 from tests.servers.fakes import START, Clock, Node, build_nodes, logs, signup
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servers.domain.windows import PointWindows
+from servers.bookings.windows import PointWindows
 
 WINDOW = st.tuples(st.integers(0, 200), st.integers(1, 40)).map(lambda w: (float(w[0]), float(w[0] + w[1])))
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from servers.launcher import LocalNetwork
+from federation.launcher import LocalNetwork
 from tests.live import LiveNetworks
 from vehicle_sim.config import Endpoint, load_endpoints
 from vehicle_sim.menus import App, Terminal, scripted_input

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from servers.contract.fake import fake_vehicle_form
+from contract.fake import fake_vehicle_form
 from tests.live import CAR
 from vehicle_sim.config import City, NetworkInfo
 from vehicle_sim.session import VehicleSession
