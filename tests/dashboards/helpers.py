@@ -47,8 +47,9 @@ def sign_up(at: AppTest, credit: float = 500.0) -> AppTest:
 
 
 def book_slot() -> datetime:
-    """A departure no other test uses."""
-    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2 + 7 * next(_SLOTS))
+    """A departure no other test uses: from two days on (the pages' own default, two hours from now, is the
+    browser test's, on the same session network: the same road at the same time would be taken)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2, hours=7 * next(_SLOTS))
 
 
 def book(at: AppTest, origin: str = "salvador", destination: str = "recife") -> AppTest:
