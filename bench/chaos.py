@@ -28,6 +28,8 @@ if str(ROOT) not in sys.path:
 
 from federation.launcher import LocalNetwork  # noqa: E402
 from tests.chaos.harness import FAULTS, run_trial, sign_up_drivers  # noqa: E402
+
+FRESH_EVERY = 10  # trials between two sets of new cars
 from tests.live import DURABLE, FAST  # noqa: E402
 
 
@@ -56,6 +58,11 @@ def main() -> int:
             if time.monotonic() > deadline:
                 print(f"stopping early: --max-minutes {args.max_minutes} reached", flush=True)
                 break
+            if n % FRESH_EVERY == 0:
+                # Six cars booking one after another for 100 trials would reach a year ahead (DEPARTURE_TOO_FAR)
+                # and fill the 30 days they spread over (POINT_TAKEN): later trials then commit nothing. New cars
+                # on the next stretch of days keep every trial booking.
+                drivers = sign_up_drivers(net, per_home=3, seed=(seed + n) % 1000, from_days=3.0 * n)
             t0 = time.monotonic()
             trial = run_trial(net, drivers, n, rng, threads=args.threads)
             trials.append(trial)

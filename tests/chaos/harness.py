@@ -56,10 +56,12 @@ class Driver:
     vehicle_id: str
     # A car is in one place at a time (TRIP_OVERLAPS): its next trip leaves after the last one booked arrives.
     free_from: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Its trips spread over the 30 days from this many days ahead (a long run moves on to fresh windows).
+    from_days: float = 0.0
 
     def departure(self, rng: random.Random) -> str:
-        """A departure spread over the next 30 days, after the car's last booked trip."""
-        spread = datetime.fromisoformat(departure(rng))
+        """A departure spread over 30 days from `from_days` ahead, after the car's last booked trip."""
+        spread = datetime.fromisoformat(departure(rng)) + timedelta(days=self.from_days)
         return max(spread, self.free_from + timedelta(hours=1)).replace(microsecond=0).isoformat()
 
     @classmethod
@@ -294,11 +296,15 @@ class Trial:
                 + (" " + "; ".join(self.notes) if self.notes else ""))
 
 
-def sign_up_drivers(net: LocalNetwork, per_home: int = 3, seed: int = 0) -> list[Driver]:
-    """Drivers at each home company that coordinates a route (sign-up is a slow scrypt: few of them)."""
+def sign_up_drivers(net: LocalNetwork, per_home: int = 3, seed: int = 0, from_days: float = 0.0) -> list[Driver]:
+    """Drivers at each home company that coordinates a route (sign-up is a slow scrypt: few of them), booking
+    over the 30 days from `from_days` ahead."""
     homes = sorted({h for h, _, _ in ROUTES})
-    return [Driver.sign_up(net, home, seed * 1000 + i * 10 + j)
-            for i, home in enumerate(homes) for j in range(per_home)]
+    drivers = [Driver.sign_up(net, home, seed * 1000 + i * 10 + j)
+               for i, home in enumerate(homes) for j in range(per_home)]
+    for driver in drivers:
+        driver.from_days = from_days
+    return drivers
 
 
 def committed_trips(net: LocalNetwork) -> set[str]:
