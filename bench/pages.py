@@ -83,8 +83,9 @@ PAGES = [
     Page("Drive", "/drive", lambda tab: tab.get_by_text("Log in or sign up first"), False),
     # the map, then the live fragment's figures per company
     Page("Network map", "/network", lambda tab: tab.get_by_text("Per company", exact=True), True),
-    # the hash-chain check, the state rebuilt at the newest event, its map, the events around it
-    Page("Event log", "/eventlog", lambda tab: tab.get_by_text("Hash chain intact"), True),
+    # the hash-chain check, the state rebuilt at the newest event, the events around it (its map is drawn when
+    # asked since 2026-12-02, docs/dashboards.md "First paint": not part of the first paint)
+    Page("Event log", "/eventlog", lambda tab: tab.get_by_text("Hash chain intact"), False),
 ]
 # Not a page load: the seeded driver logs in (outside the timing), then clicks "Drive" in the sidebar.
 # The only way to see the Drive page with its map: a fresh context is a fresh, logged-out session.
