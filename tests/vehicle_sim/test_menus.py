@@ -47,7 +47,8 @@ def test_a_driver_registers_logs_in_by_cpf_and_email_books_adds_credit_and_cance
     ]
     seen = run_menus(endpoints["voltpoint"], answers)
     assert "created" in seen and f"Welcome, {person['name']}!" in seen
-    assert "Booked!" in seen and "Traceback" not in seen
+    # Once seen failing only in a full run, the answers then read by the wrong prompts: show what the menus said.
+    assert "Booked!" in seen and "Traceback" not in seen, seen[seen.find("Welcome"):][:6000]
     with VehicleSession.login(endpoints["voltpoint"], person["email"], person["password"]) as session:
         account = session.account()
         trips = session.request("trips")["trips"]
