@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import permutations
 
 import pytest
 
+from contract.models import TripIn
 from servers.world.network import Network
 from servers.world.planner import plan_trip
 from servers.world.vehicles import Vehicle
 from tests.live import CAR
-from tests.servers.fakes import START
+from tests.servers.fakes import START, Clock, build_nodes, signup
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +35,16 @@ def cross_trip(network: Network) -> tuple[str, str]:
             best = (companies, (origin, destination))
     assert best[0] >= 2, "the network data should have a trip across at least two companies"
     return best[1]
+
+
+@pytest.fixture
+def booked(network: Network, cross_trip: tuple[str, str]):
+    """A reserved trip across companies, leaving in two hours: (clock, nodes, peers, home, vehicle id, reply)."""
+    clock = Clock(START)
+    nodes, peers = build_nodes(network, clock)
+    home = nodes["voltpoint"]
+    vid = signup(home)
+    reply = home.coordinator.book(vid, "r1", TripIn(origin=cross_trip[0], destination=cross_trip[1],
+                                                    departure=START + timedelta(hours=2)))
+    assert reply["status"] == "RESERVED", reply
+    return clock, nodes, peers, home, vid, reply

@@ -7,26 +7,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn, TripIn
+from contract.models import CheckInIn, NoticeIn, PrepareIn, StopIn
 from federation.invariants import check
 from servers.bookings import events as ev
 from servers.bookings.errors import DomainError
 from servers.service.participant import hold_stream
-from tests.servers.fakes import START, Clock, Node, build_nodes, deliver_notices, logs, signup
+from tests.servers.fakes import START, Clock, Node, build_nodes, deliver_notices, logs
 
-DEPARTURE = START + timedelta(hours=2)
-
-
-@pytest.fixture
-def booked(network, cross_trip):
-    clock = Clock(START)
-    nodes, peers = build_nodes(network, clock)
-    home = nodes["voltpoint"]
-    vid = signup(home)
-    reply = home.coordinator.book(vid, "r1", TripIn(origin=cross_trip[0], destination=cross_trip[1],
-                                                    departure=DEPARTURE))
-    assert reply["status"] == "RESERVED", reply
-    return clock, nodes, peers, home, vid, reply
+DEPARTURE = START + timedelta(hours=2)  # the `booked` trip's (tests/servers/conftest.py)
 
 
 def _abroad(reply: dict, home: str = "voltpoint") -> dict:

@@ -19,19 +19,6 @@ from tests.servers.fakes import START, Clock, build_nodes, logs, signup
 TERMS = 15  # the companies' no-show timeout in the network file's default terms (minutes)
 
 
-@pytest.fixture
-def booked(network, cross_trip):
-    """A reserved trip across companies, leaving in two hours, and everything to drive it."""
-    clock = Clock(START)
-    nodes, peers = build_nodes(network, clock)
-    home = nodes["voltpoint"]
-    vid = signup(home)
-    reply = home.coordinator.book(vid, "r1", TripIn(origin=cross_trip[0], destination=cross_trip[1],
-                                                    departure=START + timedelta(hours=2)))
-    assert reply["status"] == "RESERVED", reply
-    return clock, nodes, peers, home, vid, reply
-
-
 def _opens(stop: dict) -> datetime:
     return datetime.fromisoformat(stop["window_start"])
 

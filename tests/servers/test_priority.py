@@ -47,8 +47,11 @@ def _first_stop_abroad(nodes: dict[str, Node], home: str, vid: str, trip: TripIn
     return next(s for s in plan["stops"] if s["company_id"] != home)
 
 
-def test_an_earlier_trip_takes_the_points_of_later_undecided_ones_which_plan_again(network, cross_trip):
-    nodes, _ = build_nodes(network, Clock(START))
+def _contended(nodes: dict[str, Node], network: Network, cross_trip: tuple[str, str], *,
+               committed: bool) -> tuple[str, TripIn, dict, Node, str, list[str]]:
+    """A VoltPoint driver's trip whose first stop abroad finds every point held by a later trip of a third
+    company, in flight there (`committed`: decided, its commit not yet delivered): (vehicle id, trip, that stop,
+    the station's node, that third company, the later trips)."""
     vid = signup(nodes["voltpoint"])
     trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START + timedelta(hours=2))
     stop = _first_stop_abroad(nodes, "voltpoint", vid, trip)
@@ -56,7 +59,13 @@ def test_an_earlier_trip_takes_the_points_of_later_undecided_ones_which_plan_aga
     other = next(c for c in nodes if c not in ("voltpoint", stop["company_id"]))
     later = _hold_every_point(owner, network, stop["station_id"], stop, other)
     for trip_id in later:
-        _in_flight(nodes[other], trip_id)
+        _in_flight(nodes[other], trip_id, committed=committed)
+    return vid, trip, stop, owner, other, later
+
+
+def test_an_earlier_trip_takes_the_points_of_later_undecided_ones_which_plan_again(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    vid, trip, stop, owner, other, later = _contended(nodes, network, cross_trip, committed=False)
 
     reply = nodes["voltpoint"].coordinator.book(vid, "r1", trip)
 
@@ -73,14 +82,8 @@ def test_an_earlier_trip_takes_the_points_of_later_undecided_ones_which_plan_aga
 
 def test_a_later_trip_already_committed_keeps_its_point(network, cross_trip):
     nodes, peers = build_nodes(network, Clock(START))
-    vid = signup(nodes["voltpoint"])
-    trip = TripIn(origin=cross_trip[0], destination=cross_trip[1], departure=START + timedelta(hours=2))
-    stop = _first_stop_abroad(nodes, "voltpoint", vid, trip)
-    owner = nodes[stop["company_id"]]
-    other = next(c for c in nodes if c not in ("voltpoint", stop["company_id"]))
-    later = _hold_every_point(owner, network, stop["station_id"], stop, other)
-    for trip_id in later:
-        _in_flight(nodes[other], trip_id, committed=True)  # decided; the commit has not reached the owner yet
+    # Decided; the commit has not reached the owner yet.
+    vid, trip, stop, owner, _, later = _contended(nodes, network, cross_trip, committed=True)
 
     reply = nodes["voltpoint"].coordinator.book(vid, "r1", trip)
 
