@@ -85,6 +85,7 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
     started: dict[tuple[str, str], set[int]] = {}  # (company, trip) -> stops where charging began there
     records: dict[tuple[str, str, int], EventRef] = {}  # (company, trip, hold index) -> its charge record
     owed: dict[str, int] = {}  # vehicle -> no-show fees it owes (its home company's log)
+    coordinators: dict[str, str] = {}  # trip (or re-booking) held anywhere -> its coordinator
     for company, events in logs.items():
         active: dict[str, dict[str, tuple[datetime, datetime, EventRef]]] = {}  # point -> key -> window
         hold_points: dict[str, list[tuple[str, str]]] = {}  # trip -> [(point, key)], by hold index
@@ -110,6 +111,7 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
                 hold_points[d["trip_id"]] = keys
                 hold_stops[d["trip_id"]] = [h["stop"] for h in d["holds"]]
                 held[(company, d["trip_id"])] = ("HELD", ref)
+                coordinators[d["trip_id"]] = d["coordinator"]
             elif e.type == ev.HoldMoved.NAME:
                 point, key = hold_points[d["trip_id"]][d["hold_index"]]
                 moved = active.get(point, {}).pop(key, None)
@@ -229,6 +231,13 @@ def check(logs: Mapping[str, Iterable[RecordedEvent]], *, converged: bool = Fals
         violations.extend(_check_trip(trip_id, trip, held, converged))
         violations.extend(_check_life(trip_id, trip, started, converged))
         violations.extend(_check_fees_and_records(trip_id, trip, held))
+    if converged:
+        # Presumed abort: a coordinator that died before its request record reached the disk has no record of
+        # the trip, and the holds it asked for must still be let go.
+        for (company, trip_id), (status, ref) in held.items():
+            if status == "HELD" and trip_id not in trips and coordinators[trip_id] in logs:
+                violations.append(Violation("all-or-none", f"{company} still holds points for trip {trip_id}, of "
+                                            f"which its coordinator {coordinators[trip_id]} has no record", (ref,)))
     return violations
 
 

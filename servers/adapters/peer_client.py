@@ -5,7 +5,11 @@ everything queued (up to `MAX_BATCH`) in one signed request, with at most
 `MAX_INFLIGHT` requests in flight per company. Alone, an operation leaves at
 once; under load, the operations that arrive while a request is out share the
 next one: one HTTP request, one signature, one fsync at the participant for
-many trips (docs/booking.md, "Batching").
+many trips (docs/booking.md, "Batching"). A commit is not urgent — the decision
+is durable and the driver has the answer — so it waits up to
+`COMMIT_LINGER_S` to ride with the next request to that company (a lone
+car's next prepare carries its last trip's commits): one request and one
+fsync there instead of two.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ FOLLOW_RETRY_S = 0.5  # after a failed follow request
 FOLLOW_GRACE_S = 5.0  # a peer not yet heard from since we started is not taken as down before this
 MAX_BATCH = 256  # operations per request
 MAX_INFLIGHT = 2  # requests in flight per company: one on the wire while the next one fills
+COMMIT_LINGER_S = 0.05  # the longest a commit waits for another operation to the same company
 
 
 class PeerClient:
@@ -107,13 +112,14 @@ class HttpPeer:
         self._queue: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
         self._inflight = 0
         self._pump_scheduled = False
+        self._linger: asyncio.TimerHandle | None = None  # a pump for operations that may wait (commits)
         self._senders: set[asyncio.Task[None]] = set()
 
     async def prepare(self, req: PrepareIn) -> Vote:
         return vote_of(await self._call("prepare", req.model_dump(mode="json")))
 
     async def commit(self, trip_id: str) -> dict[str, Any]:
-        return await self._call("commit", {"trip_id": trip_id})  # type: ignore[no-any-return]
+        return await self._call("commit", {"trip_id": trip_id}, linger=True)  # type: ignore[no-any-return]
 
     async def abort(self, trip_id: str, reason: str) -> dict[str, Any]:
         return await self._call("abort", {"trip_id": trip_id, "reason": reason[:200]})  # type: ignore[no-any-return]
@@ -161,17 +167,24 @@ class HttpPeer:
             after = changes.seq
             await asyncio.sleep(FOLLOW_PAUSE_S)
 
-    async def _call(self, op: str, args: dict[str, Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    async def _call(self, op: str, args: dict[str, Any], *, linger: bool = False) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.append(({"op": op, "args": args}, future))
-        if not self._pump_scheduled:
+        if linger:
+            if not self._pump_scheduled and self._linger is None:
+                self._linger = loop.call_later(COMMIT_LINGER_S, self._pump)
+        elif not self._pump_scheduled:
             # After this turn of the loop, so every operation queued in it leaves in the same request.
             self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+            loop.call_soon(self._pump)
         return await future
 
     def _pump(self) -> None:
         self._pump_scheduled = False
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         while self._queue and self._inflight < MAX_INFLIGHT:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             self._inflight += 1

@@ -11,6 +11,11 @@ disk. The rule that keeps this safe: **nothing leaves the process before it is
 durable** — an edge awaits `durable()` before it answers, and phase two awaits
 it before telling a participant (docs/booking.md, "Group commit").
 
+A write starts when somebody awaits `durable()`; rows nobody waits for yet
+(a trip's request, an acknowledgement) linger up to `LINGER_S` for one that
+does, so they share its transaction and its fsync — by the rule above, rows
+nobody waits for have told nobody anything.
+
 If a write fails (disk full, read-only), everything staged after the last
 durable event is dropped: the state is rebuilt from the log, and every waiter
 gets `LogUnwritable`. Without a running event loop (tools, synchronous tests)
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 SNAPSHOT_EVERY = 10_000  # events folded since the last snapshot before a new one is worth writing
 VERSION_CACHE = 100_000  # stream versions remembered before the cache is emptied (when nothing is staged)
+# How long staged rows nobody awaits may wait to join a write somebody awaits (and the listeners' delay for them).
+LINGER_S = 0.02
 Listener = Callable[[Sequence[RecordedEvent]], None]
 
 
@@ -77,7 +84,8 @@ class Engine:
         log.info("replayed the log up to seq %d (from a snapshot at %d)", self.state.seq, self._snapshot_seq)
         self._writer: _Writer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._kick_scheduled = False
+        self._kick_scheduled = False  # a kick runs after this turn of the loop
+        self._linger: asyncio.TimerHandle | None = None  # a kick runs when staged rows have waited long enough
         self.snapshot_if_due()
 
     def _load(self) -> None:
@@ -146,9 +154,8 @@ class Engine:
         loop = self._running_loop()
         if loop is None:
             self._write_inline()
-        elif not self._kick_scheduled:
-            self._kick_scheduled = True
-            loop.call_soon(self._kick)  # after this turn of the loop: what else arrives now joins the group
+        elif not self._kick_scheduled and self._linger is None:
+            self._linger = loop.call_later(LINGER_S, self._kick)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop | None:
         if not self.background:
@@ -170,9 +177,20 @@ class Engine:
         seq = self._head[0]
         if seq <= self._durable_seq:
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiters.append((seq, future))
+        self._kick_soon(loop)
         await future
+
+    def _kick_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what is staged after this turn of the loop: what else is decided in it joins the group."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if not self._kick_scheduled:
+            self._kick_scheduled = True
+            loop.call_soon(self._kick)
 
     def _write_inline(self) -> None:
         rows, events = self._staged, self._staged_events
@@ -186,6 +204,9 @@ class Engine:
     def _kick(self) -> None:
         """Hand everything staged to the writer thread, unless a write is in flight (it kicks again)."""
         self._kick_scheduled = False
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if self._writing or not self._staged:
             return
         if self._writer is None:
@@ -205,7 +226,11 @@ class Engine:
                 return
         self._done(rows[-1].seq, events)
         if self._staged:
-            self._kick()
+            if self._waiters:  # somebody waits for rows staged during this write
+                self._kick()
+            elif self._linger is None and not self._kick_scheduled:
+                assert self._loop is not None
+                self._linger = self._loop.call_later(LINGER_S, self._kick)
 
     def _done(self, seq: int, events: list[RecordedEvent]) -> None:
         self._durable_seq = seq

@@ -144,6 +144,8 @@ def test_an_undecided_hold_is_resolved_by_asking_the_coordinator(network, cross_
     # A hold for a trip its coordinator never recorded (as if it crashed before TripRequested).
     nodes["ecocharge"].participant.prepare(PrepareIn(trip_id="ghost", coordinator="voltpoint", priority=START,
                                                      stops=[stop]))
+    unsettled = check(logs(nodes), converged=True)  # the checker does not call that settled
+    assert [(v.invariant, "no record" in v.message) for v in unsettled] == [("all-or-none", True)]
     clock.advance(seconds=31)
     overdue = nodes["ecocharge"].participant.overdue(clock.now)
     assert overdue == [("ghost", "voltpoint")]
@@ -151,6 +153,7 @@ def test_an_undecided_hold_is_resolved_by_asking_the_coordinator(network, cross_
     nodes["ecocharge"].participant.abort("ghost")
     assert not nodes["ecocharge"].engine.state.occupancy
     assert home.engine.state.trips == {}
+    assert check(logs(nodes), converged=True) == []
 
 
 def test_an_outcome_query_aborts_an_undecided_trip_durably(network, cross_trip):

@@ -165,6 +165,14 @@ def test_a_server_killed_mid_trip_converges_after_restart(live_network, route, f
         assert settle(network, timeout=30) == []
         logs = network.read_logs()
         decided = [e for e in logs["voltpoint"] if e.type in ("TripCommitted", "TripAborted")]
+        if fault == "coordinator.before_decide" and not decided:
+            # Presumed abort: the request record is written with the decision (nobody waits for it alone), so it
+            # died with the coordinator; the participants asked, heard "abort" (no record), and let go.
+            placed = {c for c, events in logs.items() if any(e.type == "HoldsPlaced" for e in events)}
+            released = {c for c, events in logs.items() if any(e.type == "HoldsReleased" for e in events)}
+            assert placed and placed <= released, (placed, released)
+            assert not any(e.type == "TripRequested" for e in logs["voltpoint"])
+            return
         assert decided, "the trip got a decision"
         if fault == "coordinator.after_decide":
             assert decided[0].type == "TripCommitted"

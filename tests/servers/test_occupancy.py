@@ -59,6 +59,7 @@ def test_a_station_the_picture_shows_full_is_planned_around_without_a_prepare(ne
                       end=remote.window_end + timedelta(hours=1), min_power_kw=point.power_kw, energy_kwh=5)
         owner.participant.prepare(PrepareIn(trip_id=f"other{n}", coordinator="voltpoint", priority=START,
                                             stops=[stop]))
+        owner.participant.commit(f"other{n}")
     sync_pictures(nodes)
     peers.calls.clear()
     reply = home.coordinator.book(vid, "r", trip)

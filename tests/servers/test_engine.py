@@ -1,0 +1,105 @@
+"""The engine's group commit: who starts a write, what shares it, and what waits (servers/service/engine.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from events.chain import Row
+from events.model import NewEvent, StreamAppend
+from events.store import SqliteEventStore
+from servers.service import engine as engine_module
+from servers.service.engine import Engine
+
+
+class CountingStore(SqliteEventStore):
+    """A real SQLite log that remembers each transaction's streams, and can hold a write until released."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[list[str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        self.gate.wait(timeout=10)
+        super().write_rows(rows)
+        self.writes.append([r.stream_id for r in rows])
+
+
+def note(stream: str) -> StreamAppend:
+    return StreamAppend(stream, (NewEvent("Noted", {"n": 1}),))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CountingStore:
+    return CountingStore(tmp_path / "log.db")
+
+
+async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "not within the timeout"
+        await asyncio.sleep(0.005)
+
+
+def test_a_waiter_starts_the_write_and_what_lingered_shares_its_transaction(store: CountingStore,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "LINGER_S", 3600.0)  # only a waiter can start a write here
+
+    async def run() -> None:
+        engine = Engine(store)
+        engine.execute(lambda s: ([note("trip:a")], None))  # nobody waits for it
+        await asyncio.sleep(0.05)
+        assert store.writes == []  # it lingers
+        engine.execute(lambda s: ([note("trip:b")], None))
+        await asyncio.wait_for(engine.durable(), timeout=10)
+        assert store.writes == [["trip:a", "trip:b"]]  # one transaction, one fsync
+        engine.close()
+
+    asyncio.run(run())
+
+
+def test_rows_nobody_waits_for_are_written_after_the_linger(store: CountingStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "LINGER_S", 0.01)
+    heard: list[str] = []
+
+    async def run() -> None:
+        engine = Engine(store)
+        engine.subscribe(lambda events: heard.extend(e.stream_id for e in events))
+        engine.execute(lambda s: ([note("ack:x")], None))
+        assert heard == []  # listeners hear only what is durable
+        await until(lambda: heard == ["ack:x"])
+        assert store.writes == [["ack:x"]]
+        engine.close()
+
+    asyncio.run(run())
+
+
+def test_rows_staged_during_a_write_are_written_next_when_somebody_waits(store: CountingStore,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "LINGER_S", 3600.0)
+
+    async def run() -> None:
+        engine = Engine(store)
+        store.gate.clear()  # the first write stays in flight
+        engine.execute(lambda s: ([note("trip:1")], None))
+        first = asyncio.ensure_future(engine.durable())
+        await asyncio.sleep(0.05)
+        engine.execute(lambda s: ([note("trip:2")], None))
+        engine.execute(lambda s: ([note("trip:3")], None))
+        second = asyncio.ensure_future(engine.durable())
+        await asyncio.sleep(0.05)
+        assert not first.done() and not second.done()
+        store.gate.set()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+        assert store.writes == [["trip:1"], ["trip:2", "trip:3"]]
+        engine.close()
+
+    asyncio.run(run())
+
