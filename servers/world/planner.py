@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -32,6 +32,7 @@ from servers.world.plans import (
     stop_window,
     stop_window_ts,
 )
+from servers.world.tariffs import Price
 from servers.world.vehicles import Vehicle
 
 __all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanOptions", "PlanningError", "Stop",
@@ -90,6 +91,25 @@ class _Label(NamedTuple):
     def cost(self, penalty: float) -> float:
         """What the search minimises: minutes, plus the penalty for each stop."""
         return self.t + penalty * self.stops
+
+
+def _first_free(choices: Sequence[tuple[float, Station]], departure: datetime, departure_ts: float,
+                exclude: Exclusions, arrive_min: float, energy: float) -> tuple[float, Station] | None:
+    """The first of `choices` (a city's usable stations, fastest first) whose stop window, arriving `arrive_min`
+    after `departure` to charge `energy`, is not excluded (nor busy); None when every one is."""
+    busy, windows = exclude.busy, exclude.windows
+    for power, station in choices:
+        if windows:
+            arrive_at = departure + timedelta(minutes=arrive_min)
+            if exclude.blocks(station.id, *stop_window(arrive_at, arrive_at + timedelta(
+                    minutes=60.0 * energy / power))):
+                continue
+        if busy is not None:
+            arrive = departure_ts + 60.0 * arrive_min
+            if busy(station, power, *stop_window_ts(arrive, arrive + 3600.0 * energy / power)):
+                continue
+        return power, station
+    return None
 
 
 class _Search:
@@ -163,19 +183,8 @@ class _Search:
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
         """The fastest station in `city` whose stop window is not excluded (nor busy), or None."""
-        busy, windows = self.exclude.busy, self.exclude.windows
-        for power, station in self.by_city.get(city, ()):
-            if windows:
-                arrive_at = self.departure + timedelta(minutes=arrive_min)
-                if self.exclude.blocks(station.id, *stop_window(arrive_at, arrive_at + timedelta(
-                        minutes=60.0 * energy / power))):
-                    continue
-            if busy is not None:
-                arrive = self.departure_ts + 60.0 * arrive_min
-                if busy(station, power, *stop_window_ts(arrive, arrive + 3600.0 * energy / power)):
-                    continue
-            return power, station
-        return None
+        return _first_free(self.by_city.get(city, ()), self.departure, self.departure_ts, self.exclude,
+                           arrive_min, energy)
 
     def run(self) -> _Label | tuple[str, float]:
         """The fastest arrival at the destination, or (the closest city reached, its km to go)."""
@@ -250,42 +259,88 @@ class _Search:
         return False
 
 
-def _build(search: _Search, final: _Label) -> Plan:
-    """Turn the chain of labels into a Plan with clock times and costs."""
+def _chain(final: _Label) -> tuple[_Label, ...]:
+    """The labels from the origin to `final`."""
     chain: list[_Label] = []
     label: _Label | None = final
     while label is not None:
         chain.append(label)
         label = label.parent
-    chain.reverse()
-    net, dep = search.network, search.departure
-    stops: list[Stop] = []
-    path: list[str] = [search.origin]
+    return tuple(reversed(chain))
+
+
+class _StopAt(NamedTuple):
+    """A stop of a `_Route`: arriving `arrive_min` after the departure."""
+
+    station: Station
+    city: str
+    power: float
+    arrive_min: float
+    arrive_kwh: float
+    energy: float
+    minutes: float  # charging
+    price: Price
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A plan without its clock: times in minutes from the departure, costs in cents. `at` gives the Plan."""
+
+    origin: str
+    destination: str
+    path: tuple[str, ...]
+    stops: tuple[_StopAt, ...]
+    distance: float
+    driving: float
+    charging: float
+    total: float
+    arrival_kwh: float
+    costs: dict[str, int]  # cents, by company
+
+    def at(self, departure: datetime) -> Plan:
+        """This route leaving at `departure`."""
+        stops: list[Stop] = []
+        for s in self.stops:
+            arrive = departure + timedelta(minutes=s.arrive_min)
+            depart = arrive + timedelta(minutes=s.minutes)
+            start, end = stop_window(arrive, depart)
+            stops.append(Stop(station_id=s.station.id, company_id=s.station.company_id, city_id=s.city,
+                              power_kw=s.power, arrive_at=arrive, arrive_kwh=s.arrive_kwh, energy_kwh=s.energy,
+                              charge_minutes=s.minutes, depart_at=depart, window_start=start, window_end=end,
+                              cost=s.price.total / 100, price=s.price))
+        return Plan(origin=self.origin, destination=self.destination, departure=departure, path=self.path,
+                    stops=tuple(stops), arrival=departure + timedelta(minutes=self.total),
+                    distance_km=self.distance, driving_minutes=self.driving, charging_minutes=self.charging,
+                    total_minutes=self.total, arrival_kwh=self.arrival_kwh,
+                    cost_by_company={c: v / 100 for c, v in self.costs.items()})
+
+
+def _route(network: Network, origin: str, destination: str, speed: float, chain: Sequence[_Label]) -> _Route:
+    """The chain of labels as a route: the road, the stops and what they cost (`speed` in km per minute)."""
+    stops: list[_StopAt] = []
+    path: list[str] = [origin]
     costs: dict[str, int] = {}  # cents
     distance = charging = 0.0
     for prev, nxt in itertools.pairwise(chain):
-        leg = net.road_path(prev.node, nxt.node)
+        leg = network.road_path(prev.node, nxt.node)
         path.extend(leg[1:])
         distance += nxt.km
         if nxt.station is not None:
             minutes = 60.0 * nxt.energy / nxt.power
             charging += minutes
-            arrive = dep + timedelta(minutes=prev.t)
-            depart = arrive + timedelta(minutes=minutes)
-            start, end = stop_window(arrive, depart)
             company = nxt.station.company_id
             # Planned: the energy and the minutes charging; idle is 0 (the car leaves when it is done).
-            price = net.tariff(nxt.station.id).price(nxt.energy, minutes)
+            price = network.tariff(nxt.station.id).price(nxt.energy, minutes)
             costs[company] = costs.get(company, 0) + price.total
-            stops.append(Stop(station_id=nxt.station.id, company_id=company, city_id=prev.node,
-                              power_kw=nxt.power, arrive_at=arrive, arrive_kwh=prev.level,
-                              energy_kwh=nxt.energy, charge_minutes=minutes, depart_at=depart,
-                              window_start=start, window_end=end, cost=price.total / 100, price=price))
-    driving = distance / search.speed
-    return Plan(origin=search.origin, destination=search.destination, departure=dep, path=tuple(path),
-                stops=tuple(stops), arrival=dep + timedelta(minutes=final.t), distance_km=distance,
-                driving_minutes=driving, charging_minutes=charging, total_minutes=final.t,
-                arrival_kwh=final.level, cost_by_company={c: v / 100 for c, v in costs.items()})
+            stops.append(_StopAt(nxt.station, prev.node, nxt.power, prev.t, prev.level, nxt.energy, minutes, price))
+    final = chain[-1]
+    return _Route(origin=origin, destination=destination, path=tuple(path), stops=tuple(stops), distance=distance,
+                  driving=distance / speed, charging=charging, total=final.t, arrival_kwh=final.level, costs=costs)
+
+
+def _build(search: _Search, final: _Label) -> Plan:
+    """Turn the chain of labels into a Plan with clock times and costs."""
+    return _route(search.network, search.origin, search.destination, search.speed, _chain(final)).at(search.departure)
 
 
 def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
