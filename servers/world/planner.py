@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from servers.world.network import Network, Station
+from servers.world.plancache import PlanCache
 from servers.world.plans import (
     NO_EXCLUSIONS,
     Exclusions,
@@ -35,8 +36,8 @@ from servers.world.plans import (
 from servers.world.tariffs import Price
 from servers.world.vehicles import Vehicle
 
-__all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanOptions", "PlanningError", "Stop",
-           "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]
+__all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanCache", "PlanOptions", "PlanningError",
+           "Stop", "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]
 
 EPS = 1e-9
 MAX_ALTERNATIVE_SEARCHES = 40
@@ -343,6 +344,97 @@ def _build(search: _Search, final: _Label) -> Plan:
     return _route(search.network, search.origin, search.destination, search.speed, _chain(final)).at(search.departure)
 
 
+class _Refused(NamedTuple):
+    """A refusal as kept in the cache (a fresh Unreachable is raised each time: a raised one carries its frames)."""
+
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """The optimum of a problem without busy points or excluded windows (the *untimed* one): what the cache keeps.
+
+    The untimed search never reads the clock, so its optimum holds for any departure. With busy points or
+    windows a plan can only cost more (a stop's fastest station taken means a slower one, or another way);
+    so when every stop of this one still finds a station as fast at the new times, it is an optimum there too.
+    """
+
+    route: _Route
+    chain: tuple[_Label, ...]
+    choices: tuple[tuple[tuple[float, Station], ...], ...]  # for each stop, its city's usable stations, fastest first
+    speed: float  # km per minute
+
+    @classmethod
+    def of(cls, search: _Search, final: _Label) -> _Solved:
+        """What an untimed search found."""
+        chain = _chain(final)
+        choices = tuple(tuple(search.by_city[prev.node]) for prev, nxt in itertools.pairwise(chain)
+                        if nxt.station is not None)
+        return cls(_route(search.network, search.origin, search.destination, search.speed, chain), chain, choices,
+                   search.speed)
+
+    def at(self, network: Network, departure: datetime, exclude: Exclusions) -> Plan | None:
+        """This optimum leaving at `departure` around `exclude`'s busy points and windows; None when a stop finds
+        no station as fast as planned free at its new times (then only a full search can tell)."""
+        if not exclude.timed:
+            return self.route.at(departure)
+        departure_ts = departure.timestamp()
+        swaps: dict[int, Station] = {}
+        for i, (stop, choices) in enumerate(zip(self.route.stops, self.choices, strict=True)):
+            # The very check the search makes at this stop: its answer is the search's station here.
+            found = _first_free(choices, departure, departure_ts, exclude, stop.arrive_min, stop.energy)
+            if found is None or found[0] != stop.power:
+                return None
+            if found[1] is not stop.station:
+                swaps[i] = found[1]  # as fast, same minutes; another company's tariff maybe
+        if not swaps:
+            return self.route.at(departure)
+        chain, n = [], 0
+        for label in self.chain:
+            if label.station is not None:
+                label = label._replace(station=swaps.get(n, label.station))
+                n += 1
+            chain.append(label)
+        return _route(network, self.route.origin, self.route.destination, self.speed, chain).at(departure)
+
+
+def _from_cache(cache: PlanCache, network: Network, origin: str, destination: str, departure: datetime,
+                vehicle: Vehicle, exclude: Exclusions, speed_kmh: float,
+                options: PlanOptions) -> Plan | Unreachable | None:
+    """The answer from the cache's untimed optimum (solved now if worth keeping); None when a full search must
+    decide: the first time a timed problem is asked, or when a stop of the optimum is taken at these times.
+
+    A refusal of the untimed problem is the answer to every timed one too: what is taken only removes stations.
+    """
+    # Everything the untimed search reads — and the vehicle and options whole, so that a field added to either
+    # is in the key too. Not the departure, nor busy points or windows: those are checked on the way out.
+    key = (origin, destination, vehicle, options, speed_kmh, exclude.points, exclude.stations)
+    solved = cache.get(network, key)
+    if solved is None:
+        cache.stats.misses += 1
+        if exclude.timed and not cache.admit(network, key):
+            return None
+        untimed = _Search(network, origin, destination, departure, vehicle,
+                          Exclusions(exclude.points, exclude.stations), speed_kmh, options)
+        found = untimed.run()
+        if isinstance(found, _Label):
+            solved = _Solved.of(untimed, found)
+        else:
+            refusal = _refusal(untimed, found[0], vehicle)
+            solved = _Refused(refusal.reason, refusal.code)
+        cache.put(network, key, solved)
+    else:
+        cache.stats.hits += 1
+    if isinstance(solved, _Refused):
+        return Unreachable(solved.reason, solved.code)
+    assert isinstance(solved, _Solved)
+    plan = solved.at(network, departure, exclude)
+    if plan is None:
+        cache.stats.stale += 1
+    return plan
+
+
 def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
     net = search.network
     dest = net.city(search.destination).name
@@ -359,7 +451,8 @@ def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
 
 def plan_trip(network: Network, origin: str, destination: str, departure: datetime, vehicle: Vehicle,
               *, exclude: Exclusions = NO_EXCLUSIONS, k: int = 1, speed_kmh: float = 80.0,
-              options: PlanOptions = DEFAULT_OPTIONS, max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
+              options: PlanOptions = DEFAULT_OPTIONS, max_searches: int = MAX_ALTERNATIVE_SEARCHES,
+              cache: PlanCache | None = None) -> list[Plan]:
     """Up to `k` distinct plans from `origin` to `destination`, fastest first (driving + charging).
 
     Raises UnknownCity for a city not in the network and Unreachable (with a code) when the car
@@ -379,6 +472,10 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
 
     def solve(banned: frozenset[str]) -> Plan | Unreachable:
         ex = Exclusions(exclude.points, exclude.stations | banned, exclude.windows, exclude.busy)
+        if cache is not None:
+            known = _from_cache(cache, network, origin, destination, departure, vehicle, ex, speed_kmh, options)
+            if known is not None:
+                return known
         search = _Search(network, origin, destination, departure, vehicle, ex, speed_kmh, options)
         found = search.run()
         return _build(search, found) if isinstance(found, _Label) else _refusal(search, found[0], vehicle)
