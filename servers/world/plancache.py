@@ -23,9 +23,9 @@ DEFAULT_SIZE = 1024
 class CacheStats:
     """What the cache did: problems answered from it, solved anew, and answers it had that no longer fit."""
 
-    hits: int = 0  # answered from the cache (its plan re-timed, every stop still free)
-    misses: int = 0  # not in the cache: a full search
-    stale: int = 0  # the kept (or just solved) plan has a stop taken at these times: a full search
+    hits: int = 0  # answered from the cache: its plan re-timed (every stop still free), or its refusal
+    misses: int = 0  # not in the cache: searched (the second time a problem is asked, its untimed one as well)
+    stale: int = 0  # the kept (or just solved) plan has a stop taken at these times: the full search
 
 
 class PlanCache:

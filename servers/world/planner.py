@@ -357,7 +357,9 @@ class _Solved:
 
     The untimed search never reads the clock, so its optimum holds for any departure. With busy points or
     windows a plan can only cost more (a stop's fastest station taken means a slower one, or another way);
-    so when every stop of this one still finds a station as fast at the new times, it is an optimum there too.
+    so when every stop of this one still finds a station as fast at the new times, it is an optimum there too —
+    no worse than the timed search's plan, and better where that search, which keeps only the earliest arrival
+    per state, missed it (docs/planner.md, "Exclusions").
     """
 
     route: _Route
@@ -411,6 +413,7 @@ def _from_cache(cache: PlanCache, network: Network, origin: str, destination: st
     # is in the key too. Not the departure, nor busy points or windows: those are checked on the way out.
     key = (origin, destination, vehicle, options, speed_kmh, exclude.points, exclude.stations)
     solved = cache.get(network, key)
+    kept = solved is not None
     if solved is None:
         cache.stats.misses += 1
         if exclude.timed and not cache.admit(network, key):
@@ -424,14 +427,16 @@ def _from_cache(cache: PlanCache, network: Network, origin: str, destination: st
             refusal = _refusal(untimed, found[0], vehicle)
             solved = _Refused(refusal.reason, refusal.code)
         cache.put(network, key, solved)
-    else:
-        cache.stats.hits += 1
     if isinstance(solved, _Refused):
+        if kept:
+            cache.stats.hits += 1
         return Unreachable(solved.reason, solved.code)
     assert isinstance(solved, _Solved)
     plan = solved.at(network, departure, exclude)
     if plan is None:
         cache.stats.stale += 1
+    elif kept:
+        cache.stats.hits += 1
     return plan
 
 
@@ -460,6 +465,10 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
     more station of a plan already found (Yen's idea, on stations instead of roads), after at most
     `max_searches` searches. `options` are the driver's (PlanOptions); with a stop penalty, "fastest"
     counts each stop as that much more.
+
+    With a `cache` (one per server), a problem asked again costs a check of its stops instead of a search: the
+    best plan with nothing taken, re-timed, when every stop of it is still free at its new times (else the
+    search runs) — as good as the search's plan (see `_Solved`).
     """
     for city in (origin, destination):
         if not network.has_city(city):

@@ -95,23 +95,34 @@ def test_a_warm_cache_plans_as_well_as_the_full_search(trip: tuple[Network, str,
         hits, stale = cache.stats.hits, cache.stats.stale
         cached = answer(network, (origin, destination), departure, vehicle, exclude, options, k, cache)
         searched = answer(network, (origin, destination), departure, vehicle, exclude, options, k, None)
-        assert cache.stats.hits > hits  # the warm problem was found (then re-timed, or found taken)
+        assert cache.stats.hits + cache.stats.stale > hits + stale  # the warm problem was found: re-timed, or taken
         event("refused" if isinstance(cached, str) else "no stop" if not cached[0].stops else
               "a stop taken: the full search" if cache.stats.stale > stale else
               "re-timed, the warm plan's stations" if isinstance(warm, list)
               and cached[0].station_ids == warm[0].station_ids else "re-timed, as fast stations in their place")
+        # As good as the search: the same total, or better — the search around taken points is not always
+        # optimal (docs/planner.md, "Exclusions"); the cache's plan is the optimum with nothing taken, free.
         if isinstance(searched, str):
-            assert cached == searched
-            continue
+            assert cached == searched or isinstance(cached, list)
+            if isinstance(cached, str):
+                continue
+            event("the cache found a plan where the search did not")
         assert isinstance(cached, list)
-        assert rank(cached[0], options) == pytest.approx(rank(searched[0], options), rel=1e-9, abs=TOL)
+        if isinstance(searched, list):
+            assert rank(cached[0], options) <= rank(searched[0], options) + TOL
+            if rank(cached[0], options) < rank(searched[0], options) - TOL:
+                event("the cache's plan is faster than the search's")
+        if isinstance(warm, list):  # and never better than the optimum with nothing taken
+            assert rank(cached[0], options) >= rank(warm[0], options) - TOL
         if k == 1:
             assert len(cached) == 1
         assert len({p.station_ids for p in cached}) == len(cached)
         for plan in cached:
             assert plan.departure == departure
             check_drivable(plan, network, vehicle)
-            for s in plan.stops:  # every stop free: not taken, not in an excluded window
+            for s in plan.stops:  # every stop free (not taken, not in an excluded window), at its station's power
+                station = network.station(s.station_id)
+                assert s.power_kw == max(vehicle.charge_power_kw(p.power_kw, p.is_ac) for p in station.points)
                 assert not busy_of(taken)(network.station(s.station_id), s.power_kw, s.window_start.timestamp(),
                                           s.window_end.timestamp())
                 assert not exclude.blocks(s.station_id, s.window_start, s.window_end)
