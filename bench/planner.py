@@ -139,7 +139,7 @@ def corridor(network: Network, origin: str, destination: str, label: str, runs: 
         cache = PlanCache()
         taken = {"search": Taken(), "cache": Taken()}
         ms: dict[str, list[float]] = {"search": [], "hit": [], "stale": [], "miss": []}
-        same = 0
+        same = refused = 0
         for departure in departures:
             found: dict[str, tuple[str, ...] | None] = {}
             for way, with_cache in (("search", None), ("cache", cache)):
@@ -158,6 +158,7 @@ def corridor(network: Network, origin: str, destination: str, label: str, runs: 
                 if book and plan is not None:
                     taken[way].book(network, plan)
             same += found["search"] == found["cache"]
+            refused += found["search"] is None
         searched = sorted(ms["search"])
         cached = sorted(ms["hit"] + ms["stale"] + ms["miss"])
 
@@ -165,7 +166,7 @@ def corridor(network: Network, origin: str, destination: str, label: str, runs: 
               f" {statistics.fmean(searched):.3f}); with it p50 {percentile(cached, 50):.3f} ms (mean"
               f" {statistics.fmean(cached):.3f}) — {len(ms['hit'])} hits (p50 {p50(ms['hit'])}),"
               f" {len(ms['stale'])} with a stop taken (p50 {p50(ms['stale'])}), {len(ms['miss'])} misses (p50"
-              f" {p50(ms['miss'])}); the same stations (or refusal) as without {same}/{runs}")
+              f" {p50(ms['miss'])}); the same stations (or refusal) as without {same}/{runs}; {refused} refused")
 
 
 def through_the_server(runs: int) -> None:
