@@ -31,8 +31,9 @@ class CacheStats:
 class PlanCache:
     """Solved problems by key, at most `size` of them, for one network (another network empties it).
 
-    A problem is only kept once it has been asked twice (`admit`): a problem asked once — a retry around the
-    points one refusal named — would otherwise cost a second search for nothing.
+    `admit` says whether a problem is worth keeping: the second time it is asked. The planner asks it when keeping
+    costs a search of its own (the untimed one, for a request around taken points): a problem asked once — a
+    retry around the points one refusal named — would otherwise cost a second search for nothing.
     """
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
