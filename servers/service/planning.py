@@ -22,6 +22,7 @@ from servers.world.planner import (
     MAX_ALTERNATIVE_SEARCHES,
     Exclusions,
     Plan,
+    PlanCache,
     PlanOptions,
     UnknownCity,
     Unreachable,
@@ -49,6 +50,9 @@ class TripPlanner:
         self.network = network
         self.availability = availability
         self._terms = {c.id: c.booking_terms.to_json() for c in network.companies}  # shown with every preview
+        # Storms book the same road hundreds of times at different departures: a repeat costs a check of its
+        # stops instead of a search (issue #12).
+        self.cache = PlanCache()
 
     def vehicle_of(self, vehicle_id: str, trip: TripIn) -> Vehicle:
         """The vehicle as the planner needs it, from the account and the trip's overrides."""
@@ -71,7 +75,7 @@ class TripPlanner:
         try:
             return plan_trip(self.network, city_id(self.network, trip.origin),
                              city_id(self.network, trip.destination), departure, vehicle, exclude=exclude, k=k,
-                             options=plan_options(trip), max_searches=max_searches)
+                             options=plan_options(trip), max_searches=max_searches, cache=self.cache)
         except UnknownCity as exc:
             raise DomainError(f"unknown city {exc.city_id!r}: {WHERE}", code="UNKNOWN_CITY",
                               details={"city": exc.city_id}) from exc

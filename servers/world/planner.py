@@ -15,12 +15,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from servers.world.network import Network, Station
+from servers.world.plancache import PlanCache
 from servers.world.plans import (
     NO_EXCLUSIONS,
     Exclusions,
@@ -32,10 +33,11 @@ from servers.world.plans import (
     stop_window,
     stop_window_ts,
 )
+from servers.world.tariffs import Price
 from servers.world.vehicles import Vehicle
 
-__all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanOptions", "PlanningError", "Stop",
-           "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]
+__all__ = ["DEFAULT_OPTIONS", "NO_EXCLUSIONS", "Exclusions", "Plan", "PlanCache", "PlanOptions", "PlanningError",
+           "Stop", "UnknownCity", "Unreachable", "detour_reason", "plan_trip"]
 
 EPS = 1e-9
 MAX_ALTERNATIVE_SEARCHES = 40
@@ -90,6 +92,25 @@ class _Label(NamedTuple):
     def cost(self, penalty: float) -> float:
         """What the search minimises: minutes, plus the penalty for each stop."""
         return self.t + penalty * self.stops
+
+
+def _first_free(choices: Sequence[tuple[float, Station]], departure: datetime, departure_ts: float,
+                exclude: Exclusions, arrive_min: float, energy: float) -> tuple[float, Station] | None:
+    """The first of `choices` (a city's usable stations, fastest first) whose stop window, arriving `arrive_min`
+    after `departure` to charge `energy`, is not excluded (nor busy); None when every one is."""
+    busy, windows = exclude.busy, exclude.windows
+    for power, station in choices:
+        if windows:
+            arrive_at = departure + timedelta(minutes=arrive_min)
+            if exclude.blocks(station.id, *stop_window(arrive_at, arrive_at + timedelta(
+                    minutes=60.0 * energy / power))):
+                continue
+        if busy is not None:
+            arrive = departure_ts + 60.0 * arrive_min
+            if busy(station, power, *stop_window_ts(arrive, arrive + 3600.0 * energy / power)):
+                continue
+        return power, station
+    return None
 
 
 class _Search:
@@ -163,19 +184,8 @@ class _Search:
 
     def charge_at(self, city: str, arrive_min: float, energy: float) -> tuple[float, Station] | None:
         """The fastest station in `city` whose stop window is not excluded (nor busy), or None."""
-        busy, windows = self.exclude.busy, self.exclude.windows
-        for power, station in self.by_city.get(city, ()):
-            if windows:
-                arrive_at = self.departure + timedelta(minutes=arrive_min)
-                if self.exclude.blocks(station.id, *stop_window(arrive_at, arrive_at + timedelta(
-                        minutes=60.0 * energy / power))):
-                    continue
-            if busy is not None:
-                arrive = self.departure_ts + 60.0 * arrive_min
-                if busy(station, power, *stop_window_ts(arrive, arrive + 3600.0 * energy / power)):
-                    continue
-            return power, station
-        return None
+        return _first_free(self.by_city.get(city, ()), self.departure, self.departure_ts, self.exclude,
+                           arrive_min, energy)
 
     def run(self) -> _Label | tuple[str, float]:
         """The fastest arrival at the destination, or (the closest city reached, its km to go)."""
@@ -250,42 +260,184 @@ class _Search:
         return False
 
 
-def _build(search: _Search, final: _Label) -> Plan:
-    """Turn the chain of labels into a Plan with clock times and costs."""
+def _chain(final: _Label) -> tuple[_Label, ...]:
+    """The labels from the origin to `final`."""
     chain: list[_Label] = []
     label: _Label | None = final
     while label is not None:
         chain.append(label)
         label = label.parent
-    chain.reverse()
-    net, dep = search.network, search.departure
-    stops: list[Stop] = []
-    path: list[str] = [search.origin]
+    return tuple(reversed(chain))
+
+
+class _StopAt(NamedTuple):
+    """A stop of a `_Route`: arriving `arrive_min` after the departure."""
+
+    station: Station
+    city: str
+    power: float
+    arrive_min: float
+    arrive_kwh: float
+    energy: float
+    minutes: float  # charging
+    price: Price
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A plan without its clock: times in minutes from the departure, costs in cents. `at` gives the Plan."""
+
+    origin: str
+    destination: str
+    path: tuple[str, ...]
+    stops: tuple[_StopAt, ...]
+    distance: float
+    driving: float
+    charging: float
+    total: float
+    arrival_kwh: float
+    costs: dict[str, int]  # cents, by company
+
+    def at(self, departure: datetime) -> Plan:
+        """This route leaving at `departure`."""
+        stops: list[Stop] = []
+        for s in self.stops:
+            arrive = departure + timedelta(minutes=s.arrive_min)
+            depart = arrive + timedelta(minutes=s.minutes)
+            start, end = stop_window(arrive, depart)
+            stops.append(Stop(station_id=s.station.id, company_id=s.station.company_id, city_id=s.city,
+                              power_kw=s.power, arrive_at=arrive, arrive_kwh=s.arrive_kwh, energy_kwh=s.energy,
+                              charge_minutes=s.minutes, depart_at=depart, window_start=start, window_end=end,
+                              cost=s.price.total / 100, price=s.price))
+        return Plan(origin=self.origin, destination=self.destination, departure=departure, path=self.path,
+                    stops=tuple(stops), arrival=departure + timedelta(minutes=self.total),
+                    distance_km=self.distance, driving_minutes=self.driving, charging_minutes=self.charging,
+                    total_minutes=self.total, arrival_kwh=self.arrival_kwh,
+                    cost_by_company={c: v / 100 for c, v in self.costs.items()})
+
+
+def _route(network: Network, origin: str, destination: str, speed: float, chain: Sequence[_Label]) -> _Route:
+    """The chain of labels as a route: the road, the stops and what they cost (`speed` in km per minute)."""
+    stops: list[_StopAt] = []
+    path: list[str] = [origin]
     costs: dict[str, int] = {}  # cents
     distance = charging = 0.0
     for prev, nxt in itertools.pairwise(chain):
-        leg = net.road_path(prev.node, nxt.node)
+        leg = network.road_path(prev.node, nxt.node)
         path.extend(leg[1:])
         distance += nxt.km
         if nxt.station is not None:
             minutes = 60.0 * nxt.energy / nxt.power
             charging += minutes
-            arrive = dep + timedelta(minutes=prev.t)
-            depart = arrive + timedelta(minutes=minutes)
-            start, end = stop_window(arrive, depart)
             company = nxt.station.company_id
             # Planned: the energy and the minutes charging; idle is 0 (the car leaves when it is done).
-            price = net.tariff(nxt.station.id).price(nxt.energy, minutes)
+            price = network.tariff(nxt.station.id).price(nxt.energy, minutes)
             costs[company] = costs.get(company, 0) + price.total
-            stops.append(Stop(station_id=nxt.station.id, company_id=company, city_id=prev.node,
-                              power_kw=nxt.power, arrive_at=arrive, arrive_kwh=prev.level,
-                              energy_kwh=nxt.energy, charge_minutes=minutes, depart_at=depart,
-                              window_start=start, window_end=end, cost=price.total / 100, price=price))
-    driving = distance / search.speed
-    return Plan(origin=search.origin, destination=search.destination, departure=dep, path=tuple(path),
-                stops=tuple(stops), arrival=dep + timedelta(minutes=final.t), distance_km=distance,
-                driving_minutes=driving, charging_minutes=charging, total_minutes=final.t,
-                arrival_kwh=final.level, cost_by_company={c: v / 100 for c, v in costs.items()})
+            stops.append(_StopAt(nxt.station, prev.node, nxt.power, prev.t, prev.level, nxt.energy, minutes, price))
+    final = chain[-1]
+    return _Route(origin=origin, destination=destination, path=tuple(path), stops=tuple(stops), distance=distance,
+                  driving=distance / speed, charging=charging, total=final.t, arrival_kwh=final.level, costs=costs)
+
+
+def _build(search: _Search, final: _Label) -> Plan:
+    """Turn the chain of labels into a Plan with clock times and costs."""
+    return _route(search.network, search.origin, search.destination, search.speed, _chain(final)).at(search.departure)
+
+
+class _Refused(NamedTuple):
+    """A refusal as kept in the cache (a fresh Unreachable is raised each time: a raised one carries its frames)."""
+
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """The optimum of a problem without busy points or excluded windows (the *untimed* one): what the cache keeps.
+
+    The untimed search never reads the clock, so its optimum holds for any departure. With busy points or
+    windows a plan can only cost more (a stop's fastest station taken means a slower one, or another way);
+    so when every stop of this one still finds a station as fast at the new times, it is an optimum there too —
+    no worse than the timed search's plan, and better where that search, which keeps only the earliest arrival
+    per state, missed it (docs/planner.md, "Exclusions").
+    """
+
+    route: _Route
+    chain: tuple[_Label, ...]
+    choices: tuple[tuple[tuple[float, Station], ...], ...]  # for each stop, its city's usable stations, fastest first
+    speed: float  # km per minute
+
+    @classmethod
+    def of(cls, search: _Search, final: _Label) -> _Solved:
+        """What an untimed search found."""
+        chain = _chain(final)
+        choices = tuple(tuple(search.by_city[prev.node]) for prev, nxt in itertools.pairwise(chain)
+                        if nxt.station is not None)
+        return cls(_route(search.network, search.origin, search.destination, search.speed, chain), chain, choices,
+                   search.speed)
+
+    def at(self, network: Network, departure: datetime, exclude: Exclusions) -> Plan | None:
+        """This optimum leaving at `departure` around `exclude`'s busy points and windows; None when a stop finds
+        no station as fast as planned free at its new times (then only a full search can tell)."""
+        if not exclude.timed:
+            return self.route.at(departure)
+        departure_ts = departure.timestamp()
+        swaps: dict[int, Station] = {}
+        for i, (stop, choices) in enumerate(zip(self.route.stops, self.choices, strict=True)):
+            # The very check the search makes at this stop: its answer is the search's station here.
+            found = _first_free(choices, departure, departure_ts, exclude, stop.arrive_min, stop.energy)
+            if found is None or found[0] != stop.power:
+                return None
+            if found[1] is not stop.station:
+                swaps[i] = found[1]  # as fast, same minutes; another company's tariff maybe
+        if not swaps:
+            return self.route.at(departure)
+        chain, n = [], 0
+        for label in self.chain:
+            if label.station is not None:
+                label = label._replace(station=swaps.get(n, label.station))
+                n += 1
+            chain.append(label)
+        return _route(network, self.route.origin, self.route.destination, self.speed, chain).at(departure)
+
+
+def _from_cache(cache: PlanCache, network: Network, origin: str, destination: str, departure: datetime,
+                vehicle: Vehicle, exclude: Exclusions, speed_kmh: float,
+                options: PlanOptions) -> Plan | Unreachable | None:
+    """The answer from the cache's untimed optimum (solved now if worth keeping); None when a full search must
+    decide: the first time a timed problem is asked, or when a stop of the optimum is taken at these times.
+
+    A refusal of the untimed problem is the answer to every timed one too: what is taken only removes stations.
+    """
+    # Everything the untimed search reads — and the vehicle and options whole, so that a field added to either
+    # is in the key too. Not the departure, nor busy points or windows: those are checked on the way out.
+    key = (origin, destination, vehicle, options, speed_kmh, exclude.points, exclude.stations)
+    solved = cache.get(network, key)
+    kept = solved is not None
+    if solved is None:
+        cache.stats.misses += 1
+        if exclude.timed and not cache.admit(network, key):
+            return None
+        untimed = _Search(network, origin, destination, departure, vehicle,
+                          Exclusions(exclude.points, exclude.stations), speed_kmh, options)
+        found = untimed.run()
+        if isinstance(found, _Label):
+            solved = _Solved.of(untimed, found)
+        else:
+            refusal = _refusal(untimed, found[0], vehicle)
+            solved = _Refused(refusal.reason, refusal.code)
+        cache.put(network, key, solved)
+    if isinstance(solved, _Refused):
+        if kept:
+            cache.stats.hits += 1
+        return Unreachable(solved.reason, solved.code)
+    assert isinstance(solved, _Solved)
+    plan = solved.at(network, departure, exclude)
+    if plan is None:
+        cache.stats.stale += 1
+    elif kept:
+        cache.stats.hits += 1
+    return plan
 
 
 def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
@@ -304,7 +456,8 @@ def _refusal(search: _Search, closest: str, vehicle: Vehicle) -> Unreachable:
 
 def plan_trip(network: Network, origin: str, destination: str, departure: datetime, vehicle: Vehicle,
               *, exclude: Exclusions = NO_EXCLUSIONS, k: int = 1, speed_kmh: float = 80.0,
-              options: PlanOptions = DEFAULT_OPTIONS, max_searches: int = MAX_ALTERNATIVE_SEARCHES) -> list[Plan]:
+              options: PlanOptions = DEFAULT_OPTIONS, max_searches: int = MAX_ALTERNATIVE_SEARCHES,
+              cache: PlanCache | None = None) -> list[Plan]:
     """Up to `k` distinct plans from `origin` to `destination`, fastest first (driving + charging).
 
     Raises UnknownCity for a city not in the network and Unreachable (with a code) when the car
@@ -312,6 +465,10 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
     more station of a plan already found (Yen's idea, on stations instead of roads), after at most
     `max_searches` searches. `options` are the driver's (PlanOptions); with a stop penalty, "fastest"
     counts each stop as that much more.
+
+    With a `cache` (one per server), a problem asked again costs a check of its stops instead of a search: the
+    best plan with nothing taken, re-timed, when every stop of it is still free at its new times (else the
+    search runs) — as good as the search's plan (see `_Solved`).
     """
     for city in (origin, destination):
         if not network.has_city(city):
@@ -324,6 +481,10 @@ def plan_trip(network: Network, origin: str, destination: str, departure: dateti
 
     def solve(banned: frozenset[str]) -> Plan | Unreachable:
         ex = Exclusions(exclude.points, exclude.stations | banned, exclude.windows, exclude.busy)
+        if cache is not None:
+            known = _from_cache(cache, network, origin, destination, departure, vehicle, ex, speed_kmh, options)
+            if known is not None:
+                return known
         search = _Search(network, origin, destination, departure, vehicle, ex, speed_kmh, options)
         found = search.run()
         return _build(search, found) if isinstance(found, _Label) else _refusal(search, found[0], vehicle)

@@ -93,6 +93,19 @@ def test_a_taken_point_is_refused_with_alternatives_and_the_coordinator_replans(
     assert check(logs(nodes), converged=True) == []
 
 
+def test_the_same_road_at_other_times_is_planned_from_the_cache_and_books_the_same_stations(network, cross_trip):
+    nodes, _ = build_nodes(network, Clock(START))
+    home = nodes["voltpoint"]
+    replies = [home.coordinator.book(signup(home, n), "r", TripIn(origin=cross_trip[0], destination=cross_trip[1],
+                                                                  departure=START + timedelta(days=n, minutes=7 * n)))
+               for n in range(4)]
+    assert [r["status"] for r in replies] == ["RESERVED"] * 4, replies
+    # Asked once: a search; twice: kept; then answered from the cache, at every later departure.
+    assert home.planner.cache.stats.hits >= 2
+    assert len({tuple(s["station_id"] for s in r["stops"]) for r in replies}) == 1
+    assert check(logs(nodes), converged=True) == []
+
+
 def test_prepare_is_idempotent_and_never_double_books_a_point(network):
     clock = Clock(START)
     nodes, _ = build_nodes(network, clock)
