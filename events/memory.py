@@ -115,6 +115,11 @@ class InMemoryEventStore:
             seqs = self._streams.get(stream_id, [])[max(after_version, 0):]
             return [to_event(self._rows[seq - 1]) for seq in seqs]
 
+    def stream_ids(self) -> Iterator[str]:
+        """Every stream that has an event, once each."""
+        with self._lock:
+            return iter(list(self._streams))
+
     def get_meta(self, key: str) -> str | None:
         """A meta value, None if unset."""
         return self._meta.get(key)

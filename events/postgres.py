@@ -315,6 +315,10 @@ class PostgresEventStore:
                            (stream_id, after_version))
         return [to_event(row) for row in rows]
 
+    def stream_ids(self) -> Iterator[str]:
+        """Every stream that has an event, once each."""
+        return (row[0] for row in self._fetch("SELECT DISTINCT stream_id FROM events", ()))
+
     def get_meta(self, key: str) -> str | None:
         """A value of the log's `meta` table, None if unset."""
         rows = self._fetch("SELECT value FROM meta WHERE key = %s", (key,))

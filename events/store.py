@@ -82,6 +82,10 @@ class EventStore(Protocol):
         """One stream's events with version > `after_version`, in order."""
         ...
 
+    def stream_ids(self) -> Iterator[str]:
+        """Every stream that has an event, once each (in no set order)."""
+        ...
+
     def get_meta(self, key: str) -> str | None:
         """A value of the log's `meta` table, None if unset."""
         ...
@@ -296,6 +300,12 @@ class SqliteEventStore:
             rows = self._reader().execute(f"{_SELECT} WHERE stream_id = ? AND version > ? ORDER BY version",
                                           (stream_id, after_version)).fetchall()
         return [to_event(row) for row in rows]
+
+    def stream_ids(self) -> Iterator[str]:
+        """Every stream that has an event, once each (read through the stream index, not the events)."""
+        with self._read_lock:
+            rows = self._reader().execute("SELECT DISTINCT stream_id FROM events").fetchall()
+        return (row[0] for row in rows)
 
     def get_meta(self, key: str) -> str | None:
         """A value of the log's `meta` table, None if unset."""

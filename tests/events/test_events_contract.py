@@ -35,6 +35,7 @@ def test_appends_get_gapless_seqs_and_per_stream_versions(store: EventStore) -> 
     assert store.head() == 4
     assert store.stream_version("account:1") == 3
     assert store.stream_version("account:2") == 1
+    assert sorted(store.stream_ids()) == ["account:1", "account:2"]  # once each
 
 
 def test_append_returns_exactly_what_a_read_returns(store: EventStore) -> None:

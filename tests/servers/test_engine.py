@@ -103,3 +103,29 @@ def test_rows_staged_during_a_write_are_written_next_when_somebody_waits(store: 
 
     asyncio.run(run())
 
+
+
+class ReadCounting(CountingStore):
+    """Counts the reads of one stream's events or version."""
+
+    reads = 0
+
+    def read_stream(self, stream_id: str, after_version: int = 0):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().read_stream(stream_id, after_version)
+
+    def stream_version(self, stream_id: str) -> int:
+        self.reads += 1
+        return super().stream_version(stream_id)
+
+
+def test_a_stream_the_log_never_had_costs_no_read_and_one_it_had_is_read(tmp_path: Path) -> None:
+    before = ReadCounting(tmp_path / "log.db")
+    before.append_streams([note("trip:old")])  # written before this engine started (and forgotten by the state)
+    store = ReadCounting(tmp_path / "log.db")
+    engine = Engine(store, background=False)
+    assert engine.first("answer:v1/r-new") is None and engine.first("hold:t-new") is None
+    engine.execute(lambda s: ([note("hold:t-new")], None))
+    assert store.reads == 0  # none of these needed the log
+    old = engine.first("trip:old")
+    assert old is not None and old.type == "Noted" and store.reads == 1
