@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
-from servers.api import errors, peer, public
+from servers.api import errors, peer, peer_direct, public
 from servers.api.peer_auth_middleware import PeerAuth
 from servers.bootstrap import Server
 
@@ -25,8 +26,26 @@ class Gateway(Protocol):
     async def stop(self) -> None: ...
 
 
-def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | None = None) -> FastAPI:
-    """The app serving `server`; it owns the server's lifetime (closed at shutdown)."""
+class App(FastAPI):
+    """FastAPI with `PeerAuth` outside all of its middleware, where it answers the hot peer routes without it."""
+
+    def __init__(self, *, outermost: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        self.outermost = outermost
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside even ServerErrorMiddleware, which is why PeerAuth answers its own failures; inside FastAPI's
+        # telemetry (`FastAPI.__call__`), which sees every request as before.
+        return self.outermost(super().build_middleware_stack())
+
+
+def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | None = None, *,
+               direct_peer_routes: bool = True) -> FastAPI:
+    """The app serving `server`; it owns the server's lifetime (closed at shutdown).
+
+    `direct_peer_routes=False`: FastAPI answers the hot peer routes too (servers/api/peer_direct.py), for the
+    tests and the benchmark that hold the two paths side by side.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +61,9 @@ def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | No
             await server.close()
 
     company = server.network.company(server.company)
-    app = FastAPI(
+    direct = peer_direct.routes(server) if direct_peer_routes else {}
+    app = App(
+        outermost=lambda stack: PeerAuth(stack, verifier=lambda: server.verifier, direct=direct),
         title=f"recarga — {company.name}",
         version="1.0.0",
         summary=f"{company.name}'s server in the recarga network: public API and peer API",
@@ -54,7 +75,6 @@ def create_app(server: Server, gateway_factory: Callable[[Server], Gateway] | No
     )
     app.state.server = server
     errors.install(app)
-    app.add_middleware(PeerAuth, verifier=lambda: server.verifier)
     app.include_router(public.router)
     app.include_router(peer.router)
     install_docs(app)

@@ -70,19 +70,31 @@ def error_body(code: str, message: str, details: Mapping[str, Any] | None = None
     return ErrorOut(code=code, message=message, details=dict(details or {})).model_dump()
 
 
+def reply_for(exc: Exception) -> JSONResponse:
+    """The error reply for a failure of a route: a domain refusal with its code and status, 503 for a log out of
+    reach, else 500 `INTERNAL` (logged). The app's handlers answer with it, and so does what answers outside them
+    (`PeerAuth`'s direct routes)."""
+    if isinstance(exc, DomainError):
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+    if isinstance(exc, LogUnavailable):
+        # A log in a database that is down or failing over: nothing was decided; the client may retry.
+        log.error("event log unavailable: %s", exc)
+        return JSONResponse(error_body("LOG_UNAVAILABLE", "the event log cannot be reached; try again later"),
+                            status_code=503)
+    log.error("unexpected error", exc_info=exc)
+    return JSONResponse(error_body("INTERNAL", "unexpected server error"), status_code=500)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the error shape."""
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return reply_for(exc)
 
     @app.exception_handler(LogUnavailable)
     async def log_unavailable(_: Request, exc: LogUnavailable) -> JSONResponse:
-        # A log in a database that is down or failing over: nothing was decided; the client may retry.
-        log.error("event log unavailable: %s", exc)
-        return JSONResponse(error_body("LOG_UNAVAILABLE", "the event log cannot be reached; try again later"),
-                            status_code=503)
+        return reply_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,5 +110,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return JSONResponse(error_body("INTERNAL", "unexpected server error"), status_code=500)
+        return reply_for(exc)

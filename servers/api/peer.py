@@ -96,6 +96,13 @@ async def _one(server: Server, peer: str, op: Op) -> dict[str, Any]:
              response_model=BatchOut, responses=errors(PEER, INVALID, WRITES))
 async def batch(body: BatchIn, peer: PeerDep, server: ServerDep) -> Response:
     """Each result is what the operation's own route answers (`ok`), or its error with that route's status."""
+    # Declared for OpenAPI and for requests the direct route hands on; servers reach `decide_batch` directly
+    # (servers/api/peer_direct.py).
+    return await decide_batch(server, peer, body)
+
+
+async def decide_batch(server: Server, peer: str, body: BatchIn) -> Response:
+    """Apply a batch's operations, wait for the disk once, answer `BatchOut`'s JSON: the one body of `/batch`."""
     # In order: each operation runs to its first wait before the next starts (only a prepare ever waits).
     results = await asyncio.gather(*(_result(server, peer, op) for op in body.ops))
     await server.engine.durable()  # one fsync for the whole batch
@@ -161,6 +168,11 @@ async def notice(body: NoticeIn, peer: PeerDep, server: ServerDep) -> dict[str, 
             response_model=OccupancyOut, responses=errors(PEER, INVALID))
 async def occupancy(_: PeerDep, server: ServerDep, after: int = Query(default=-1, ge=-1),
                     wait: float = Query(default=0.0, ge=0, le=10)) -> Response:
+    return await occupancy_since(server, after, wait)
+
+
+async def occupancy_since(server: Server, after: int, wait: float) -> Response:
+    """The changes after log position `after`, waiting up to `wait` s for one: the one body of `/occupancy`."""
     changes = await server.feed.wait(after, wait)
     return json_reply(changes.to_json())
 

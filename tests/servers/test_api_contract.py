@@ -198,6 +198,10 @@ def _peer(net: LocalNetwork, peer: Recorder) -> None:
         {"op": "outcome", "args": {"trip_id": "tc-nobody"}},
         {"op": "commit", "args": {"trip_id": "tc-nobody"}},
     ]}, expect=200)
+    # Answered without FastAPI (servers/api/peer_direct.py) when valid and signed; refused in the same shape.
+    peer("POST", "/peer/v1/batch", {"ops": []}, expect=422)
+    peer("POST", "/peer/v1/batch", {"ops": [{"op": "outcome", "args": {"trip_id": "tc-nobody"}}]}, signed=False,
+         expect=401)
     seq = peer("GET", "/peer/v1/occupancy?after=-1", expect=200)["seq"]
     peer("GET", f"/peer/v1/occupancy?after={seq}&wait=0", expect=200)
     peer("GET", "/peer/v1/occupancy?wait=99", expect=422)
