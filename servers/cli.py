@@ -66,7 +66,9 @@ def serve(
     # One event loop holds the whole server (uvloop, and httptools to parse HTTP): see servers/service/engine.py.
     uvicorn.run(create_app(server, gateway_factory), host=settings.host,
                 port=settings.port or network.company(company).api_port, log_level="warning",
-                loop="uvloop", http="httptools", timeout_keep_alive=60)
+                loop="uvloop", http="httptools", timeout_keep_alive=60,
+                # Nothing reads the client's address: no layer to rewrite it from proxy headers on every request.
+                proxy_headers=False, access_log=False)
 
 
 @app.command()

@@ -74,7 +74,7 @@ async def apply(server: Server, peer: str, op: Op) -> dict[str, Any]:
                                                                                asked.point_id)}
     if isinstance(op, NoticeOp):
         return server.coordinator.notice(peer, op.args)
-    return server.participant.check_in(op.args)
+    return server.participant.check_in(op.args, caller=peer)
 
 
 async def _result(server: Server, peer: str, op: Op) -> dict[str, Any]:

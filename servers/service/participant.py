@@ -166,9 +166,17 @@ class Participant:
 
         return self.engine.execute(decide)
 
-    def check_in(self, req: CheckInIn) -> dict[str, Any]:
-        """A vehicle starts or finishes charging at the point reserved for one of its stops."""
+    def check_in(self, req: CheckInIn, caller: str | None = None) -> dict[str, Any]:
+        """A vehicle starts or finishes charging at the point reserved for one of its stops.
+
+        The trip's coordinator (`caller`) forwards a check-in only for a committed trip: when its commit has not
+        arrived yet (phase two is delivered in the background), the check-in tells it, and the holds are
+        confirmed first.
+        """
         company = self.network.company(self.company_id)
+        part = self.engine.state.participations.get(req.trip_id)
+        if part is not None and part.status == HELD and caller is not None and caller == part.coordinator:
+            self.commit(req.trip_id)
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
             part = self._get(state, req.trip_id, over="NOT_RESERVED")

@@ -86,7 +86,7 @@ class LocalPeer:
         return self._outcome(trip_id, asked_by, point_id)
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
-        return _local(lambda: self.participant.check_in(req))
+        return _local(lambda: self.participant.check_in(req, caller=self.company))
 
     async def notice(self, req: NoticeIn) -> dict[str, Any]:
         return _local(lambda: self._notice(self.company, req))

@@ -161,7 +161,7 @@ class FakePeer:
 
     async def check_in(self, req: CheckInIn) -> dict[str, Any]:
         node = await self._node("check_in", req.trip_id)
-        return self._run(lambda: node.participant.check_in(req))  # type: ignore[no-any-return]
+        return self._run(lambda: node.participant.check_in(req, caller=self.caller or None))  # type: ignore[no-any-return]
 
 
 class PeersOf(dict[str, Any]):

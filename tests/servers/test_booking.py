@@ -147,6 +147,24 @@ def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
     assert not node.engine.state.occupancy
 
 
+def test_a_check_in_forwarded_by_the_coordinator_before_its_commit_arrives_confirms_the_holds(network):
+    """Phase two is delivered in the background: the driver may check in before the commit reaches the station's
+    company. Only the trip's coordinator forwards check-ins (of committed trips), so from it one means commit."""
+    nodes, _ = build_nodes(network, Clock(START))
+    node = nodes["ecocharge"]
+    station = network.stations_of("ecocharge")[0]
+    stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
+                  min_power_kw=0, energy_kwh=10)
+    node.participant.prepare(PrepareIn(trip_id="t", coordinator="voltpoint", priority=START, stops=[stop]))
+    start = CheckInIn(trip_id="t", stop=0, action="start")
+    with pytest.raises(Conflict) as refused:
+        node.participant.check_in(start, caller="eflux")  # not its coordinator: tells nothing
+    assert refused.value.code == "NOT_RESERVED"
+    assert node.participant.check_in(start, caller="voltpoint")["charging"] == "CHARGING"
+    assert node.engine.state.participations["t"].status == "CONFIRMED"
+    assert [e.type for e in node.store.read_stream("hold:t")] == ["HoldsPlaced", "HoldsConfirmed", "ChargingStarted"]
+
+
 def test_an_undecided_hold_is_resolved_by_asking_the_coordinator(network, cross_trip):
     clock = Clock(START)
     nodes, peers = build_nodes(network, clock)
