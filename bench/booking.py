@@ -18,7 +18,7 @@ limit. The corridor storm (`--corridor N`) is the same with departures within
 alternatives). For each: confirmed/s, answered/s, p50/p95/p99, client
 timeouts, and the CPU each server spent (from /proc, from the storm's start
 until the logs have settled) per confirmed trip — plus each server's RSS.
-`--profile DIR` attaches py-spy to every server during each storm.
+`--profile DIR` attaches py-spy to every server and to the load generator during each storm.
 """
 
 from __future__ import annotations
@@ -191,9 +191,9 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
             await asyncio.sleep(1.0)  # what the sign-ups and the warm-up left running settles before the storm
             spy = str(Path(sys.executable).with_name("py-spy"))
             spies = [subprocess.Popen([spy, "record", "-p", str(procs[c]), "-r", "200", "-f", "raw", "--nonblocking",
-                                       "-o", str(profile / f"{label}-{size}-{c}.txt")],
+                                       "-o", str(profile / f"{label}-{size}-{c.replace(' ', '-')}.txt")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for c in net.companies] if profile is not None else []
+                     for c in [*net.companies, "load generator"]] if profile is not None else []
             before = {name: cpu_s(pid) for name, pid in procs.items()}
             result = await storm(cars, *route, departures(size), timeout=60)
             await close_all(cars)
@@ -285,7 +285,7 @@ def main() -> None:
                         help="sign-ups in flight at once before a storm (the code before 2026-12-02 needs few)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--generated", default="", help="STATIONS,COMPANIES: the storms on a generated network")
-    parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server during each storm")
+    parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server and the load generator during each storm")
     args = parser.parse_args()
     storms: list[dict] = []
     if args.profile is not None:

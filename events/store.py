@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
+import orjson
+
 from events.chain import (
     GENESIS_HASH,
     Progress,
@@ -32,7 +34,11 @@ from events.model import ANY_VERSION, NewEvent, RecordedEvent, StreamAppend
 SCHEMA_VERSION = "1"
 COLUMNS = ("seq", "stream_id", "version", "type", "recorded_at", "data", "prev_hash", "hash")
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM events"
-_INSERT = "INSERT INTO events (" + ", ".join(COLUMNS) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+# Every row of a write in one statement, passed as one JSON array: the statement runs in C from start to end.
+# (`executemany` steps once per row, and releases and takes back the GIL at each step: beside a busy event
+# loop, each take-back can wait a thread switch interval — 50 rows took 55 ms instead of 0.6 ms.)
+_INSERT = ("INSERT INTO events (" + ", ".join(COLUMNS) + ") SELECT "
+           + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS))) + " FROM json_each(?)")
 Synchronous = Literal["FULL", "NORMAL"]
 
 
@@ -173,7 +179,7 @@ class SqliteEventStore:
                 head_seq, head_hash, last_time = last if last else (0, GENESIS_HASH, "")
                 rows = build_rows(appends, head_seq, head_hash, last_time, self._version_locked,
                                   datetime.now(UTC))
-                conn.executemany(_INSERT, rows)
+                conn.execute(_INSERT, (_as_json(rows),))
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK")
@@ -200,7 +206,7 @@ class SqliteEventStore:
                 head_seq, head_hash = last if last else (0, GENESIS_HASH)
                 if head_seq != rows[0].seq - 1 or head_hash != rows[0].prev_hash:
                     raise LogMoved(rows[0].seq - 1, head_seq)
-                conn.executemany(_INSERT, rows)
+                conn.execute(_INSERT, (_as_json(rows),))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -348,6 +354,11 @@ class SqliteEventStore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _as_json(rows: Sequence[Row]) -> bytes:
+    """Rows as the JSON array `_INSERT` reads (each column's text comes back exactly: checked by the chain)."""
+    return orjson.dumps([tuple(row) for row in rows])
 
 
 def _stream_version(conn: sqlite3.Connection, stream_id: str) -> int:
