@@ -285,7 +285,8 @@ def main() -> None:
                         help="sign-ups in flight at once before a storm (the code before 2026-12-02 needs few)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--generated", default="", help="STATIONS,COMPANIES: the storms on a generated network")
-    parser.add_argument("--profile", type=Path, help="py-spy raw profiles of each server and the load generator during each storm")
+    parser.add_argument("--profile", type=Path,
+                        help="py-spy raw profiles of each server and the load generator during each storm")
     args = parser.parse_args()
     storms: list[dict] = []
     if args.profile is not None:
