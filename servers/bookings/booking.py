@@ -7,6 +7,7 @@ to do; the service layer turns that into events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -266,12 +267,20 @@ def decide_prepare(state: ServerState, network: Network, company_id: str, stops:
 def overlapping_trip(state: ServerState, vehicle_id: str, departure: datetime, arrival: datetime) -> Trip | None:
     """A confirmed trip of this vehicle whose [departure, arrival) overlaps the given one: a car is in one place."""
     acc = state.accounts.get(vehicle_id)
+    start, end = departure.timestamp(), arrival.timestamp()
     for trip_id in acc.trips if acc is not None else ():
         trip = state.trips.get(trip_id)
-        if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival") and overlaps(
-                departure, arrival, parse_time(trip.plan["departure"]), parse_time(trip.plan["arrival"])):
-            return trip
+        if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival"):
+            other = _span(trip.plan["departure"], trip.plan["arrival"])
+            if start < other[1] and other[0] < end:
+                return trip
     return None
+
+
+@lru_cache(maxsize=65_536)
+def _span(departure: str, arrival: str) -> tuple[float, float]:
+    # Asked for every trip of the car at every booking: a car with many trips ahead paid a parse of each, twice.
+    return parse_time(departure).timestamp(), parse_time(arrival).timestamp()
 
 
 def overlap_refusal(trip: Trip) -> tuple[str, dict[str, Any]]:
