@@ -15,7 +15,7 @@ Two ways of calling:
 
 - `asgi`: the app called in-process with a prepared, signed request; the time of the app call alone;
 - `http`: the app under uvicorn (uvloop, httptools, as `servers serve` runs it) on loopback, called by the
-  servers' own `PeerClient.batch` (aiohttp, signing, JSON), client and server on one loop: one peer hop.
+  servers' own `PeerClient.batch` (its HTTP client, signing, JSON), client and server on one loop: one peer hop.
 
 The two paths alternate in rounds, so drift (another process, a warming cache) falls on both. Prints the
 median and p90 µs per request of each, and the direct path's saving.

@@ -19,10 +19,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from contract.models import CheckInIn, NoticeIn, PrepareIn
+from servers.adapters.peer_http import HttpError, HttpPool
 from servers.bookings.events import Vote, vote_of
 from servers.bookings.occupancy import Changes
 from servers.peer_auth import sign
@@ -43,31 +43,18 @@ COMMIT_LINGER_S = 0.05  # the longest a commit waits for another operation to th
 
 
 class PeerClient:
-    """The signed HTTP transport to every other company: one kept-alive connection pool, one signing key set.
-
-    aiohttp, not httpx, on this path: a request costs about a fifth of the CPU (measured in docs/benchmarks.md).
-    """
+    """The signed HTTP transport to every other company: one kept-alive connection pool, one signing key set
+    (the pool: `servers.adapters.peer_http`, a lean client for these few request shapes)."""
 
     def __init__(self, company: str, secrets: Mapping[str, str], timeout_s: float = 5.0) -> None:
         self.company = company
         self.secrets = secrets
         self.timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None  # made on the event loop that uses it
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": f"recarga-peer/{self.company}"},
-                # Idle connections are dropped before the peer's server would close them (uvicorn: 60 s, see cli).
-                connector=aiohttp.TCPConnector(limit_per_host=16, keepalive_timeout=30),
-                json_serialize=lambda v: orjson.dumps(v).decode())
-        return self._session
+        self._pool = HttpPool(f"recarga-peer/{company}")
 
     async def close(self) -> None:
         """Close the connection pool."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.close()
 
     async def call(self, target: str, base_url: str, method: str, path: str, body: bytes = b"",
                    timeout_s: float | None = None) -> Any:
@@ -75,12 +62,10 @@ class PeerClient:
         headers = sign(self.secrets, self.company, target, method, path, body)
         if body:
             headers["Content-Type"] = "application/json"
-        timeout = aiohttp.ClientTimeout(total=timeout_s if timeout_s is not None else self.timeout_s)
         try:
-            async with self._client().request(method, base_url.rstrip("/") + path, data=body or None,
-                                              headers=headers, timeout=timeout) as response:
-                status, content = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            status, content = await self._pool.request(base_url.rstrip("/"), method, path, headers, body,
+                                                       timeout_s if timeout_s is not None else self.timeout_s)
+        except (HttpError, TimeoutError, OSError) as exc:
             raise PeerUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         if status >= 500:
             raise PeerUnavailable(f"HTTP {status}")

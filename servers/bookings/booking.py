@@ -7,8 +7,8 @@ to do; the service layer turns that into events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from servers.bookings.errors import DomainError

@@ -290,6 +290,8 @@ class Coordinator:
             await self.engine.durable()
         except Exception:
             log.exception("trip %s: could not record its abort", trip_id)
+        if self.engine.stale:  # the decision may have reached the log: the participants ask it once it is back
+            return
         if trip_id in self.engine.state.trips:
             await self.complete(trip_id)
         else:  # the log lost the trip with the failed write: no record means abort (presumed abort)

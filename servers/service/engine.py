@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from events.chain import GENESIS_HASH, Row, build_rows, to_event
-from events.errors import EventLogError
+from events.errors import EventLogError, LogUnavailable
 from events.fold import replay, save_snapshot, snapshot_key
 from events.model import RecordedEvent, StreamAppend
 from events.snapshots import SnapshotStore
@@ -59,6 +59,12 @@ class LogUnwritable(Unavailable):
     code = "LOG_UNWRITABLE"
 
 
+class LogUnreachable(Unavailable):
+    """The log's database cannot be reached: what a failed write did is unknown until it can be read again."""
+
+    code = "LOG_UNAVAILABLE"
+
+
 def utcnow() -> datetime:
     """The network clock: UTC wall time."""
     return datetime.now(UTC)
@@ -79,6 +85,7 @@ class Engine:
         if store.get_meta("fold") is None:
             store.set_meta("fold", FOLD.name)
         self.state: ServerState
+        self._stale = False  # a failed write could not read the log back: the state may hold what it lost
         self._load()
         latest = snapshots.latest(snapshot_key(FOLD)) if snapshots is not None else None
         self._snapshot_seq = latest.seq if latest is not None else 0
@@ -112,6 +119,7 @@ class Engine:
 
         Durable only after `await durable()` (at once when no event loop runs).
         """
+        self._fresh()
         appends, result = decide(self.state)
         if appends:
             self._stage(appends)
@@ -119,10 +127,12 @@ class Engine:
 
     def read(self, query: Callable[[ServerState], R]) -> R:
         """Run a read-only query against the state (staged events included)."""
+        self._fresh()
         return query(self.state)
 
     def first(self, stream_id: str) -> RecordedEvent | None:
         """The first event of a stream (what the state forgot, or never kept, is read back from the log)."""
+        self._fresh()
         staged = self._firsts.get(stream_id)
         if staged is not None:
             return staged
@@ -208,7 +218,7 @@ class Engine:
         try:
             self.store.write_rows(rows)
         except (sqlite3.Error, OSError, EventLogError) as exc:
-            self._failed(exc)
+            raise self._failed(exc) from exc
         self._done(rows[-1].seq, events)
 
     def _kick(self) -> None:
@@ -230,10 +240,8 @@ class Engine:
     def _written(self, exc: BaseException | None, rows: list[Row], events: list[RecordedEvent]) -> None:
         self._writing = []
         if exc is not None:
-            try:
-                self._failed(exc)
-            except LogUnwritable:
-                return
+            self._failed(exc)
+            return
         self._done(rows[-1].seq, events)
         if self._staged:
             if self._waiters:  # somebody waits for rows staged during this write
@@ -259,16 +267,41 @@ class Engine:
             except Exception:  # a broken listener (e.g. MQTT down) must not undo a committed decision
                 log.exception("event listener failed")
 
-    def _failed(self, exc: BaseException) -> None:
-        """A write failed: forget everything not on disk, tell every waiter, and raise LogUnwritable."""
+    def _failed(self, exc: BaseException) -> Unavailable:
+        """A write failed: tell every waiter, forget everything not on disk; the error to raise.
+
+        A log out of reach (LogUnavailable) is LogUnreachable; any other refusal is LogUnwritable. When the log
+        cannot even be read back, the state is `stale` until it can: every use tries again first.
+        """
         log.error("the event log refused an append: %s", exc)
-        error = LogUnwritable(f"the event log cannot be written ({exc}); try again later")
-        waiters = self._waiters
-        self._load()  # the state of what is on disk; staged decisions are gone with their rows
-        for _, waiter in waiters:
+        error: Unavailable = (LogUnreachable(f"the event log cannot be reached ({exc}); try again later")
+                              if isinstance(exc, LogUnavailable) else
+                              LogUnwritable(f"the event log cannot be written ({exc}); try again later"))
+        for _, waiter in self._waiters:  # first: whatever the log does next, nobody waits for ever
             if not waiter.done():
                 waiter.set_exception(error)
-        raise error from exc
+        try:
+            self._load()  # the state of what is on disk; staged decisions are gone with their rows
+            self._stale = False
+        except (EventLogError, sqlite3.Error, OSError) as unreadable:
+            log.error("the event log cannot be read back either: %s", unreadable)
+            self._stale = True
+            self._staged, self._staged_events, self._writing, self._waiters = [], [], [], deque()
+        return error
+
+    @property
+    def stale(self) -> bool:
+        """A failed write could not read the log back: what the log holds is unknown until it can."""
+        return self._stale
+
+    def _fresh(self) -> None:
+        """Read the state back from the log if a failed write left it stale (LogUnreachable while it cannot)."""
+        if self._stale:
+            try:
+                self._load()
+            except LogUnavailable as exc:
+                raise LogUnreachable(f"the event log cannot be reached ({exc}); try again later") from exc
+            self._stale = False
 
     # -- snapshots and lifetime ---------------------------------------------------------------------
     def snapshot_if_due(self) -> None:

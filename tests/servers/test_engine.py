@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from events.chain import Row
+from events.errors import LogUnavailable
 from events.model import NewEvent, StreamAppend
 from events.store import SqliteEventStore
 from servers.service import engine as engine_module
-from servers.service.engine import Engine
+from servers.service.engine import Engine, LogUnreachable
 
 
 class CountingStore(SqliteEventStore):
@@ -129,3 +130,45 @@ def test_a_stream_the_log_never_had_costs_no_read_and_one_it_had_is_read(tmp_pat
     assert store.reads == 0  # none of these needed the log
     old = engine.first("trip:old")
     assert old is not None and old.type == "Noted" and store.reads == 1
+
+
+class Unreachable(CountingStore):
+    """A log whose database goes away: writes and reads fail as LogUnavailable while `down`."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise LogUnavailable("postgresql://db/log", "connection refused")
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        self._check()
+        super().write_rows(rows)
+
+    def last_row(self):  # type: ignore[no-untyped-def]  # what a reload reads first
+        self._check()
+        return super().last_row()
+
+
+def test_a_log_out_of_reach_fails_the_waiters_and_is_read_again_before_the_next_decision(tmp_path: Path) -> None:
+    store = Unreachable(tmp_path / "log.db")
+
+    async def run() -> None:
+        engine = Engine(store)
+        engine.execute(lambda s: ([note("trip:kept")], None))
+        await engine.durable()
+        store.down = True
+        engine.execute(lambda s: ([note("trip:lost")], None))
+        with pytest.raises(LogUnreachable):  # told, not left waiting: it cannot even be read back
+            await asyncio.wait_for(engine.durable(), timeout=10)
+        assert engine.stale
+        with pytest.raises(LogUnreachable):
+            engine.execute(lambda s: ([note("trip:refused")], None))
+        store.down = False
+        engine.execute(lambda s: ([note("trip:after")], None))  # read back first: the lost append is gone
+        await engine.durable()
+        assert not engine.stale
+        assert [e.stream_id for e in store.read_all()] == ["trip:kept", "trip:after"]
+        engine.close()
+
+    asyncio.run(run())

@@ -153,7 +153,7 @@ def test_a_signed_batch_is_decided_by_the_direct_path_with_the_bytes_fastapi_sen
 
 
 def test_what_peers_send_is_answered_by_the_direct_path(sides):
-    """The content type aiohttp sends (servers/adapters/peer_client.py) and the queries `HttpPeer.follow` sends."""
+    """The content type the peer client sends (servers/adapters/peer_client.py), the queries `HttpPeer.follow` sends."""
     assert sides.send("POST", BATCH, batch({"op": "outcome", "args": {"trip_id": "t"}}),
                       headers={"Content-Type": "application/json"})[1]
     for query in ("after=-1&wait=0", "after=0&wait=0.05", "after=12&wait=0"):
