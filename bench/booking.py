@@ -196,12 +196,13 @@ def bench_storm(directory: Path, size: int, departures: Callable[[int], list], l
                      for c in [*net.companies, "load generator"]] if profile is not None else []
             before = {name: cpu_s(pid) for name, pid in procs.items()}
             result = await storm(cars, *route, departures(size), timeout=60)
+            generated = cpu_s(procs["load generator"])  # its own work ends here: what follows is the checker's
             await close_all(cars)
-            return result, before, spies, signed_up
+            return result, before, spies, signed_up, generated
 
-        result, before, spies, signed_up = asyncio.run(run())
+        result, before, spies, signed_up, generated = asyncio.run(run())
         violations, settle_s = net.settle(timeout=60)
-        after = {name: cpu_s(pid) for name, pid in procs.items()}
+        after = {**{name: cpu_s(pid) for name, pid in procs.items()}, "load generator": generated}
         for spy in spies:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=30)
