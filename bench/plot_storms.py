@@ -1,6 +1,6 @@
-"""Draw the conflict-free storms of two `bench/booking.py --json` runs, before and after, as one PNG.
+"""Draw the conflict-free storms of several `bench/booking.py --json` runs (before, after…) as one PNG.
 
-    .venv/bin/python bench/plot_storms.py BEFORE.json AFTER.json docs/storms.png
+    .venv/bin/python bench/plot_storms.py docs/storms.png before=BEFORE.json after=AFTER.json [later=LATER.json]
 
 Left: confirmed trips per second against vehicles at once; right: p50 and p99 latency (log scales). Only the
 `conflict-free` storms are drawn (the corridor storm is a different question: most of it must be refused).
@@ -22,10 +22,10 @@ def storms(path: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("runs", nargs="+", metavar="NAME=RUN.json", help="each run, named as the legend shows it")
     args = parser.parse_args()
+    runs = [(Path(path), name) for name, _, path in (r.partition("=") for r in args.runs)]
 
     import matplotlib
 
@@ -33,12 +33,12 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, (rate, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for path, name, color in ((args.before, "before", "#b0413e"), (args.after, "after", "#2e7d32")):
-        runs = storms(path)
-        sizes = [s["vehicles"] for s in runs]
-        rate.plot(sizes, [s["confirmed_per_s"] for s in runs], "o-", color=color, label=name)
-        latency.plot(sizes, [s["latency_ms"]["p50"] for s in runs], "o-", color=color, label=f"{name}: p50")
-        latency.plot(sizes, [s["latency_ms"]["p99"] for s in runs], "s--", color=color, label=f"{name}: p99")
+    for (path, name), color in zip(runs, ("#b0413e", "#e0a030", "#2e7d32", "#1f5fa8"), strict=False):
+        drawn = storms(path)
+        sizes = [s["vehicles"] for s in drawn]
+        rate.plot(sizes, [s["confirmed_per_s"] for s in drawn], "o-", color=color, label=name)
+        latency.plot(sizes, [s["latency_ms"]["p50"] for s in drawn], "o-", color=color, label=f"{name}: p50")
+        latency.plot(sizes, [s["latency_ms"]["p99"] for s in drawn], "s--", color=color, label=f"{name}: p99")
     rate.set(xscale="log", xlabel="vehicles asking at once", ylabel="confirmed trips per second",
              title="Throughput (3 companies, conflict-free)")
     latency.set(xscale="log", yscale="log", xlabel="vehicles asking at once", ylabel="ms, request to answer",

@@ -14,7 +14,8 @@ from servers.bookings.events import No, Vote, Yes
 from servers.bookings.state import FOLD
 from servers.service import views
 from servers.service.coordinator import stops_by_company
-from tests.servers.fakes import START, Clock, build_node, build_nodes, logs, signup
+from servers.world.network import Network
+from tests.servers.fakes import START, Clock, Node, build_node, build_nodes, logs, signup
 
 
 def test_a_trip_across_companies_is_confirmed_at_every_company_and_debited_once(network, cross_trip):
@@ -132,13 +133,19 @@ def test_prepare_is_idempotent_and_never_double_books_a_point(network):
     assert isinstance(prepare("after-release"), Yes)
 
 
-def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
+def held_at_ecocharge(network: Network) -> Node:
+    """EcoCharge holding a point for trip "t" (coordinated by VoltPoint), undecided."""
     nodes, _ = build_nodes(network, Clock(START))
     node = nodes["ecocharge"]
     station = network.stations_of("ecocharge")[0]
     stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
                   min_power_kw=0, energy_kwh=10)
     node.participant.prepare(PrepareIn(trip_id="t", coordinator="voltpoint", priority=START, stops=[stop]))
+    return node
+
+
+def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
+    node = held_at_ecocharge(network)
     node.participant.commit("t")
     assert node.participant.commit("t")["status"] == "CONFIRMED"
     with pytest.raises(Conflict):
@@ -150,12 +157,7 @@ def test_abort_after_commit_is_refused_and_release_frees_the_point(network):
 def test_a_check_in_forwarded_by_the_coordinator_before_its_commit_arrives_confirms_the_holds(network):
     """Phase two is delivered in the background: the driver may check in before the commit reaches the station's
     company. Only the trip's coordinator forwards check-ins (of committed trips), so from it one means commit."""
-    nodes, _ = build_nodes(network, Clock(START))
-    node = nodes["ecocharge"]
-    station = network.stations_of("ecocharge")[0]
-    stop = StopIn(stop=0, station_id=station.id, start=START, end=START + timedelta(hours=1),
-                  min_power_kw=0, energy_kwh=10)
-    node.participant.prepare(PrepareIn(trip_id="t", coordinator="voltpoint", priority=START, stops=[stop]))
+    node = held_at_ecocharge(network)
     start = CheckInIn(trip_id="t", stop=0, action="start")
     with pytest.raises(Conflict) as refused:
         node.participant.check_in(start, caller="eflux")  # not its coordinator: tells nothing
