@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from servers.bookings.errors import DomainError
 from servers.bookings.events import FAULTS, HoldData
@@ -84,8 +84,11 @@ class Wound:
     victims: tuple[tuple[str, str], ...]  # (trip, its coordinator)
 
 
-def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
-    """Half-open windows [start, end) overlap."""
+Instant = TypeVar("Instant", datetime, float)
+
+
+def overlaps(a_start: Instant, a_end: Instant, b_start: Instant, b_end: Instant) -> bool:
+    """Half-open windows [start, end) overlap (times, or epoch seconds)."""
     return a_start < b_end and b_start < a_end
 
 
@@ -270,10 +273,9 @@ def overlapping_trip(state: ServerState, vehicle_id: str, departure: datetime, a
     start, end = departure.timestamp(), arrival.timestamp()
     for trip_id in acc.trips if acc is not None else ():
         trip = state.trips.get(trip_id)
-        if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival"):
-            other = _span(trip.plan["departure"], trip.plan["arrival"])
-            if start < other[1] and other[0] < end:
-                return trip
+        if trip is not None and trip.status == COMMITTED and trip.plan.get("arrival") and overlaps(
+                start, end, *_span(trip.plan["departure"], trip.plan["arrival"])):
+            return trip
     return None
 
 

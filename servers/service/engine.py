@@ -65,6 +65,10 @@ class LogUnreachable(Unavailable):
     code = "LOG_UNAVAILABLE"
 
 
+def _unreachable(exc: LogUnavailable) -> LogUnreachable:
+    return LogUnreachable(f"the event log cannot be reached ({exc}); try again later")
+
+
 def utcnow() -> datetime:
     """The network clock: UTC wall time."""
     return datetime.now(UTC)
@@ -174,8 +178,8 @@ class Engine:
         loop = self._running_loop()
         if loop is None:
             self._write_inline()
-        elif not self._kick_scheduled and self._linger is None:
-            self._linger = loop.call_later(LINGER_S, self._kick)
+        else:
+            self._kick_later(loop)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop | None:
         if not self.background:
@@ -205,12 +209,14 @@ class Engine:
 
     def _kick_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         """Write what is staged after this turn of the loop: what else is decided in it joins the group."""
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
-        if not self._kick_scheduled:
+        if not self._kick_scheduled:  # (the kick cancels a lingering one)
             self._kick_scheduled = True
             loop.call_soon(self._kick)
+
+    def _kick_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what is staged within `LINGER_S`, unless somebody's wait writes it sooner."""
+        if not self._kick_scheduled and self._linger is None:
+            self._linger = loop.call_later(LINGER_S, self._kick)
 
     def _write_inline(self) -> None:
         rows, events = self._staged, self._staged_events
@@ -246,9 +252,9 @@ class Engine:
         if self._staged:
             if self._waiters:  # somebody waits for rows staged during this write
                 self._kick()
-            elif self._linger is None and not self._kick_scheduled:
+            else:
                 assert self._loop is not None
-                self._linger = self._loop.call_later(LINGER_S, self._kick)
+                self._kick_later(self._loop)
 
     def _done(self, seq: int, events: list[RecordedEvent]) -> None:
         self._durable_seq = seq
@@ -274,8 +280,7 @@ class Engine:
         cannot even be read back, the state is `stale` until it can: every use tries again first.
         """
         log.error("the event log refused an append: %s", exc)
-        error: Unavailable = (LogUnreachable(f"the event log cannot be reached ({exc}); try again later")
-                              if isinstance(exc, LogUnavailable) else
+        error: Unavailable = (_unreachable(exc) if isinstance(exc, LogUnavailable) else
                               LogUnwritable(f"the event log cannot be written ({exc}); try again later"))
         for _, waiter in self._waiters:  # first: whatever the log does next, nobody waits for ever
             if not waiter.done():
@@ -300,7 +305,7 @@ class Engine:
             try:
                 self._load()
             except LogUnavailable as exc:
-                raise LogUnreachable(f"the event log cannot be reached ({exc}); try again later") from exc
+                raise _unreachable(exc) from exc
             self._stale = False
 
     # -- snapshots and lifetime ---------------------------------------------------------------------

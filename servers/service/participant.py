@@ -175,7 +175,7 @@ class Participant:
         """
         company = self.network.company(self.company_id)
         part = self.engine.state.participations.get(req.trip_id)
-        if part is not None and part.status == HELD and caller is not None and caller == part.coordinator:
+        if part is not None and part.status == HELD and caller == part.coordinator:
             self.commit(req.trip_id)
 
         def decide(state: ServerState) -> tuple[list[StreamAppend], dict[str, Any]]:
